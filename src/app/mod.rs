@@ -1,0 +1,1 @@
+//! CLI commands and daemon wiring (in progress).

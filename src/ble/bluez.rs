@@ -1,0 +1,1 @@
+//! BlueZ backend through btleplug (in progress).

@@ -1,0 +1,1 @@
+//! Simulated Boxes, Smart Locks and Openers (in progress).

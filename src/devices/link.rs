@@ -1,0 +1,1 @@
+//! One device link driving the protocol over a BleLink (in progress).

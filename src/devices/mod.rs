@@ -1,0 +1,3 @@
+//! The fleet: links to paired devices.
+
+pub mod link;

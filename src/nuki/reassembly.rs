@@ -1,0 +1,122 @@
+//! Rebuilding messages from indications.
+//!
+//! There is no fragment header: a message arrives either in one large indication or split into
+//! MTU-sized pieces. Encrypted messages carry their length at offset 28. Plain messages do not,
+//! so they are complete when the payload size known for their command id has arrived, or — for
+//! ids without a fixed size — when the buffer ends in a valid CRC.
+
+use super::command::CommandId;
+use super::frame::{self, FrameError, ADATA_LEN, MAX_MESSAGE_LEN, PLAIN_OVERHEAD};
+
+/// How the characteristic frames its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Plain,
+    Encrypted,
+}
+
+/// Accumulates indications of one characteristic until a whole message is present.
+#[derive(Debug)]
+pub struct Reassembler {
+    framing: Framing,
+    buffer: Vec<u8>,
+}
+
+impl Reassembler {
+    pub fn new(framing: Framing) -> Self {
+        Self {
+            framing,
+            buffer: Vec::with_capacity(200),
+        }
+    }
+
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buffer.is_empty()
+    }
+
+    /// Drops a partial message (after a timeout or a reconnect).
+    pub fn reset(&mut self) {
+        self.buffer.clear();
+    }
+
+    /// Adds one indication. Returns a complete message when one is ready; an error when the
+    /// buffer cannot become a valid message (the buffer is then cleared).
+    pub fn push(&mut self, fragment: &[u8]) -> Result<Option<Vec<u8>>, FrameError> {
+        self.buffer.extend_from_slice(fragment);
+        if self.buffer.len() > MAX_MESSAGE_LEN {
+            let len = self.buffer.len();
+            self.buffer.clear();
+            return Err(FrameError::TooLong { len });
+        }
+        let complete_len = match self.framing {
+            Framing::Encrypted => self.encrypted_len(),
+            Framing::Plain => self.plain_len(),
+        };
+        match complete_len {
+            Some(len) if self.buffer.len() >= len => {
+                let rest = self.buffer.split_off(len);
+                let message = std::mem::replace(&mut self.buffer, rest);
+                Ok(Some(message))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn encrypted_len(&self) -> Option<usize> {
+        if self.buffer.len() < ADATA_LEN {
+            return None;
+        }
+        frame::read_header(&self.buffer)
+            .ok()
+            .map(|header| header.total_len())
+    }
+
+    fn plain_len(&self) -> Option<usize> {
+        if self.buffer.len() < PLAIN_OVERHEAD {
+            return None;
+        }
+        let command = CommandId::from_u16(u16::from_le_bytes([self.buffer[0], self.buffer[1]]));
+        match plain_payload_len(command) {
+            Some(payload) => Some(payload + PLAIN_OVERHEAD),
+            None if crate::nuki::crc::crc_matches(&self.buffer) => Some(self.buffer.len()),
+            None => None,
+        }
+    }
+}
+
+/// Payload size of the plain messages a device sends, where it is fixed.
+pub fn plain_payload_len(command: CommandId) -> Option<usize> {
+    match command {
+        CommandId::PublicKey | CommandId::Challenge | CommandId::AuthorizationAuthenticator => {
+            Some(32)
+        }
+        CommandId::AuthorizationId => Some(84),
+        CommandId::Status | CommandId::AuthorizationInfo => Some(1),
+        CommandId::ErrorReport => Some(3),
+        CommandId::AuthorizationData => Some(101),
+        CommandId::AuthorizationIdConfirmation => Some(36),
+        CommandId::RequestData => Some(2),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_public_key_in_two_indications() {
+        let mut reassembler = Reassembler::new(Framing::Plain);
+        let part1 = hex::decode("03002FE57DA347CD62431528DAAC5FBB290730FF").unwrap();
+        let part2 = hex::decode("F684AFC4CFC2ED90995F58CB3B749DB9").unwrap();
+        assert_eq!(reassembler.push(&part1).unwrap(), None);
+        let message = reassembler.push(&part2).unwrap().unwrap();
+        assert_eq!(message.len(), 36);
+        assert!(frame::decode_plain(&message).is_ok());
+        assert!(reassembler.is_empty());
+    }
+}

@@ -1,0 +1,1 @@
+//! Persistence over redb (in progress).
