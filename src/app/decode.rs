@@ -158,12 +158,18 @@ fn decode_without_key(
     family: ServiceFamily,
 ) -> Result<Value, DecodeInputError> {
     let bytes = fragments.concat();
-    if let Ok(message) = reassemble(fragments, Framing::Plain) {
-        if let Ok(inspected) = frame::inspect_plain(&message) {
-            if inspected.crc_valid && !matches!(inspected.command, CommandId::Unknown(_)) {
-                return Ok(plain_report(&inspected, family));
+    match reassemble(fragments, Framing::Plain) {
+        Ok(message) => {
+            if let Ok(inspected) = frame::inspect_plain(&message) {
+                if inspected.crc_valid && !matches!(inspected.command, CommandId::Unknown(_)) {
+                    return Ok(plain_report(&inspected, family));
+                }
             }
         }
+        Err(error @ DecodeInputError::SeveralMessages { .. }) if !looks_encrypted(&bytes) => {
+            return Err(error)
+        }
+        Err(_) => {}
     }
     if looks_encrypted(&bytes) {
         let mut report = encrypted_header_report(&bytes)?;
@@ -281,6 +287,9 @@ fn decode_advert(bytes: &[u8]) -> Result<Value, DecodeInputError> {
         return Ok(beacon_report("beacon", &beacon));
     }
     match advert::parse_ad_structures(bytes) {
+        Ok(summary) if !summary.is_nuki() => Err(DecodeInputError::Unrecognised {
+            reason: "the advertising data holds no Nuki beacon, pairing data or name".into(),
+        }),
         Ok(summary) => {
             let mut report = Map::new();
             report.insert("advert".into(), json!("ad_structures"));

@@ -252,6 +252,9 @@ mod tests {
         );
         assert_eq!(protection(CommandId::RequestData), Protection::None);
         assert_eq!(protection(CommandId::KeyturnerStates), Protection::None);
-        assert_eq!(Protection::ChallengeAndPin.wire_len(ServiceFamily::Ultra), 36);
+        assert_eq!(
+            Protection::ChallengeAndPin.wire_len(ServiceFamily::Ultra),
+            36
+        );
     }
 }
