@@ -316,7 +316,8 @@ pub fn sent_by_device(command: CommandId) -> bool {
 
 /// Payload bytes of `message`: body, then for protected commands (see [`protection`]) the
 /// challenge nonce, then the PIN in the width of `family`. A proof given for an unprotected
-/// command is ignored; a missing PIN of a PIN-protected command is sent as 0.
+/// command is ignored; a missing PIN of a PIN-protected command is sent as 0 (what clients
+/// send to a lock that never had a PIN). Without a proof only the body is written.
 pub fn encode(message: &Message, family: ServiceFamily, proof: Option<&Proof>) -> Vec<u8> {
     let mut writer = Writer::with_capacity(64);
     write_body(message, family, &mut writer);
