@@ -1,1 +1,5 @@
-//! CLI commands and daemon wiring (in progress).
+//! CLI commands and daemon wiring.
+
+pub mod cli;
+pub mod logging;
+pub mod shutdown;
