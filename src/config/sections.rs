@@ -76,6 +76,22 @@ pub enum BleBackend {
     Sim,
 }
 
+impl BleBackend {
+    /// The spelling used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BleBackend::Bluez => "bluez",
+            BleBackend::Sim => "sim",
+        }
+    }
+}
+
+impl std::fmt::Display for BleBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BleConfig {
