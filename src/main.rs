@@ -11,7 +11,7 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use serde::Serialize;
 
-use nuki_edge::app::cli::{Cli, Command, DeviceCommandArgs, OutputArg};
+use nuki_edge::app::cli::{Cli, Command, DeviceCommandArgs, FamilyArg, OutputArg};
 use nuki_edge::app::ops::{self, DeviceCommand, OpsError, PairProgress};
 use nuki_edge::app::{decode, logging, run};
 use nuki_edge::config::Config;
@@ -100,9 +100,9 @@ fn execute(command: Command) -> Result<(), Failure> {
             family,
             hex,
         } => {
-            let value =
-                decode::decode_command_line(&hex, key.as_deref(), advert, family.map(Into::into))
-                    .map_err(|error| Failure::BadInput(error.into()))?;
+            let family = family.unwrap_or(FamilyArg::Keyturner).into();
+            let value = decode::decode_command_line(&hex, key.as_deref(), advert, family)
+                .map_err(|error| Failure::BadInput(error.into()))?;
             print_json(&value)
         }
         Command::Run(args) => {
