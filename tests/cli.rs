@@ -142,5 +142,28 @@ fn help_and_version_succeed() {
 #[test]
 fn decode_rejects_garbage() {
     let line = assert_bad_input(&run(&["decode", "not-hex-at-all"]));
-    assert!(line.len() > "error: ".len());
+    assert!(line.contains("hex"), "{line}");
+    assert_bad_input(&run(&["decode"]));
+}
+
+#[test]
+fn decode_rejects_a_bad_key_without_echoing_it() {
+    let line = assert_bad_input(&run(&["decode", "--key", "c0ffee", "01000c00"]));
+    assert!(line.contains("key"), "{line}");
+    assert!(!line.to_lowercase().contains("c0ffee"), "{line}");
+}
+
+#[test]
+fn decode_prints_a_plain_frame_as_json() {
+    // Request Data (0x0001) asking for 0x000C, split into fragments as captured.
+    let mut frame = vec![0x01, 0x00, 0x0C, 0x00];
+    let crc = nuki_edge::nuki::crc::crc16(&frame);
+    frame.extend_from_slice(&crc.to_le_bytes());
+    let text = hex::encode(&frame);
+    let output = run(&["decode", "--family", "keyturner", &text[..4], &text[4..]]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["framing"], "plain");
+    assert_eq!(report["command"], "request_data");
+    assert_eq!(report["crc_valid"], true);
 }
