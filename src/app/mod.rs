@@ -1,3 +1,6 @@
-//! CLI commands and daemon wiring (in progress).
+//! CLI commands and daemon wiring.
 
+pub mod cli;
 pub mod decode;
+pub mod logging;
+pub mod shutdown;

@@ -68,11 +68,19 @@ impl Reassembler {
 
     fn encrypted_len(&self) -> Option<usize> {
         if self.buffer.len() < ADATA_LEN {
-            return None;
+            // A device that cannot decrypt answers with a plain 7-byte Error Report even on an
+            // encrypted characteristic; no encrypted message is ever that short.
+            return self.is_plain_error_report().then_some(self.buffer.len());
         }
         frame::read_header(&self.buffer)
             .ok()
             .map(|header| header.total_len())
+    }
+
+    fn is_plain_error_report(&self) -> bool {
+        self.buffer.len() == PLAIN_ERROR_REPORT_LEN
+            && self.buffer[..2] == CommandId::ErrorReport.to_u16().to_le_bytes()
+            && crate::nuki::crc::crc_matches(&self.buffer)
     }
 
     fn plain_len(&self) -> Option<usize> {
@@ -87,6 +95,9 @@ impl Reassembler {
         }
     }
 }
+
+/// A plain Error Report: command id, code, failed command id, CRC.
+pub const PLAIN_ERROR_REPORT_LEN: usize = 7;
 
 /// Payload size of the plain messages a device sends, where it is fixed.
 pub fn plain_payload_len(command: CommandId) -> Option<usize> {
@@ -118,5 +129,30 @@ mod tests {
         assert_eq!(message.len(), 36);
         assert!(frame::decode_plain(&message).is_ok());
         assert!(reassembler.is_empty());
+    }
+
+    #[test]
+    fn plain_error_report_on_encrypted_characteristic() {
+        let mut reassembler = Reassembler::new(Framing::Encrypted);
+        let report = hex::decode("120020000013D7").unwrap();
+        assert_eq!(reassembler.push(&report).unwrap(), Some(report));
+    }
+
+    #[test]
+    fn encrypted_message_at_every_split_point() {
+        let key = crate::nuki::crypto::SharedKey::from_bytes([3; 32]);
+        let message = frame::encode_encrypted(&key, &[9; 24], 1, CommandId::Status, &[0]);
+        for split in 1..message.len() {
+            let mut reassembler = Reassembler::new(Framing::Encrypted);
+            assert_eq!(
+                reassembler.push(&message[..split]).unwrap(),
+                None,
+                "split {split}"
+            );
+            assert_eq!(
+                reassembler.push(&message[split..]).unwrap(),
+                Some(message.clone())
+            );
+        }
     }
 }
