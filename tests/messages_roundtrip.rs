@@ -1287,3 +1287,179 @@ fn json_is_readable() {
     let json = serde_json::to_value(Message::RequestConfig).unwrap();
     assert_eq!(json, serde_json::json!({"command": "request_config"}));
 }
+
+fn log_entry_bytes(entry_type: u8, data: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![7, 0, 0, 0];
+    bytes.extend_from_slice(&[0xE8, 0x07, 5, 1, 12, 34, 56]);
+    bytes.extend_from_slice(&5u32.to_le_bytes());
+    let mut name = b"Gateway".to_vec();
+    name.resize(32, 0);
+    bytes.extend_from_slice(&name);
+    bytes.push(entry_type);
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+#[test]
+fn log_entries_ignore_device_padding() {
+    let family = ServiceFamily::Keyturner;
+    // SL 3.0 pads "logging enabled" to 5 bytes and lock actions with one byte.
+    let padded = log_entry_bytes(0x01, &[1, 0, 0, 0, 0]);
+    let Message::LogEntry(entry) = decode(CommandId::LogEntry, &padded, family)
+        .unwrap()
+        .message
+    else {
+        panic!("not a log entry");
+    };
+    assert_eq!(entry.index, 7);
+    assert_eq!(entry.auth_id, 5);
+    assert_eq!(entry.auth_name, "Gateway");
+    assert_eq!(entry.entry_type, LogEntryType::LoggingEnabled);
+    assert_eq!(entry.data, LogData::Enabled { enabled: true });
+
+    let padded = log_entry_bytes(0x02, &[0x02, 0x00, 0x00, 0x00, 0xAA]);
+    let decoded = decode(CommandId::LogEntry, &padded, family)
+        .unwrap()
+        .message;
+    let Message::LogEntry(entry) = &decoded else {
+        panic!("not a log entry");
+    };
+    assert_eq!(
+        entry.data,
+        LogData::LockAction {
+            action: DeviceAction::Lock(LockAction::Lock),
+            trigger: Trigger::System,
+            flags: 0,
+            completion_status: CompletionStatus::Success,
+        }
+    );
+    assert_eq!(encode(&decoded, family, None), padded[..padded.len() - 1]);
+
+    // Data too short for its type is kept raw rather than refused.
+    let short = log_entry_bytes(0x05, &[0x01, 0x01]);
+    let Message::LogEntry(entry) = decode(CommandId::LogEntry, &short, family).unwrap().message
+    else {
+        panic!("not a log entry");
+    };
+    assert_eq!(entry.data, LogData::Raw { bytes: vec![1, 1] });
+
+    // Type 0x06 is a doorbell on the Opener.
+    let ring = log_entry_bytes(0x06, &[0x01, 0x00, 0, 0, 3, 0, 0, 0]);
+    let Message::LogEntry(entry) = decode(CommandId::LogEntry, &ring, ServiceFamily::Opener)
+        .unwrap()
+        .message
+    else {
+        panic!("not a log entry");
+    };
+    assert!(matches!(
+        entry.data,
+        LogData::DoorbellRecognition {
+            mode: 1,
+            source: 0,
+            sound_id: 3,
+            ..
+        }
+    ));
+    assert!(decode(CommandId::LogEntry, &ring[..40], family).is_err());
+}
+
+#[test]
+fn short_authorization_and_keypad_layouts() {
+    let entry = AuthorizationEntry {
+        auth_id: 9,
+        id_type: IdType::Fob,
+        name: "Fob".into(),
+        enabled: true,
+        remote_allowed: false,
+        created: DateTime::default(),
+        last_active: DateTime::default(),
+        lock_count: 3,
+        time_limited: false,
+        allowed: None,
+    };
+    let message = Message::AuthorizationEntry(entry.clone());
+    let short = encode(&message, ServiceFamily::Keyturner, None);
+    assert_eq!(short.len(), AuthorizationEntry::SHORT_LEN);
+    assert_eq!(
+        decode(
+            CommandId::AuthorizationEntry,
+            &short,
+            ServiceFamily::Keyturner
+        )
+        .unwrap()
+        .message,
+        message
+    );
+    let full = Message::AuthorizationEntry(AuthorizationEntry {
+        allowed: Some(AllowedWindow::default()),
+        ..entry
+    });
+    assert_eq!(
+        encode(&full, ServiceFamily::Keyturner, None).len(),
+        AuthorizationEntry::LEN
+    );
+
+    let code = Message::KeypadCode(KeypadCode {
+        code_id: 1,
+        code: AccessCode(123_456),
+        name: "Cleaner".into(),
+        enabled: true,
+        created: DateTime::default(),
+        last_active: DateTime::default(),
+        lock_count: 0,
+        time_limited: false,
+        allowed: None,
+    });
+    let short = encode(&code, ServiceFamily::Keyturner, None);
+    assert_eq!(short.len(), KeypadCode::SHORT_LEN);
+    assert_eq!(
+        decode(CommandId::KeypadCode, &short, ServiceFamily::Keyturner)
+            .unwrap()
+            .message,
+        code
+    );
+}
+
+#[test]
+fn config_lengths_follow_the_family() {
+    // Ones everywhere: a valid flag, a name without padding and a finite float, so every
+    // field re-encodes to the same bytes.
+    let payload = vec![1u8; 79];
+    for len in LockConfig::MIN_LEN..=LockConfig::MAX_LEN {
+        let decoded = decode(CommandId::Config, &payload[..len], ServiceFamily::Keyturner)
+            .unwrap()
+            .message;
+        assert!(matches!(decoded, Message::Config(Config::Lock(_))));
+        assert_eq!(
+            encode(&decoded, ServiceFamily::Keyturner, None),
+            payload[..len]
+        );
+    }
+    assert!(decode(CommandId::Config, &payload[..73], ServiceFamily::Keyturner).is_err());
+    for len in OpenerConfig::MIN_LEN..=OpenerConfig::MAX_LEN {
+        let decoded = decode(CommandId::Config, &payload[..len], ServiceFamily::Opener)
+            .unwrap()
+            .message;
+        let Message::Config(Config::Opener(config)) = &decoded else {
+            panic!("not an Opener config");
+        };
+        assert_eq!(config.nuki_id, 0x0101_0101);
+        assert_eq!(
+            encode(&decoded, ServiceFamily::Opener, None),
+            payload[..len]
+        );
+    }
+    // Advanced Config: 28, 31 and 33 bytes on locks.
+    for len in [28, 31, 33] {
+        let decoded = decode(
+            CommandId::AdvancedConfig,
+            &payload[..len],
+            ServiceFamily::Ultra,
+        )
+        .unwrap();
+        assert_eq!(
+            encode(&decoded.message, ServiceFamily::Ultra, None),
+            payload[..len]
+        );
+    }
+}
