@@ -1424,7 +1424,7 @@ fn short_authorization_and_keypad_layouts() {
 fn config_lengths_follow_the_family() {
     // Ones everywhere: a valid flag, a name without padding and a finite float, so every
     // field re-encodes to the same bytes.
-    let payload = vec![1u8; 79];
+    let payload = [1u8; 79];
     for len in LockConfig::MIN_LEN..=LockConfig::MAX_LEN {
         let decoded = decode(CommandId::Config, &payload[..len], ServiceFamily::Keyturner)
             .unwrap()
