@@ -1,1 +1,3 @@
 //! CLI commands and daemon wiring (in progress).
+
+pub mod decode;

@@ -14,7 +14,9 @@ pub mod bluez;
 pub mod sim;
 
 /// A device's radio address: a BLE MAC address (`AA:BB:CC:DD:EE:FF`) or a simulator name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct DeviceAddress(pub String);
 
@@ -73,9 +75,7 @@ pub trait BleTransport: Send + Sync {
     async fn scan(&self, duration: Duration) -> Result<Vec<Advertisement>, BleError>;
 
     /// A continuous feed of advertisements, for state-changed flags.
-    async fn advertisements(
-        &self,
-    ) -> Result<tokio::sync::mpsc::Receiver<Advertisement>, BleError>;
+    async fn advertisements(&self) -> Result<tokio::sync::mpsc::Receiver<Advertisement>, BleError>;
 
     /// Opens a link and discovers services. Indications are off until [`BleLink::subscribe`].
     async fn connect(&self, address: &DeviceAddress) -> Result<Box<dyn BleLink>, BleError>;

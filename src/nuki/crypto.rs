@@ -156,8 +156,9 @@ mod tests {
 
     #[test]
     fn official_example_shared_key() {
-        let client =
-            KeyPair::from_secret(h32("8CAA54672307BFFDF5EA183FC607158D2011D008ECA6A1088614FF0853A5AA07"));
+        let client = KeyPair::from_secret(h32(
+            "8CAA54672307BFFDF5EA183FC607158D2011D008ECA6A1088614FF0853A5AA07",
+        ));
         assert_eq!(
             client.public_key(),
             h32("F88127CCF48023B5CBE9101D24BAA8A368DA94E8C2E3CDE2DED29CE96AB50C15")

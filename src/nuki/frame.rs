@@ -29,7 +29,9 @@ pub enum FrameError {
     LengthMismatch { declared: usize, actual: usize },
     #[error("authentication failed: wrong key or tampered message")]
     Authentication,
-    #[error("authorization id in the clear header ({clear}) differs from the encrypted one ({sealed})")]
+    #[error(
+        "authorization id in the clear header ({clear}) differs from the encrypted one ({sealed})"
+    )]
     AuthIdMismatch { clear: u32, sealed: u32 },
 }
 
@@ -227,6 +229,9 @@ mod tests {
         assert_eq!(frame.auth_id, 9);
         assert_eq!(frame.payload, [0x0C, 0x00]);
         let wrong = SharedKey::from_bytes([8; 32]);
-        assert_eq!(decode_encrypted(&wrong, &bytes), Err(FrameError::Authentication));
+        assert_eq!(
+            decode_encrypted(&wrong, &bytes),
+            Err(FrameError::Authentication)
+        );
     }
 }
