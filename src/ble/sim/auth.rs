@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::nuki::codec::{DateTime, TimeOfDay};
+use crate::nuki::codec::TimeOfDay;
+use crate::nuki::messages::AllowedWindow;
 use crate::nuki::crypto::SharedKey;
 
 use super::clock;
@@ -10,16 +11,11 @@ use super::clock;
 /// Authorization (ID) type of a Bridge; only one may exist.
 pub(crate) const ID_TYPE_BRIDGE: u8 = 1;
 
-/// When a time-limited authorization may act.
+/// When a time-limited authorization (or keypad code) may act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct TimeWindow {
     pub time_limited: bool,
-    pub allowed_from: DateTime,
-    pub allowed_until: DateTime,
-    /// Bit 6 Monday … bit 0 Sunday; 0 allows every day.
-    pub weekdays: u8,
-    pub from_time: TimeOfDay,
-    pub until_time: TimeOfDay,
+    pub allowed: AllowedWindow,
 }
 
 impl TimeWindow {
@@ -28,22 +24,24 @@ impl TimeWindow {
         if !self.time_limited {
             return true;
         }
-        if let Some(from) = clock::unix_of(&self.allowed_from) {
+        let allowed = &self.allowed;
+        if let Some(from) = clock::unix_of(&allowed.from_date) {
             if utc_unix < from {
                 return false;
             }
         }
-        if let Some(until) = clock::unix_of(&self.allowed_until) {
+        if let Some(until) = clock::unix_of(&allowed.until_date) {
             if utc_unix > until {
                 return false;
             }
         }
         let local = utc_unix + i64::from(timezone_offset_minutes) * 60;
-        if self.weekdays != 0 && self.weekdays & clock::weekday_bit(local) == 0 {
+        let weekdays = allowed.weekdays.0 & 0x7F;
+        if weekdays != 0 && weekdays & clock::weekday_bit(local) == 0 {
             return false;
         }
         let minute_of = |t: TimeOfDay| u16::from(t.hour) * 60 + u16::from(t.minute);
-        let (from, until) = (minute_of(self.from_time), minute_of(self.until_time));
+        let (from, until) = (minute_of(allowed.from_time), minute_of(allowed.until_time));
         let now = minute_of(clock::time_of_day(local));
         match from.cmp(&until) {
             std::cmp::Ordering::Equal => true,
@@ -226,6 +224,8 @@ impl AuthorizationTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nuki::codec::DateTime;
+    use crate::nuki::messages::Weekdays;
 
     fn new(id_type: u8, app_id: Option<u32>, name: &str) -> NewAuthorization {
         NewAuthorization {
@@ -298,10 +298,10 @@ mod tests {
         };
         assert!(window.allows(now, 0));
         assert!(!window.allows(now, 300), "17:34 local is after the window");
-        window.weekdays = 0b0100_0000;
+        window.allowed.weekdays = Weekdays(0b0100_0000);
         assert!(!window.allows(now, 0), "Monday only");
-        window.weekdays = 0;
-        window.allowed_until = DateTime::from_unix(now - 1);
+        window.allowed.weekdays = Weekdays(0);
+        window.allowed.until_date = DateTime::from_unix(now - 1);
         assert!(!window.allows(now, 0));
         window.time_limited = false;
         assert!(window.allows(now, 0));

@@ -66,6 +66,10 @@ pub(crate) struct Requester {
     /// The connection the request came in on; replies are only sent on that connection.
     pub connection: u64,
     pub command: u16,
+    /// Name for the log entry (the authorization's name and an optional suffix).
+    pub log_name: String,
+    /// Set when the action came from a keypad code: (source, code id).
+    pub keypad: Option<(u8, u16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,11 +289,6 @@ impl Mechanism {
             }
         }
         events
-    }
-
-    /// A state change that happens without a movement (e.g. reboot into a known state).
-    pub fn set_lock_state(&mut self, lock_state: u8) {
-        self.lock_state = lock_state;
     }
 
     fn begin(

@@ -7,15 +7,22 @@
 
 mod auth;
 mod clock;
-mod codes;
+mod device;
 mod duration_serde;
 mod entropy;
+mod keypad;
+mod logbook;
 mod mechanism;
 mod pairing;
 mod pin;
 mod radio;
+mod schedule;
+mod settings;
 mod spec;
 
+pub use device::{
+    AuthorizationSnapshot, ControlError, Fault, Outbound, SimDevice, SimSnapshot,
+};
 pub use entropy::ForcedSecrets;
 pub use radio::RadioModel;
 pub use spec::{InitialPosition, SimDeviceSpec, SimKind};

@@ -55,10 +55,6 @@ impl PinGuard {
     pub fn set(&mut self, pin: u32) {
         self.pin = pin;
     }
-
-    pub fn matches(&self, given: u32) -> bool {
-        self.pin == given
-    }
 }
 
 impl Drop for PinGuard {
