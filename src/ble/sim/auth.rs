@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::nuki::codec::TimeOfDay;
-use crate::nuki::messages::AllowedWindow;
 use crate::nuki::crypto::SharedKey;
+use crate::nuki::messages::AllowedWindow;
 
 use super::clock;
 

@@ -586,4 +586,3 @@ impl SimDevice {
         DeviceLockState::from_u8(self.mechanism.lock_state(), self.family)
     }
 }
-

@@ -73,7 +73,13 @@ impl Logbook {
         );
     }
 
-    fn push(&mut self, time: DateTime, author: &LogAuthor, entry_type: LogEntryType, data: LogData) {
+    fn push(
+        &mut self,
+        time: DateTime,
+        author: &LogAuthor,
+        entry_type: LogEntryType,
+        data: LogData,
+    ) {
         if self.entries.len() == self.capacity {
             self.entries.pop_front();
         }
@@ -136,9 +142,15 @@ mod tests {
     fn selection_excludes_the_start_index() {
         let book = book(5);
         assert_eq!(indexes(&book.select(0, 3, SortOrder::Ascending)), [1, 2, 3]);
-        assert_eq!(indexes(&book.select(2, 10, SortOrder::Ascending)), [3, 4, 5]);
+        assert_eq!(
+            indexes(&book.select(2, 10, SortOrder::Ascending)),
+            [3, 4, 5]
+        );
         assert_eq!(indexes(&book.select(0, 2, SortOrder::Descending)), [5, 4]);
-        assert_eq!(indexes(&book.select(4, 10, SortOrder::Descending)), [3, 2, 1]);
+        assert_eq!(
+            indexes(&book.select(4, 10, SortOrder::Descending)),
+            [3, 2, 1]
+        );
         assert!(book.select(5, 10, SortOrder::Ascending).is_empty());
     }
 

@@ -19,10 +19,10 @@ mod radio;
 mod schedule;
 mod settings;
 mod spec;
+mod transport;
 
-pub use device::{
-    AuthorizationSnapshot, ControlError, Fault, Outbound, SimDevice, SimSnapshot,
-};
+pub use device::{AuthorizationSnapshot, ControlError, Fault, Outbound, SimDevice, SimSnapshot};
 pub use entropy::ForcedSecrets;
 pub use radio::RadioModel;
 pub use spec::{InitialPosition, SimDeviceSpec, SimKind};
+pub use transport::{SimControl, SimError, SimLink, SimTransport};

@@ -9,8 +9,7 @@ use crate::nuki::crypto::{self, KeyPair, SharedKey};
 use crate::nuki::enums::{ErrorCode, IdType, StatusCode};
 use crate::nuki::frame::{self, OpenedFrame};
 use crate::nuki::messages::{
-    self, AuthorizationData, AuthorizationDataUltra, AuthorizationId, AuthorizationIdUltra,
-    Message,
+    self, AuthorizationData, AuthorizationDataUltra, AuthorizationId, AuthorizationIdUltra, Message,
 };
 use crate::nuki::uuids::ServiceFamily;
 
@@ -50,7 +49,9 @@ enum Stage {
         challenge: [u8; 32],
     },
     /// Ultra: Authorization Info sent, waiting for the encrypted Authorization Data.
-    InfoSent { key: SharedKey },
+    InfoSent {
+        key: SharedKey,
+    },
     SecondChallengeSent {
         key: SharedKey,
         challenge: [u8; 32],
@@ -117,7 +118,12 @@ impl PairingSession {
             .message;
         let stage = std::mem::replace(&mut self.stage, Stage::Idle);
         match (stage, message) {
-            (_, Message::RequestData { command: requested, .. }) => {
+            (
+                _,
+                Message::RequestData {
+                    command: requested, ..
+                },
+            ) => {
                 if requested != CommandId::PublicKey {
                     return Err((ErrorCode::PErrorBadParameter, command));
                 }

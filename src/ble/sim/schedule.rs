@@ -107,7 +107,14 @@ mod tests {
             minute: 0,
         };
         assert_eq!(
-            schedule.add(Weekdays(0), TimeOfDay { hour: 25, minute: 0 }, lock),
+            schedule.add(
+                Weekdays(0),
+                TimeOfDay {
+                    hour: 25,
+                    minute: 0
+                },
+                lock
+            ),
             Err(ScheduleError::Invalid)
         );
         let id = schedule.add(Weekdays(0), evening, lock).unwrap();

@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use crate::nuki::codec::{DateTime, TimeOfDay};
 use crate::nuki::enums::{
-    AdvertisingMode, BatteryType, ButtonPressAction, DeviceType, DstMode, FobAction,
-    HomeKitStatus, MotorSpeed, OpenerButtonPressAction, OpenerCapabilities, OperatingMode,
-    TimeZoneId,
+    AdvertisingMode, BatteryType, ButtonPressAction, DeviceType, DstMode, FobAction, HomeKitStatus,
+    MotorSpeed, OpenerButtonPressAction, OpenerCapabilities, OperatingMode, TimeZoneId,
 };
 use crate::nuki::messages::{
     AdvancedConfig, Config, FirmwareVersion, HardwareRevision, LockAdvancedConfig,
-    LockAdvancedSettings, LockConfig, LockSetConfig, OpenerAdvancedConfig,
-    OpenerAdvancedSettings, OpenerConfig, OpenerSetConfig, SetAdvancedConfig, SetConfig,
+    LockAdvancedSettings, LockConfig, LockSetConfig, OpenerAdvancedConfig, OpenerAdvancedSettings,
+    OpenerConfig, OpenerSetConfig, SetAdvancedConfig, SetConfig,
 };
 
 use super::spec::{SimDeviceSpec, SimKind};
@@ -282,12 +281,10 @@ impl Settings {
                 total_degrees: TOTAL_DEGREES,
                 settings: settings.clone(),
             }),
-            SetAdvancedConfig::Opener(settings) => {
-                AdvancedConfig::Opener(OpenerAdvancedConfig {
-                    settings: settings.clone(),
-                    auto_update_enabled: Some(true),
-                })
-            }
+            SetAdvancedConfig::Opener(settings) => AdvancedConfig::Opener(OpenerAdvancedConfig {
+                settings: settings.clone(),
+                auto_update_enabled: Some(true),
+            }),
         }
     }
 }

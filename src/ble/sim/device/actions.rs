@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::nuki::command::CommandId;
 use crate::nuki::enums::{
-    CompletionStatus, DeviceAction, DoorSensorEvent, DoorSensorState, ErrorCode,
-    KeypadActionKind, KeypadSource, LogEntryType, StatusCode, Trigger,
+    CompletionStatus, DeviceAction, DoorSensorEvent, DoorSensorState, ErrorCode, KeypadActionKind,
+    KeypadSource, LogEntryType, StatusCode, Trigger,
 };
 use crate::nuki::messages::{BatteryReport, KeyturnerStates, LogData, Message};
 
@@ -14,8 +14,8 @@ use super::keyturner::Origin;
 use super::{ControlError, Fault, Outbound, SimDevice};
 use crate::ble::sim::logbook::LogAuthor;
 use crate::ble::sim::mechanism::{
-    action, completion, state, Finished, MechanismError, MechanismEvent, MotionKind,
-    MotionRequest, Requester, Started,
+    action, completion, state, Finished, MechanismError, MechanismEvent, MotionKind, MotionRequest,
+    Requester, Started,
 };
 
 const TRIGGER_SYSTEM: u8 = 0x00;
@@ -49,11 +49,11 @@ impl SimDevice {
     /// Maps fob buttons and the auto-unlatch setting to the action the motor performs.
     fn resolve_action(&self, requested: u8) -> Option<u8> {
         if FOB_ACTIONS.contains(&requested) {
-            return self
-                .settings
-                .fob_action(requested - 0x80, self.is_locked());
+            return self.settings.fob_action(requested - 0x80, self.is_locked());
         }
-        if !self.spec.kind.is_opener() && requested == action::UNLOCK && self.settings.auto_unlatch()
+        if !self.spec.kind.is_opener()
+            && requested == action::UNLOCK
+            && self.settings.auto_unlatch()
         {
             return Some(action::UNLATCH);
         }
@@ -69,7 +69,11 @@ impl SimDevice {
         now: Duration,
     ) -> Vec<Outbound> {
         let Some(action) = self.resolve_action(requested) else {
-            return self.sealed_error(origin.auth_id, ErrorCode::KErrorBadParameter, origin.command);
+            return self.sealed_error(
+                origin.auth_id,
+                ErrorCode::KErrorBadParameter,
+                origin.command,
+            );
         };
         if self.take_fault(Fault::Busy) {
             return self.sealed_error(origin.auth_id, ErrorCode::KErrorBusy, origin.command);
@@ -94,7 +98,11 @@ impl SimDevice {
         now: Duration,
     ) -> Vec<Outbound> {
         let Some(action) = self.keypad_target(kind) else {
-            return self.sealed_error(origin.auth_id, ErrorCode::KErrorBadParameter, origin.command);
+            return self.sealed_error(
+                origin.auth_id,
+                ErrorCode::KErrorBadParameter,
+                origin.command,
+            );
         };
         let mut requester = self.requester(origin, None);
         if source == KeypadSource::Code {
@@ -201,10 +209,9 @@ impl SimDevice {
             Err(MechanismError::Busy) => Err(ErrorCode::KErrorBusy),
             Err(MechanismError::NotCalibrated) => Err(ErrorCode::KErrorNotCalibrated),
             Err(MechanismError::BadAction(_)) => Err(ErrorCode::KErrorBadParameter),
-            Ok(Started::AlreadyThere(finished)) => Ok(self.on_mechanism_events(
-                vec![MechanismEvent::Finished(finished)],
-                now,
-            )),
+            Ok(Started::AlreadyThere(finished)) => {
+                Ok(self.on_mechanism_events(vec![MechanismEvent::Finished(finished)], now))
+            }
             Ok(Started::Moving(events)) => {
                 if jam {
                     self.take_fault(Fault::Jam);
@@ -277,10 +284,13 @@ impl SimDevice {
                     completion_status,
                 },
             ),
-            (MotionKind::Action, Some(Requester {
-                keypad: Some((source, code_id)),
-                ..
-            })) => (
+            (
+                MotionKind::Action,
+                Some(Requester {
+                    keypad: Some((source, code_id)),
+                    ..
+                }),
+            ) => (
                 LogEntryType::KeypadAction,
                 LogData::KeypadAction {
                     action: device_action,
@@ -388,7 +398,11 @@ impl SimDevice {
     }
 
     /// Someone turned the knob or used a key: the lock moves with trigger "manual".
-    pub fn manual_action(&mut self, requested: u8, now: Duration) -> Result<Vec<Outbound>, ControlError> {
+    pub fn manual_action(
+        &mut self,
+        requested: u8,
+        now: Duration,
+    ) -> Result<Vec<Outbound>, ControlError> {
         let mut out = self.run_timers(now);
         let action = self
             .resolve_action(requested)

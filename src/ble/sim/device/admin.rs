@@ -224,7 +224,12 @@ impl SimDevice {
                 let mut messages = vec![Message::TimeControlEntryCount {
                     count: u8::try_from(self.schedule.len()).unwrap_or(u8::MAX),
                 }];
-                messages.extend(self.schedule.entries().cloned().map(Message::TimeControlEntry));
+                messages.extend(
+                    self.schedule
+                        .entries()
+                        .cloned()
+                        .map(Message::TimeControlEntry),
+                );
                 let mut out = self.reply(origin, &messages);
                 out.extend(self.complete(origin)?);
                 Ok(out)

@@ -38,9 +38,7 @@ impl SimDevice {
         let opened = match frame::open_encrypted(&key, bytes) {
             Ok(opened) => opened,
             Err(FrameError::Authentication) => {
-                return vec![
-                    self.plain_error(ErrorCode::KErrorNotAuthorized, CommandId::Unknown(0))
-                ]
+                return vec![self.plain_error(ErrorCode::KErrorNotAuthorized, CommandId::Unknown(0))]
             }
             Err(_) => {
                 return vec![self.plain_error(ErrorCode::ErrorBadLength, CommandId::Unknown(0))]
@@ -77,20 +75,26 @@ impl SimDevice {
 
     /// Decodes the payload and checks length, challenge, PIN and the authorization's
     /// restrictions.
-    fn verify(&mut self, origin: Origin, payload: &[u8], now: Duration) -> Result<Message, ErrorCode> {
+    fn verify(
+        &mut self,
+        origin: Origin,
+        payload: &[u8],
+        now: Duration,
+    ) -> Result<Message, ErrorCode> {
         let command = origin.command;
         if messages::sent_by_device(command) || is_pairing_only(command) {
             return Err(ErrorCode::ErrorUnknown);
         }
-        let decoded = messages::decode(command, payload, self.family).map_err(|error| match error {
-            DecodeError::UnknownCommand(_) | DecodeError::WrongDirection { .. } => {
-                ErrorCode::ErrorUnknown
-            }
-            DecodeError::InvalidValue { .. } => ErrorCode::KErrorBadParameter,
-            DecodeError::TooShort { .. }
-            | DecodeError::TrailingBytes { .. }
-            | DecodeError::BadLength { .. } => ErrorCode::ErrorBadLength,
-        })?;
+        let decoded =
+            messages::decode(command, payload, self.family).map_err(|error| match error {
+                DecodeError::UnknownCommand(_) | DecodeError::WrongDirection { .. } => {
+                    ErrorCode::ErrorUnknown
+                }
+                DecodeError::InvalidValue { .. } => ErrorCode::KErrorBadParameter,
+                DecodeError::TooShort { .. }
+                | DecodeError::TrailingBytes { .. }
+                | DecodeError::BadLength { .. } => ErrorCode::ErrorBadLength,
+            })?;
         let protection = messages::protection(command);
         if protection == Protection::None {
             return Ok(decoded.message);
@@ -101,11 +105,16 @@ impl SimDevice {
             return Err(ErrorCode::KErrorBadNonce);
         }
         if protection == Protection::ChallengeAndPin {
-            let pin = proof.pin.map(|pin| pin.value()).ok_or(ErrorCode::ErrorBadLength)?;
-            self.pins.check(pin, now).map_err(|rejection| match rejection {
-                PinRejection::Wrong => ErrorCode::KErrorBadPin,
-                PinRejection::LockedOut => ErrorCode::KErrorTooManyPinAttempts,
-            })?;
+            let pin = proof
+                .pin
+                .map(|pin| pin.value())
+                .ok_or(ErrorCode::ErrorBadLength)?;
+            self.pins
+                .check(pin, now)
+                .map_err(|rejection| match rejection {
+                    PinRejection::Wrong => ErrorCode::KErrorBadPin,
+                    PinRejection::LockedOut => ErrorCode::KErrorTooManyPinAttempts,
+                })?;
         }
         let authorization = self
             .authorizations
@@ -156,7 +165,12 @@ impl SimDevice {
         }
     }
 
-    fn request_data(&mut self, origin: Origin, requested: CommandId, now: Duration) -> Vec<Outbound> {
+    fn request_data(
+        &mut self,
+        origin: Origin,
+        requested: CommandId,
+        now: Duration,
+    ) -> Vec<Outbound> {
         let auth_id = origin.auth_id;
         let reply = match requested {
             CommandId::Challenge => {
@@ -182,9 +196,7 @@ impl SimDevice {
                 version: self.settings.firmware(),
                 unknown: vec![0; 5],
             },
-            _ => {
-                return self.sealed_error(auth_id, ErrorCode::KErrorBadParameter, origin.command)
-            }
+            _ => return self.sealed_error(auth_id, ErrorCode::KErrorBadParameter, origin.command),
         };
         self.sealed(auth_id, &reply).into_iter().collect()
     }
