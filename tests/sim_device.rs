@@ -133,7 +133,10 @@ impl PairingScript {
             }
             (Some(key), Err(_)) => {
                 let (auth_id, message) = decode_sealed(key, reply, self.family);
-                assert_eq!(auth_id, ULTRA_PAIRING_AUTH_ID, "Ultra reply echoes the header id");
+                assert_eq!(
+                    auth_id, ULTRA_PAIRING_AUTH_ID,
+                    "Ultra reply echoes the header id"
+                );
                 message
             }
             (None, Err(error)) => panic!("undecodable pairing reply: {error}"),
@@ -282,7 +285,8 @@ impl Direct {
         assert!(device.press_button(Duration::ZERO));
         let mut script = PairingScript::new(family, array(OFFICIAL_CLIENT_SECRET), id_type, 42);
         script.pin = pin;
-        let PairingStep::Done { key, auth_id } = Self::pair(&mut device, &mut script, Duration::ZERO)
+        let PairingStep::Done { key, auth_id } =
+            Self::pair(&mut device, &mut script, Duration::ZERO)
         else {
             panic!("pairing failed");
         };
@@ -311,7 +315,8 @@ impl Direct {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Vec<Outbound> {
-        self.device.on_write(self.chars.keyturner_usdio, bytes, self.now)
+        self.device
+            .on_write(self.chars.keyturner_usdio, bytes, self.now)
     }
 
     fn open(&self, out: &Outbound) -> Message {
@@ -449,7 +454,10 @@ fn classic_pairing_and_session_reproduce_the_generated_vectors() {
             "reply to {request}"
         );
     }
-    assert!(!device.in_pairing_mode(), "a completed pairing ends pairing mode");
+    assert!(
+        !device.in_pairing_mode(),
+        "a completed pairing ends pairing mode"
+    );
     let snapshot = device.snapshot();
     assert_eq!(snapshot.authorizations.len(), 1);
     assert_eq!(snapshot.authorizations[0].auth_id, 5);
@@ -472,8 +480,9 @@ fn classic_pairing_and_session_reproduce_the_generated_vectors() {
     let out = device.on_write(chars.keyturner_usdio, &e3, Duration::ZERO);
     assert_eq!(out.len(), 2);
     assert_eq!(out[0], usdio("48494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F05000000190082926961DEC516DAE66CABDEE3C5E781A9DB40A66E2558D067"));
-    let key = SharedKey::from_hex("240F211B9601AA3499561285DA52853106A80284C92FDF7BEB50AB2D5866D17A")
-        .unwrap();
+    let key =
+        SharedKey::from_hex("240F211B9601AA3499561285DA52853106A80284C92FDF7BEB50AB2D5866D17A")
+            .unwrap();
     let (_, locking) = decode_sealed(&key, &out[1].bytes, ServiceFamily::Keyturner);
     assert_eq!(lock_state(&locking), Some(LockState::Locking.to_u8()));
     // Nothing happens before the motor arrives.
@@ -492,8 +501,15 @@ fn classic_pairing_and_session_reproduce_the_generated_vectors() {
         states.last_lock_action,
         Some(DeviceAction::Lock(LockAction::Lock))
     );
-    assert_eq!(states.current_time.to_iso8601().as_deref(), Some("2024-05-01T12:34:57Z"));
-    assert_eq!(states.remote_access_status, Some(0x02), "a Bridge is paired");
+    assert_eq!(
+        states.current_time.to_iso8601().as_deref(),
+        Some("2024-05-01T12:34:57Z")
+    );
+    assert_eq!(
+        states.remote_access_status,
+        Some(0x02),
+        "a Bridge is paired"
+    );
     assert_eq!(states.encoded_len(), 27);
     assert_eq!(out[1], usdio("78797A7B7C7D7E7F808182838485868788898A8B8C8D8E8F0500000019000C2936DBCB425D9FEC14444405258E063A8808436C1FBBDA78"));
     // Replaying E3: the challenge was used → E7 (BAD_NONCE for Lock Action).
