@@ -21,6 +21,12 @@ pub struct SimConfig {
     pub connect_time_ms: u64,
     /// Bytes per radio fragment (ATT MTU 23 leaves 20).
     pub fragment_len: usize,
+    /// Simulated residents operate a random door this often (seconds); 0 = never. Makes the
+    /// demo's state log move.
+    pub activity_interval_s: u64,
+    /// Where the simulated devices keep their own memory (authorizations, PINs, lock state)
+    /// between runs, as real devices do; unset = next to the store file (`<store>.sim.json`).
+    pub state_path: Option<std::path::PathBuf>,
     pub devices: Vec<SimDeviceConfig>,
 }
 
@@ -31,6 +37,8 @@ impl Default for SimConfig {
             connection_interval_ms: 30,
             connect_time_ms: 200,
             fragment_len: 20,
+            activity_interval_s: 0,
+            state_path: None,
             devices: Vec::new(),
         }
     }

@@ -1,0 +1,588 @@
+//! One simulated device as a synchronous peripheral state machine.
+//!
+//! The transport calls [`SimDevice::on_connect`], [`SimDevice::on_write`] and
+//! [`SimDevice::on_timer`] with simulated monotonic time and sends the returned [`Outbound`]
+//! messages as indications. Nothing here knows about tokio or the radio.
+
+mod actions;
+mod admin;
+mod keyturner;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::ble::{Advertisement, DeviceAddress};
+use crate::nuki::advert::{self, Beacon, PairingAdvert};
+use crate::nuki::command::CommandId;
+use crate::nuki::crypto::KeyPair;
+use crate::nuki::enums::{DeviceLockState, ErrorCode, NukiState, StatusCode};
+use crate::nuki::frame;
+use crate::nuki::messages::{self, Message};
+use crate::nuki::uuids::{Characteristics, ServiceFamily};
+
+use super::auth::AuthorizationTable;
+use super::clock::WallClock;
+use super::entropy::{Entropy, ForcedSecrets};
+use super::keypad::KeypadCodes;
+use super::logbook::Logbook;
+use super::mechanism::{state, Mechanism, MotionTimes};
+use super::pairing::{PairingContext, PairingSession};
+use super::pin::PinGuard;
+use super::schedule::Schedule;
+use super::settings::Settings;
+use super::spec::{InitialPosition, SimDeviceSpec};
+
+/// A whole message the device sends as indications on `characteristic`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub characteristic: Uuid,
+    pub bytes: Vec<u8>,
+}
+
+/// A fault a test injects into one device. Each one applies once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// The next written command reaches the device (and is executed), then the link drops
+    /// before any answer.
+    DropLinkMidCommand,
+    /// The next written message is lost on the air.
+    NoAnswer,
+    /// One byte of the next message the device sends is flipped.
+    CorruptByte,
+    /// The next connection attempt fails as if the device were out of range.
+    OutOfRange,
+    /// The next lock action is refused with `K_ERROR_BUSY`.
+    Busy,
+    /// The next motor movement blocks (`K_ERROR_MOTOR_BLOCKED`).
+    Jam,
+}
+
+/// What a test may look at without going through the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSnapshot {
+    pub address: DeviceAddress,
+    pub nuki_id: u32,
+    pub nuki_state: u8,
+    pub lock_state: u8,
+    /// A movement (motor, relay or calibration) is in progress.
+    pub moving: bool,
+    pub pairing_mode: bool,
+    pub state_changed_flag: bool,
+    pub connected: bool,
+    pub authorizations: Vec<AuthorizationSnapshot>,
+    pub log_count: usize,
+    pub logging_enabled: bool,
+    pub door_open: Option<bool>,
+    pub battery_percent: u8,
+    pub config_update_count: u8,
+    pub config_name: String,
+    pub keypad_code_count: usize,
+    pub time_control_count: usize,
+    /// Last lock action, its trigger and completion status (wire values).
+    pub last_action: (u8, u8, u8),
+    pub pending_faults: Vec<Fault>,
+}
+
+/// An authorization as a snapshot shows it (never the key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationSnapshot {
+    pub auth_id: u32,
+    pub id_type: u8,
+    pub app_id: Option<u32>,
+    pub name: String,
+    pub enabled: bool,
+    pub remote_allowed: bool,
+    pub lock_count: u16,
+}
+
+/// Why a control action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("the device has no door sensor")]
+    NoDoorSensor,
+    #[error("the device is not an Opener")]
+    NotAnOpener,
+    #[error("the device refused the action: {0}")]
+    Refused(&'static str),
+}
+
+struct Connection {
+    id: u64,
+    pairing: PairingSession,
+    /// The authorization that last talked on this connection; unsolicited states go to it.
+    session_auth: Option<u32>,
+}
+
+#[derive(Debug)]
+struct Battery {
+    mains: bool,
+    permille: u16,
+    last_drain_mws: u16,
+}
+
+impl Battery {
+    fn percent(&self) -> u8 {
+        u8::try_from(self.permille / 10).unwrap_or(100)
+    }
+
+    fn critical(&self) -> bool {
+        !self.mains && self.percent() < 20
+    }
+
+    /// States byte 12: bit 0 critical, bit 1 charging, bits 2–7 percent / 2 (locks only).
+    fn state_byte(&self, opener: bool) -> u8 {
+        let critical = u8::from(self.critical());
+        if opener {
+            return critical;
+        }
+        let charging = u8::from(self.mains) << 1;
+        ((self.percent() / 2) << 2) | charging | critical
+    }
+
+    fn millivolts(&self) -> u16 {
+        if self.mains {
+            5000
+        } else {
+            4600 + self.permille.min(1000) * 14 / 10
+        }
+    }
+
+    fn drain(&mut self) {
+        if self.mains {
+            self.last_drain_mws = 0;
+        } else {
+            self.permille = self.permille.saturating_sub(1);
+            self.last_drain_mws = 260;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Door {
+    sensor: bool,
+    open: bool,
+    logging: bool,
+}
+
+/// A simulated Box, Smart Lock or Opener.
+pub struct SimDevice {
+    spec: SimDeviceSpec,
+    family: ServiceFamily,
+    characteristics: Characteristics,
+    clock: WallClock,
+    entropy: Entropy,
+    lock_keys: KeyPair,
+    lock_uuid: [u8; 16],
+    authorizations: AuthorizationTable,
+    pins: PinGuard,
+    mechanism: Mechanism,
+    settings: Settings,
+    logbook: Logbook,
+    keypad: KeypadCodes,
+    schedule: Schedule,
+    battery: Battery,
+    door: Door,
+    pairing_mode_until: Option<Duration>,
+    connection: Option<Connection>,
+    connections_opened: u64,
+    state_changed: bool,
+    faults: Vec<Fault>,
+    rebooting_until: Option<Duration>,
+    disconnect_requested: bool,
+    most_recent_command: CommandId,
+}
+
+impl std::fmt::Debug for SimDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimDevice")
+            .field("address", &self.spec.address)
+            .field("kind", &self.spec.kind)
+            .field("lock_state", &self.mechanism.lock_state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimDevice {
+    /// A device whose wall clock reads `wall_clock_start` (UTC Unix seconds) at time zero,
+    /// unless the spec sets its own start.
+    pub fn new(spec: SimDeviceSpec, wall_clock_start: i64) -> Self {
+        Self::with_forced_secrets(spec, wall_clock_start, ForcedSecrets::default())
+    }
+
+    /// A device whose key pair, UUID, authorization ids and nonces are fixed by the test.
+    pub fn with_forced_secrets(
+        spec: SimDeviceSpec,
+        wall_clock_start: i64,
+        forced: ForcedSecrets,
+    ) -> Self {
+        let mut entropy = Entropy::new(spec.effective_seed(), &forced);
+        let lock_keys = match forced.lock_secret_key {
+            Some(secret) => KeyPair::from_secret(secret),
+            None => KeyPair::generate(entropy.rng()),
+        };
+        let lock_uuid = forced.lock_uuid.unwrap_or_else(|| entropy.bytes());
+        let mut authorizations = AuthorizationTable::new(spec.max_authorizations, 1);
+        if let Some(id) = forced.next_authorization_id {
+            authorizations.set_next_id(id);
+        }
+        let family = spec.family();
+        let opener = spec.kind.is_opener();
+        let lock_state = match (opener, spec.initial_position) {
+            (true, _) => state::OPENER_ONLINE,
+            (false, InitialPosition::Locked) => state::LOCKED,
+            (false, InitialPosition::Unlocked) => state::UNLOCKED,
+            (false, InitialPosition::Uncalibrated) => state::UNCALIBRATED,
+        };
+        Self {
+            family,
+            characteristics: family.characteristics(),
+            clock: WallClock::new(spec.wall_clock_start.unwrap_or(wall_clock_start)),
+            entropy,
+            lock_keys,
+            lock_uuid,
+            authorizations,
+            pins: PinGuard::new(spec.effective_pin(), spec.max_wrong_pins, spec.pin_lockout),
+            mechanism: Mechanism::new(opener, lock_state),
+            settings: Settings::new(&spec),
+            logbook: Logbook::new(spec.max_log_entries),
+            keypad: KeypadCodes::new(spec.max_keypad_codes),
+            schedule: Schedule::new(spec.max_time_control_entries),
+            battery: Battery {
+                mains: spec.is_mains_powered(),
+                permille: u16::from(spec.battery_percent.min(100)) * 10,
+                last_drain_mws: 0,
+            },
+            door: Door {
+                sensor: spec.door_sensor,
+                open: false,
+                logging: true,
+            },
+            pairing_mode_until: None,
+            connection: None,
+            connections_opened: 0,
+            state_changed: false,
+            faults: Vec::new(),
+            rebooting_until: None,
+            disconnect_requested: false,
+            most_recent_command: CommandId::Unknown(0),
+            spec,
+        }
+    }
+
+    pub fn spec(&self) -> &SimDeviceSpec {
+        &self.spec
+    }
+
+    pub fn address(&self) -> &DeviceAddress {
+        &self.spec.address
+    }
+
+    /// The GATT characteristics a central discovers on connect.
+    pub fn characteristic_uuids(&self) -> Vec<Uuid> {
+        let c = self.characteristics;
+        vec![c.pairing_gdio, c.keyturner_gdio, c.keyturner_usdio]
+    }
+
+    /// Whether the device can be connected to (it is not rebooting).
+    pub fn is_reachable(&self, now: Duration) -> bool {
+        self.rebooting_until.is_none_or(|until| now >= until)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    pub fn in_pairing_mode(&self) -> bool {
+        self.pairing_mode_until.is_some()
+    }
+
+    pub fn on_connect(&mut self, _now: Duration) {
+        self.connections_opened += 1;
+        self.connection = Some(Connection {
+            id: self.connections_opened,
+            pairing: PairingSession::default(),
+            session_auth: None,
+        });
+        self.disconnect_requested = false;
+    }
+
+    /// The link is gone: per-connection state and unused challenges are forgotten.
+    pub fn on_disconnect(&mut self, _now: Duration) {
+        self.connection = None;
+        self.authorizations.forget_challenges();
+        self.disconnect_requested = false;
+    }
+
+    /// The device wants the link closed (after a reboot command); asked once.
+    pub fn take_disconnect_request(&mut self) -> bool {
+        std::mem::take(&mut self.disconnect_requested)
+    }
+
+    /// One whole message written by the central.
+    pub fn on_write(&mut self, characteristic: Uuid, bytes: &[u8], now: Duration) -> Vec<Outbound> {
+        let mut out = self.run_timers(now);
+        if self.connection.is_some() {
+            let c = self.characteristics;
+            if characteristic == c.pairing_gdio {
+                out.extend(self.on_pairing_write(bytes, now));
+            } else if characteristic == c.keyturner_usdio {
+                out.extend(self.on_usdio_write(bytes, now));
+            } else if characteristic == c.keyturner_gdio {
+                out.extend(self.on_gdio_write(bytes));
+            }
+        }
+        self.finish(out)
+    }
+
+    /// Runs everything due at `now` (motor phases, pairing-mode timeout, reboot end).
+    pub fn on_timer(&mut self, now: Duration) -> Vec<Outbound> {
+        let out = self.run_timers(now);
+        self.finish(out)
+    }
+
+    pub fn next_deadline(&self) -> Option<Duration> {
+        [
+            self.pairing_mode_until,
+            self.rebooting_until,
+            self.mechanism.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn run_timers(&mut self, now: Duration) -> Vec<Outbound> {
+        if self.pairing_mode_until.is_some_and(|until| until <= now) {
+            self.pairing_mode_until = None;
+            self.state_changed = true;
+        }
+        if self.rebooting_until.is_some_and(|until| until <= now) {
+            self.rebooting_until = None;
+        }
+        let events = self.mechanism.advance(now);
+        self.on_mechanism_events(events, now)
+    }
+
+    /// Applies a pending byte corruption to the first outgoing message.
+    fn finish(&mut self, mut out: Vec<Outbound>) -> Vec<Outbound> {
+        if let Some(first) = out.first_mut() {
+            if self.take_fault(Fault::CorruptByte) {
+                if let Some(last) = first.bytes.last_mut() {
+                    *last ^= 0xFF;
+                }
+            }
+        }
+        out
+    }
+
+    pub fn inject_fault(&mut self, fault: Fault) {
+        self.faults.push(fault);
+    }
+
+    /// Consumes one pending `fault`; true when there was one.
+    pub fn take_fault(&mut self, fault: Fault) -> bool {
+        match self.faults.iter().position(|f| *f == fault) {
+            Some(index) => {
+                self.faults.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn has_fault(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+
+    /// The pairing button: enters pairing mode for the spec's timeout, when the Config allows
+    /// pairing. Returns whether the device is now in pairing mode.
+    pub fn press_button(&mut self, now: Duration) -> bool {
+        if !self.settings.pairing_enabled() || !self.is_reachable(now) {
+            return false;
+        }
+        if self.pairing_mode_until.is_none() {
+            self.state_changed = true;
+        }
+        self.pairing_mode_until = Some(now + self.spec.pairing_mode_timeout);
+        true
+    }
+
+    fn on_pairing_write(&mut self, bytes: &[u8], now: Duration) -> Vec<Outbound> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Vec::new();
+        };
+        let mut ctx = PairingContext {
+            family: self.family,
+            in_pairing_mode: self.pairing_mode_until.is_some(),
+            lock_keys: &self.lock_keys,
+            lock_uuid: self.lock_uuid,
+            entropy: &mut self.entropy,
+            authorizations: &mut self.authorizations,
+            pins: &mut self.pins,
+            now,
+            now_unix: self.clock.unix(now),
+        };
+        let output = connection.pairing.handle(&mut ctx, bytes);
+        if output.stored.is_some() {
+            self.state_changed = true;
+        }
+        if output.complete {
+            self.pairing_mode_until = None;
+        }
+        vec![Outbound {
+            characteristic: self.characteristics.pairing_gdio,
+            bytes: output.reply,
+        }]
+    }
+
+    /// Plain messages on the keyturner GDIO are never accepted: the device only answers there
+    /// when it cannot use a key.
+    fn on_gdio_write(&mut self, bytes: &[u8]) -> Vec<Outbound> {
+        let (code, command) = match frame::inspect_plain(bytes) {
+            Ok(inspected) => (ErrorCode::KErrorNotAuthorized, inspected.command),
+            Err(_) => (ErrorCode::ErrorBadLength, CommandId::Unknown(0)),
+        };
+        vec![self.plain_error(code, command)]
+    }
+
+    fn plain_error(&self, code: ErrorCode, command: CommandId) -> Outbound {
+        let message = Message::ErrorReport { code, command };
+        Outbound {
+            characteristic: self.characteristics.keyturner_gdio,
+            bytes: frame::encode_plain(
+                CommandId::ErrorReport,
+                &messages::encode(&message, self.family, None),
+            ),
+        }
+    }
+
+    /// An encrypted message to `auth_id` on USDIO; `None` when the authorization is gone.
+    fn sealed(&mut self, auth_id: u32, message: &Message) -> Option<Outbound> {
+        let key = self.authorizations.get(auth_id)?.key().clone();
+        let payload = messages::encode(message, self.family, None);
+        let nonce = self.entropy.transport_nonce();
+        Some(Outbound {
+            characteristic: self.characteristics.keyturner_usdio,
+            bytes: frame::encode_encrypted(&key, &nonce, auth_id, message.command(), &payload),
+        })
+    }
+
+    fn sealed_error(&mut self, auth_id: u32, code: ErrorCode, command: CommandId) -> Vec<Outbound> {
+        self.sealed(auth_id, &Message::ErrorReport { code, command })
+            .into_iter()
+            .collect()
+    }
+
+    fn sealed_status(&mut self, auth_id: u32, status: StatusCode) -> Vec<Outbound> {
+        self.sealed(auth_id, &Message::Status(status))
+            .into_iter()
+            .collect()
+    }
+
+    fn nuki_state(&self) -> NukiState {
+        if self.pairing_mode_until.is_some() {
+            NukiState::PairingMode
+        } else if self.mechanism.continuous_mode() {
+            NukiState::ContinuousMode
+        } else {
+            NukiState::DoorMode
+        }
+    }
+
+    fn motion_times(&self) -> MotionTimes {
+        MotionTimes {
+            motor: self.spec.motor_time,
+            unlatch_hold: self.settings.unlatch_hold(),
+            lock_n_go_wait: self.settings.lock_n_go_wait(),
+            strike_hold: self.settings.strike_hold(),
+            calibration: self.spec.calibration_time,
+        }
+    }
+
+    fn connection_id(&self) -> Option<u64> {
+        self.connection.as_ref().map(|connection| connection.id)
+    }
+
+    fn session_auth(&self) -> Option<u32> {
+        self.connection
+            .as_ref()
+            .and_then(|connection| connection.session_auth)
+    }
+
+    /// The advertisement as broadcast now, or `None` while rebooting. RSSI is the radio's job.
+    pub fn advertisement(&self, now: Duration) -> Option<Advertisement> {
+        if !self.is_reachable(now) {
+            return None;
+        }
+        let beacon = Beacon {
+            family: self.family,
+            nuki_id: self.spec.nuki_id,
+            tx_power: if self.spec.kind.is_opener() { -60 } else { -56 },
+            state_changed: self.state_changed,
+        };
+        let mut manufacturer_data = HashMap::new();
+        manufacturer_data.insert(advert::APPLE_COMPANY_ID, advert::encode_beacon(&beacon));
+        let mut service_data = HashMap::new();
+        let mut services = vec![self.characteristics.keyturner_service];
+        if self.in_pairing_mode() {
+            let (uuid, data) = advert::encode_pairing_service_data(&PairingAdvert {
+                family: self.family,
+                nuki_id: self.spec.nuki_id,
+                uninitialized: false,
+            });
+            service_data.insert(uuid, data);
+            services.push(self.characteristics.pairing_service);
+        }
+        Some(Advertisement {
+            address: Some(self.spec.address.clone()),
+            local_name: Some(self.spec.local_name()),
+            rssi: None,
+            manufacturer_data,
+            service_data,
+            services,
+        })
+    }
+
+    pub fn snapshot(&self) -> SimSnapshot {
+        SimSnapshot {
+            address: self.spec.address.clone(),
+            nuki_id: self.spec.nuki_id,
+            nuki_state: self.nuki_state().to_u8(),
+            lock_state: self.mechanism.lock_state(),
+            moving: self.mechanism.is_busy(),
+            pairing_mode: self.in_pairing_mode(),
+            state_changed_flag: self.state_changed,
+            connected: self.connection.is_some(),
+            authorizations: self
+                .authorizations
+                .iter()
+                .map(|a| AuthorizationSnapshot {
+                    auth_id: a.id,
+                    id_type: a.id_type,
+                    app_id: a.app_id,
+                    name: a.name.clone(),
+                    enabled: a.enabled,
+                    remote_allowed: a.remote_allowed,
+                    lock_count: a.lock_count,
+                })
+                .collect(),
+            log_count: self.logbook.len(),
+            logging_enabled: self.logbook.enabled(),
+            door_open: self.door.sensor.then_some(self.door.open),
+            battery_percent: self.battery.percent(),
+            config_update_count: self.settings.config_update_count,
+            config_name: self.settings.name().to_owned(),
+            keypad_code_count: self.keypad.len(),
+            time_control_count: self.schedule.len(),
+            last_action: self.mechanism.last_action(),
+            pending_faults: self.faults.clone(),
+        }
+    }
+
+    fn lock_state_enum(&self) -> DeviceLockState {
+        DeviceLockState::from_u8(self.mechanism.lock_state(), self.family)
+    }
+}

@@ -1,0 +1,489 @@
+//! Movements: lock actions, keypad actions, calibration, manual turns, door and doorbell
+//! events, and how their progress is reported (§4.3 item 3).
+
+use std::time::Duration;
+
+use crate::nuki::command::CommandId;
+use crate::nuki::enums::{
+    CompletionStatus, DeviceAction, DoorSensorEvent, DoorSensorState, ErrorCode, KeypadActionKind,
+    KeypadSource, LogEntryType, StatusCode, Trigger,
+};
+use crate::nuki::messages::{BatteryReport, KeyturnerStates, LogData, Message};
+
+use super::keyturner::Origin;
+use super::{ControlError, Fault, Outbound, SimDevice};
+use crate::ble::sim::logbook::LogAuthor;
+use crate::ble::sim::mechanism::{
+    action, completion, state, Finished, MechanismError, MechanismEvent, MotionKind, MotionRequest,
+    Requester, Started,
+};
+
+const TRIGGER_SYSTEM: u8 = 0x00;
+const TRIGGER_MANUAL: u8 = 0x01;
+const FOB_ACTIONS: std::ops::RangeInclusive<u8> = 0x81..=0x83;
+
+impl SimDevice {
+    fn requester(&self, origin: Origin, suffix: Option<&str>) -> Requester {
+        let name = self
+            .authorizations
+            .get(origin.auth_id)
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        let log_name = match suffix.filter(|s| !s.is_empty()) {
+            Some(suffix) => format!("{name} {suffix}"),
+            None => name,
+        };
+        Requester {
+            auth_id: origin.auth_id,
+            connection: origin.connection,
+            command: origin.command.to_u16(),
+            log_name,
+            keypad: None,
+        }
+    }
+
+    fn is_locked(&self) -> bool {
+        self.mechanism.lock_state() == state::LOCKED
+    }
+
+    /// Maps fob buttons and the auto-unlatch setting to the action the motor performs.
+    fn resolve_action(&self, requested: u8) -> Option<u8> {
+        if FOB_ACTIONS.contains(&requested) {
+            return self.settings.fob_action(requested - 0x80, self.is_locked());
+        }
+        if !self.spec.kind.is_opener()
+            && requested == action::UNLOCK
+            && self.settings.auto_unlatch()
+        {
+            return Some(action::UNLATCH);
+        }
+        Some(requested)
+    }
+
+    pub(super) fn lock_action(
+        &mut self,
+        origin: Origin,
+        requested: u8,
+        flags: u8,
+        suffix: Option<String>,
+        now: Duration,
+    ) -> Vec<Outbound> {
+        let Some(action) = self.resolve_action(requested) else {
+            return self.sealed_error(
+                origin.auth_id,
+                ErrorCode::KErrorBadParameter,
+                origin.command,
+            );
+        };
+        if self.take_fault(Fault::Busy) {
+            return self.sealed_error(origin.auth_id, ErrorCode::KErrorBusy, origin.command);
+        }
+        let request = MotionRequest {
+            action,
+            trigger: TRIGGER_SYSTEM,
+            flags,
+            requester: Some(self.requester(origin, suffix.as_deref())),
+            jam: false,
+        };
+        self.start_motion(request, now)
+            .unwrap_or_else(|code| self.sealed_error(origin.auth_id, code, origin.command))
+    }
+
+    pub(super) fn keypad_action(
+        &mut self,
+        origin: Origin,
+        source: KeypadSource,
+        code: u32,
+        kind: KeypadActionKind,
+        now: Duration,
+    ) -> Vec<Outbound> {
+        let Some(action) = self.keypad_target(kind) else {
+            return self.sealed_error(
+                origin.auth_id,
+                ErrorCode::KErrorBadParameter,
+                origin.command,
+            );
+        };
+        let mut requester = self.requester(origin, None);
+        if source == KeypadSource::Code {
+            let now_unix = self.clock.unix(now);
+            let time = self.clock.date_time(now);
+            let offset = self.settings.timezone_offset();
+            match self.keypad.use_code(code, now_unix, offset) {
+                Some(entry) => {
+                    entry.lock_count = entry.lock_count.saturating_add(1);
+                    entry.last_active = time;
+                    requester.log_name = entry.name.clone();
+                    requester.keypad = Some((source.to_u8(), entry.code_id));
+                }
+                None => {
+                    let data = LogData::KeypadAction {
+                        action: DeviceAction::from_u8(action, self.family),
+                        source,
+                        completion_status: CompletionStatus::InvalidCode,
+                        code_id: 0,
+                    };
+                    let author = LogAuthor {
+                        auth_id: origin.auth_id,
+                        name: requester.log_name,
+                    };
+                    self.logbook
+                        .record(time, &author, LogEntryType::KeypadAction, data);
+                    return self.sealed_error(
+                        origin.auth_id,
+                        ErrorCode::KErrorCodeInvalid,
+                        origin.command,
+                    );
+                }
+            }
+        } else {
+            requester.keypad = Some((source.to_u8(), 0));
+        }
+        let request = MotionRequest {
+            action,
+            trigger: TRIGGER_SYSTEM,
+            flags: 0,
+            requester: Some(requester),
+            jam: false,
+        };
+        self.start_motion(request, now)
+            .unwrap_or_else(|code| self.sealed_error(origin.auth_id, code, origin.command))
+    }
+
+    fn keypad_target(&self, kind: KeypadActionKind) -> Option<u8> {
+        if self.spec.kind.is_opener() {
+            return match kind {
+                KeypadActionKind::Intelligent
+                | KeypadActionKind::Unlock
+                | KeypadActionKind::Unlatch => Some(action::OPENER_ELECTRIC_STRIKE),
+                KeypadActionKind::Lock => Some(action::OPENER_DEACTIVATE_RTO),
+                KeypadActionKind::LockNGo => Some(action::OPENER_ACTIVATE_RTO),
+                KeypadActionKind::Unknown(_) => None,
+            };
+        }
+        match kind {
+            KeypadActionKind::Intelligent if self.is_locked() => Some(action::UNLOCK),
+            KeypadActionKind::Intelligent => Some(action::LOCK),
+            KeypadActionKind::Unlock => self.resolve_action(action::UNLOCK),
+            KeypadActionKind::Lock => Some(action::LOCK),
+            KeypadActionKind::Unlatch => Some(action::UNLATCH),
+            KeypadActionKind::LockNGo => Some(action::LOCK_N_GO),
+            KeypadActionKind::Unknown(_) => None,
+        }
+    }
+
+    pub(super) fn calibrate(&mut self, origin: Origin, now: Duration) -> Vec<Outbound> {
+        let request = MotionRequest {
+            action: 0,
+            trigger: TRIGGER_SYSTEM,
+            flags: 0,
+            requester: Some(self.requester(origin, None)),
+            jam: false,
+        };
+        let times = self.motion_times();
+        match self.mechanism.calibrate(request, &times, now) {
+            Ok(events) => {
+                let mut out = self.sealed_status(origin.auth_id, StatusCode::Accepted);
+                out.extend(self.on_mechanism_events(events, now));
+                out
+            }
+            Err(_) => self.sealed_error(origin.auth_id, ErrorCode::KErrorBusy, origin.command),
+        }
+    }
+
+    /// Starts a movement. ACCEPTED goes to the requester first unless the device is already
+    /// where the action would take it.
+    fn start_motion(
+        &mut self,
+        mut request: MotionRequest,
+        now: Duration,
+    ) -> Result<Vec<Outbound>, ErrorCode> {
+        let jam = !self.spec.kind.is_opener() && self.has_fault(Fault::Jam);
+        request.jam = jam;
+        let reply_to = request
+            .requester
+            .as_ref()
+            .map(|requester| requester.auth_id);
+        let times = self.motion_times();
+        match self.mechanism.start(request, &times, now) {
+            Err(MechanismError::Busy) => Err(ErrorCode::KErrorBusy),
+            Err(MechanismError::NotCalibrated) => Err(ErrorCode::KErrorNotCalibrated),
+            Err(MechanismError::BadAction(_)) => Err(ErrorCode::KErrorBadParameter),
+            Ok(Started::AlreadyThere(finished)) => {
+                Ok(self.on_mechanism_events(vec![MechanismEvent::Finished(finished)], now))
+            }
+            Ok(Started::Moving(events)) => {
+                if jam {
+                    self.take_fault(Fault::Jam);
+                }
+                let mut out = match reply_to {
+                    Some(auth_id) => self.sealed_status(auth_id, StatusCode::Accepted),
+                    None => Vec::new(),
+                };
+                out.extend(self.on_mechanism_events(events, now));
+                Ok(out)
+            }
+        }
+    }
+
+    /// Reports movement progress: Keyturner States on every change, then COMPLETE (or
+    /// MOTOR_BLOCKED) to the requester while it is still connected.
+    pub(super) fn on_mechanism_events(
+        &mut self,
+        events: Vec<MechanismEvent>,
+        now: Duration,
+    ) -> Vec<Outbound> {
+        let mut out = Vec::new();
+        for event in events {
+            match event {
+                MechanismEvent::StateChanged { requester } => {
+                    self.state_changed = true;
+                    out.extend(self.send_states(requester.as_ref(), now));
+                }
+                MechanismEvent::Finished(finished) => out.extend(self.on_finished(finished, now)),
+            }
+        }
+        out
+    }
+
+    fn reply_target(&self, requester: Option<&Requester>) -> Option<u32> {
+        let current = self.connection_id()?;
+        match requester {
+            Some(requester) if requester.connection == current => Some(requester.auth_id),
+            _ => self.session_auth(),
+        }
+    }
+
+    fn send_states(&mut self, requester: Option<&Requester>, now: Duration) -> Vec<Outbound> {
+        let Some(target) = self.reply_target(requester) else {
+            return Vec::new();
+        };
+        let states = Message::KeyturnerStates(self.keyturner_states(now));
+        self.sealed(target, &states).into_iter().collect()
+    }
+
+    fn on_finished(&mut self, finished: Finished, now: Duration) -> Vec<Outbound> {
+        let request = &finished.request;
+        let time = self.clock.date_time(now);
+        let author = match &request.requester {
+            Some(requester) => LogAuthor {
+                auth_id: requester.auth_id,
+                name: requester.log_name.clone(),
+            },
+            None => LogAuthor::device(),
+        };
+        let device_action = DeviceAction::from_u8(request.action, self.family);
+        let completion_status = CompletionStatus::from_u8(finished.completion);
+        let (entry_type, data) = match (finished.kind, request.requester.as_ref()) {
+            (MotionKind::Calibration, _) => (
+                LogEntryType::Calibration,
+                LogData::LockAction {
+                    action: device_action,
+                    trigger: Trigger::from_u8(request.trigger),
+                    flags: request.flags,
+                    completion_status,
+                },
+            ),
+            (
+                MotionKind::Action,
+                Some(Requester {
+                    keypad: Some((source, code_id)),
+                    ..
+                }),
+            ) => (
+                LogEntryType::KeypadAction,
+                LogData::KeypadAction {
+                    action: device_action,
+                    source: KeypadSource::from_u8(*source),
+                    completion_status,
+                    code_id: *code_id,
+                },
+            ),
+            (MotionKind::Action, _) => (
+                LogEntryType::LockAction,
+                LogData::LockAction {
+                    action: device_action,
+                    trigger: Trigger::from_u8(request.trigger),
+                    flags: request.flags,
+                    completion_status,
+                },
+            ),
+        };
+        self.logbook.record(time, &author, entry_type, data);
+        if finished.moved {
+            self.battery.drain();
+        }
+        let Some(requester) = finished.request.requester else {
+            return Vec::new();
+        };
+        if finished.kind == MotionKind::Action && finished.completion == completion::SUCCESS {
+            if let Some(entry) = self.authorizations.get_mut(requester.auth_id) {
+                entry.lock_count = entry.lock_count.saturating_add(1);
+            }
+        }
+        if Some(requester.connection) != self.connection_id() {
+            return Vec::new();
+        }
+        if finished.completion == completion::MOTOR_BLOCKED {
+            self.sealed_error(
+                requester.auth_id,
+                ErrorCode::KErrorMotorBlocked,
+                CommandId::from_u16(requester.command),
+            )
+        } else {
+            self.sealed_status(requester.auth_id, StatusCode::Complete)
+        }
+    }
+
+    /// Keyturner States in the layout length of the simulated firmware.
+    pub(super) fn keyturner_states(&self, now: Duration) -> KeyturnerStates {
+        let len = self.spec.effective_states_layout_len();
+        let has = |offset: usize| len > offset;
+        let (last_action, last_trigger, last_completion) = self.mechanism.last_action();
+        let accessories = u8::from(self.spec.keypad) | (u8::from(self.door.sensor) << 2);
+        let remote_access = if self.authorizations.has_bridge() {
+            0x02
+        } else {
+            0x00
+        };
+        let ble_strength = i8::try_from(self.spec.rssi).unwrap_or(i8::MIN);
+        KeyturnerStates {
+            nuki_state: self.nuki_state(),
+            lock_state: self.lock_state_enum(),
+            trigger: Trigger::from_u8(self.mechanism.trigger()),
+            current_time: self.clock.date_time(now),
+            timezone_offset: self.settings.timezone_offset(),
+            battery_state: self.battery.state_byte(self.spec.kind.is_opener()),
+            config_update_count: self.settings.config_update_count,
+            lock_n_go_timer: self.mechanism.lock_n_go_timer(now),
+            last_lock_action: has(15).then(|| DeviceAction::from_u8(last_action, self.family)),
+            last_lock_action_trigger: has(16).then(|| Trigger::from_u8(last_trigger)),
+            last_lock_action_completion_status: has(17)
+                .then(|| CompletionStatus::from_u8(last_completion)),
+            door_sensor_state: has(18).then(|| self.door_state()),
+            nightmode_active: has(19).then_some(false),
+            accessory_battery_state: has(20).then_some(accessories),
+            remote_access_status: has(21).then_some(remote_access),
+            ble_strength: has(22).then_some(ble_strength),
+            wifi_strength: has(23).then_some(1),
+            wifi_status: has(24).then_some(0),
+            mqtt_status: has(25).then_some(0),
+            thread_status: has(26).then_some(0),
+        }
+    }
+
+    fn door_state(&self) -> DoorSensorState {
+        match (self.door.sensor, self.door.open) {
+            (false, _) => DoorSensorState::Unavailable,
+            (true, true) => DoorSensorState::DoorOpened,
+            (true, false) => DoorSensorState::DoorClosed,
+        }
+    }
+
+    pub(super) fn battery_report(&self) -> BatteryReport {
+        let voltage = self.battery.millivolts();
+        let (last_action, _, _) = self.mechanism.last_action();
+        BatteryReport {
+            battery_drain: self.battery.last_drain_mws,
+            battery_voltage: voltage,
+            battery_state: self.battery.state_byte(self.spec.kind.is_opener()),
+            lock_action: DeviceAction::from_u8(last_action, self.family),
+            start_voltage: voltage.saturating_add(40),
+            lowest_voltage: voltage.saturating_sub(if self.battery.mains { 0 } else { 180 }),
+            lock_distance: 450,
+            start_temperature: 21,
+            max_turn_current: 380,
+            battery_resistance: 160,
+        }
+    }
+
+    /// Someone turned the knob or used a key: the lock moves with trigger "manual".
+    pub fn manual_action(
+        &mut self,
+        requested: u8,
+        now: Duration,
+    ) -> Result<Vec<Outbound>, ControlError> {
+        let mut out = self.run_timers(now);
+        let action = self
+            .resolve_action(requested)
+            .ok_or(ControlError::Refused("fob button has no action"))?;
+        let request = MotionRequest {
+            action,
+            trigger: TRIGGER_MANUAL,
+            flags: 0,
+            requester: None,
+            jam: false,
+        };
+        let started = self
+            .start_motion(request, now)
+            .map_err(|code| ControlError::Refused(code.name()))?;
+        out.extend(started);
+        Ok(self.finish(out))
+    }
+
+    /// The door sensor reports the door opened or closed.
+    pub fn set_door(&mut self, open: bool, now: Duration) -> Result<Vec<Outbound>, ControlError> {
+        if !self.door.sensor {
+            return Err(ControlError::NoDoorSensor);
+        }
+        let mut out = self.run_timers(now);
+        if self.door.open != open {
+            self.door.open = open;
+            self.state_changed = true;
+            if self.door.logging {
+                let event = if open {
+                    DoorSensorEvent::Opened
+                } else {
+                    DoorSensorEvent::Closed
+                };
+                self.logbook.record(
+                    self.clock.date_time(now),
+                    &LogAuthor::device(),
+                    LogEntryType::DoorSensor,
+                    LogData::DoorSensor { event },
+                );
+            }
+            out.extend(self.send_states(None, now));
+        }
+        Ok(self.finish(out))
+    }
+
+    /// Opener: someone rings. With ring to open or continuous mode active the door opens;
+    /// otherwise only the state-changed flag tells a bridge about the ring.
+    pub fn ring_doorbell(&mut self, now: Duration) -> Result<Vec<Outbound>, ControlError> {
+        if !self.spec.kind.is_opener() {
+            return Err(ControlError::NotAnOpener);
+        }
+        let mut out = self.run_timers(now);
+        self.state_changed = true;
+        let continuous = self.mechanism.continuous_mode();
+        let rto = self.mechanism.lock_state() == state::OPENER_RTO_ACTIVE;
+        let opens = continuous || rto;
+        self.logbook.record(
+            self.clock.date_time(now),
+            &LogAuthor::device(),
+            LogEntryType::DoorSensor,
+            LogData::DoorbellRecognition {
+                mode: if continuous { 2 } else { u8::from(rto) },
+                source: 0,
+                geofence: false,
+                doorbell_suppression: false,
+                sound_id: 0,
+                completion_status: CompletionStatus::Success,
+                code_id: 0,
+            },
+        );
+        let request = MotionRequest {
+            action: action::OPENER_ELECTRIC_STRIKE,
+            trigger: TRIGGER_MANUAL,
+            flags: 0,
+            requester: None,
+            jam: false,
+        };
+        match opens.then(|| self.start_motion(request, now)) {
+            Some(Ok(started)) => out.extend(started),
+            Some(Err(_)) | None => out.extend(self.send_states(None, now)),
+        }
+        Ok(self.finish(out))
+    }
+}

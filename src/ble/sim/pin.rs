@@ -1,0 +1,97 @@
+//! The security PIN and its lockout after repeated wrong attempts.
+
+use std::time::Duration;
+
+use zeroize::Zeroize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PinRejection {
+    /// `K_ERROR_BAD_PIN`
+    Wrong,
+    /// `K_ERROR_TOO_MANY_PIN_ATTEMPTS`
+    LockedOut,
+}
+
+pub(crate) struct PinGuard {
+    pin: u32,
+    wrong_in_a_row: u8,
+    locked_until: Option<Duration>,
+    max_wrong: u8,
+    lockout: Duration,
+}
+
+impl PinGuard {
+    pub fn new(pin: u32, max_wrong: u8, lockout: Duration) -> Self {
+        Self {
+            pin,
+            wrong_in_a_row: 0,
+            locked_until: None,
+            max_wrong: max_wrong.max(1),
+            lockout,
+        }
+    }
+
+    /// Checks a PIN. The attempt that reaches the limit is still reported as wrong; the
+    /// following ones are refused as locked out until the lockout ends, even when correct.
+    pub fn check(&mut self, given: u32, now: Duration) -> Result<(), PinRejection> {
+        if let Some(until) = self.locked_until {
+            if now < until {
+                return Err(PinRejection::LockedOut);
+            }
+            self.locked_until = None;
+            self.wrong_in_a_row = 0;
+        }
+        if given == self.pin {
+            self.wrong_in_a_row = 0;
+            return Ok(());
+        }
+        self.wrong_in_a_row = self.wrong_in_a_row.saturating_add(1);
+        if self.wrong_in_a_row >= self.max_wrong {
+            self.locked_until = Some(now + self.lockout);
+        }
+        Err(PinRejection::Wrong)
+    }
+
+    pub fn set(&mut self, pin: u32) {
+        self.pin = pin;
+    }
+}
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        self.pin.zeroize();
+    }
+}
+
+impl std::fmt::Debug for PinGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinGuard")
+            .field("wrong_in_a_row", &self.wrong_in_a_row)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_out_after_the_limit_and_recovers() {
+        let mut guard = PinGuard::new(1234, 3, Duration::from_secs(60));
+        let t = Duration::from_secs(1);
+        assert_eq!(guard.check(1, t), Err(PinRejection::Wrong));
+        assert_eq!(guard.check(1234, t), Ok(()));
+        for _ in 0..3 {
+            assert_eq!(guard.check(1, t), Err(PinRejection::Wrong));
+        }
+        assert_eq!(guard.check(1234, t), Err(PinRejection::LockedOut));
+        assert_eq!(guard.check(1234, Duration::from_secs(62)), Ok(()));
+    }
+
+    #[test]
+    fn debug_hides_the_pin() {
+        let guard = PinGuard::new(4711, 3, Duration::ZERO);
+        assert!(!format!("{guard:?}").contains("4711"));
+    }
+}

@@ -1,0 +1,641 @@
+//! The simulated building as a [`BleTransport`]: devices behind a radio with delays,
+//! 20-byte indications, one central per device and injectable faults.
+//!
+//! Each device sits in a [`Node`] behind a mutex that is never held across an await. A small
+//! driver task per device runs its timers (motor phases, pairing timeout) and routes what the
+//! device sends to the open link, if any. Time is `tokio::time`, so tests with a paused clock
+//! run instantly.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::device::{ControlError, Fault, Outbound, SimDevice, SimSnapshot};
+use super::radio::RadioModel;
+use super::spec::SimDeviceSpec;
+use crate::ble::{Advertisement, BleError, BleLink, BleTransport, DeviceAddress, Indication};
+
+/// Why a [`SimControl`] call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("no simulated device at {0}")]
+    UnknownDevice(DeviceAddress),
+    #[error(transparent)]
+    Refused(#[from] ControlError),
+}
+
+/// Capacity of the advertisement feed; a slow reader makes the feed wait, not grow.
+const ADVERT_FEED_CAPACITY: usize = 256;
+
+struct World {
+    nodes: BTreeMap<DeviceAddress, Arc<Node>>,
+    radio: RadioModel,
+    rssi_rng: Mutex<ChaCha20Rng>,
+}
+
+impl World {
+    fn node(&self, address: &DeviceAddress) -> Result<&Arc<Node>, SimError> {
+        self.nodes
+            .get(address)
+            .ok_or_else(|| SimError::UnknownDevice(address.clone()))
+    }
+
+    fn start_drivers(&self) {
+        for node in self.nodes.values() {
+            node.start_driver();
+        }
+    }
+
+    /// The advertisement each reachable device broadcasts now, with a jittered RSSI.
+    fn advertisements(&self) -> Vec<Advertisement> {
+        let mut out = Vec::new();
+        for node in self.nodes.values() {
+            let mut state = node.lock();
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            if !state.in_range {
+                continue;
+            }
+            if let Some(mut advert) = state.device.advertisement(now) {
+                let jitter = i16::from(self.radio.rssi_jitter);
+                let offset = match self.rssi_rng.lock() {
+                    Ok(mut rng) if jitter > 0 => rng.gen_range(-jitter..=jitter),
+                    _ => 0,
+                };
+                advert.rssi = Some(state.device.spec().rssi.saturating_add(offset));
+                out.push(advert);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for node in self.nodes.values() {
+            node.shutdown.store(true, Ordering::SeqCst);
+            node.wake.notify_one();
+        }
+    }
+}
+
+struct Node {
+    state: Mutex<NodeState>,
+    wake: Notify,
+    driver_started: AtomicBool,
+    shutdown: AtomicBool,
+    radio: RadioModel,
+    origin: Instant,
+}
+
+struct NodeState {
+    device: SimDevice,
+    in_range: bool,
+    link: Option<LinkPort>,
+    next_link_id: u64,
+}
+
+/// The device side of an open link.
+struct LinkPort {
+    id: u64,
+    events: mpsc::UnboundedSender<LinkEvent>,
+    subscribed: HashSet<Uuid>,
+    /// Simulated time at which the radio can carry the next indication.
+    air_free_at: Duration,
+}
+
+enum LinkEvent {
+    Indication {
+        at: Duration,
+        indication: Indication,
+    },
+    Dropped {
+        at: Duration,
+    },
+}
+
+impl LinkEvent {
+    fn at(&self) -> Duration {
+        match self {
+            LinkEvent::Indication { at, .. } | LinkEvent::Dropped { at } => *at,
+        }
+    }
+}
+
+impl Node {
+    fn lock(&self) -> MutexGuard<'_, NodeState> {
+        // A panic while holding the lock leaves plain data behind; keep simulating.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.origin)
+    }
+
+    fn instant(&self, at: Duration) -> Instant {
+        self.origin + at
+    }
+
+    fn start_driver(self: &Arc<Self>) {
+        if !self.driver_started.swap(true, Ordering::SeqCst) {
+            tokio::spawn(drive(Arc::clone(self)));
+        }
+    }
+
+    /// Runs the device's due timers and sends what they produce.
+    fn catch_up(&self, state: &mut NodeState, now: Duration) {
+        let out = state.device.on_timer(now);
+        self.deliver(state, out, now);
+    }
+
+    /// Cuts each message into fragments and schedules them one connection interval apart.
+    /// Messages on characteristics the central did not subscribe to are lost.
+    fn deliver(&self, state: &mut NodeState, outbound: Vec<Outbound>, now: Duration) {
+        let Some(port) = state.link.as_mut() else {
+            return;
+        };
+        for message in outbound {
+            if !port.subscribed.contains(&message.characteristic) {
+                continue;
+            }
+            for fragment in self.radio.fragments(&message.bytes) {
+                let at = port.air_free_at.max(now) + self.radio.connection_interval;
+                port.air_free_at = at;
+                // A closed receiver means the central is gone; the drop is handled there.
+                let _ = port.events.send(LinkEvent::Indication {
+                    at,
+                    indication: Indication {
+                        characteristic: message.characteristic,
+                        value: fragment.to_vec(),
+                    },
+                });
+            }
+        }
+    }
+
+    /// Ends the link from the device side at simulated time `at`.
+    fn drop_link(&self, state: &mut NodeState, now: Duration, at: Duration) {
+        if let Some(port) = state.link.take() {
+            let _ = port.events.send(LinkEvent::Dropped { at });
+            state.device.on_disconnect(now);
+        }
+    }
+
+    fn link_alive(state: &NodeState, link_id: u64) -> bool {
+        state.link.as_ref().is_some_and(|port| port.id == link_id)
+    }
+}
+
+/// Runs one device's timers until the world is dropped.
+async fn drive(node: Arc<Node>) {
+    loop {
+        if node.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        let deadline = {
+            let mut state = node.lock();
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            state.device.next_deadline()
+        };
+        match deadline {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(node.instant(at)) => {}
+                    _ = node.wake.notified() => {}
+                }
+            }
+            None => node.wake.notified().await,
+        }
+    }
+}
+
+/// The simulated radio with its devices. Cheap to share through `Arc` by the caller.
+pub struct SimTransport {
+    world: Arc<World>,
+}
+
+/// Test and demo controls: buttons, faults, range, door, knob, snapshots. Never a path into
+/// a link: the gateway must learn everything over the protocol.
+#[derive(Clone)]
+pub struct SimControl {
+    world: Arc<World>,
+}
+
+impl SimTransport {
+    /// Devices whose wall clocks start at the system time (unless their spec sets one).
+    pub fn new(specs: Vec<SimDeviceSpec>, radio: RadioModel) -> (SimTransport, SimControl) {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Self::with_wall_clock(specs, radio, unix)
+    }
+
+    /// Devices whose wall clocks read `wall_clock_start` (UTC Unix seconds) now, for tests
+    /// that compare bytes. A later spec with the same address replaces an earlier one.
+    pub fn with_wall_clock(
+        specs: Vec<SimDeviceSpec>,
+        radio: RadioModel,
+        wall_clock_start: i64,
+    ) -> (SimTransport, SimControl) {
+        let origin = Instant::now();
+        let seed = specs.iter().fold(0x5EED_u64, |acc, spec| {
+            acc.rotate_left(7) ^ spec.effective_seed()
+        });
+        let nodes = specs
+            .into_iter()
+            .map(|spec| {
+                let address = spec.address.clone();
+                let node = Node {
+                    state: Mutex::new(NodeState {
+                        device: SimDevice::new(spec, wall_clock_start),
+                        in_range: true,
+                        link: None,
+                        next_link_id: 1,
+                    }),
+                    wake: Notify::new(),
+                    driver_started: AtomicBool::new(false),
+                    shutdown: AtomicBool::new(false),
+                    radio: radio.clone(),
+                    origin,
+                };
+                (address, Arc::new(node))
+            })
+            .collect();
+        let world = Arc::new(World {
+            nodes,
+            radio,
+            rssi_rng: Mutex::new(ChaCha20Rng::seed_from_u64(seed)),
+        });
+        (
+            SimTransport {
+                world: Arc::clone(&world),
+            },
+            SimControl { world },
+        )
+    }
+}
+
+#[async_trait]
+impl BleTransport for SimTransport {
+    async fn scan(&self, duration: Duration) -> Result<Vec<Advertisement>, BleError> {
+        self.world.start_drivers();
+        tokio::time::sleep(duration).await;
+        Ok(self.world.advertisements())
+    }
+
+    async fn advertisements(&self) -> Result<mpsc::Receiver<Advertisement>, BleError> {
+        self.world.start_drivers();
+        let (sender, receiver) = mpsc::channel(ADVERT_FEED_CAPACITY);
+        let world = Arc::downgrade(&self.world);
+        let interval = self
+            .world
+            .radio
+            .advert_interval
+            .max(Duration::from_millis(1));
+        tokio::spawn(advertise(world, sender, interval));
+        Ok(receiver)
+    }
+
+    async fn connect(&self, address: &DeviceAddress) -> Result<Box<dyn BleLink>, BleError> {
+        self.world.start_drivers();
+        let node = Arc::clone(
+            self.world
+                .node(address)
+                .map_err(|_| BleError::NotFound(address.clone()))?,
+        );
+        let radio = &self.world.radio;
+        let failure = |reason: &str| BleError::ConnectFailed {
+            address: address.clone(),
+            reason: reason.to_owned(),
+        };
+        if !reachable(&node) {
+            tokio::time::sleep(radio.connect_timeout).await;
+            return Err(failure("device out of range"));
+        }
+        if node.lock().link.is_some() {
+            return Err(failure("busy: another central is connected"));
+        }
+        tokio::time::sleep(radio.connect_time).await;
+        let (events, receiver) = mpsc::unbounded_channel();
+        let (link_id, characteristics) = {
+            let mut state = node.lock();
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            if !state.in_range || !state.device.is_reachable(now) {
+                return Err(failure("device out of range"));
+            }
+            if state.link.is_some() {
+                return Err(failure("busy: another central is connected"));
+            }
+            let link_id = state.next_link_id;
+            state.next_link_id += 1;
+            state.link = Some(LinkPort {
+                id: link_id,
+                events,
+                subscribed: HashSet::new(),
+                air_free_at: now,
+            });
+            state.device.on_connect(now);
+            (link_id, state.device.characteristic_uuids())
+        };
+        node.wake.notify_one();
+        Ok(Box::new(SimLink {
+            node,
+            link_id,
+            characteristics,
+            events: receiver,
+            queue: VecDeque::new(),
+            closed: false,
+        }))
+    }
+}
+
+/// Consumes a one-shot out-of-range fault and checks the range and reboot state.
+fn reachable(node: &Node) -> bool {
+    let mut state = node.lock();
+    let now = node.now();
+    node.catch_up(&mut state, now);
+    let fault = state.device.take_fault(Fault::OutOfRange);
+    !fault && state.in_range && state.device.is_reachable(now)
+}
+
+async fn advertise(world: Weak<World>, sender: mpsc::Sender<Advertisement>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let adverts = match world.upgrade() {
+            Some(world) => world.advertisements(),
+            None => return,
+        };
+        for advert in adverts {
+            if sender.send(advert).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The central's end of a link to a simulated device.
+pub struct SimLink {
+    node: Arc<Node>,
+    link_id: u64,
+    characteristics: Vec<Uuid>,
+    events: mpsc::UnboundedReceiver<LinkEvent>,
+    /// Events received but not yet due, in time order.
+    queue: VecDeque<LinkEvent>,
+    closed: bool,
+}
+
+impl SimLink {
+    fn check_characteristic(&self, characteristic: Uuid) -> Result<(), BleError> {
+        if self.characteristics.contains(&characteristic) {
+            Ok(())
+        } else {
+            Err(BleError::NoSuchCharacteristic(characteristic))
+        }
+    }
+
+    fn absorb(&mut self, event: LinkEvent) {
+        if let LinkEvent::Dropped { at } = event {
+            // What the radio had not sent yet when the link dropped is lost.
+            self.queue.retain(|queued| queued.at() <= at);
+        }
+        self.queue.push_back(event);
+    }
+
+    fn release(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let mut state = self.node.lock();
+        if Node::link_alive(&state, self.link_id) {
+            state.link = None;
+            let now = self.node.now();
+            state.device.on_disconnect(now);
+        }
+    }
+}
+
+#[async_trait]
+impl BleLink for SimLink {
+    fn characteristics(&self) -> Vec<Uuid> {
+        self.characteristics.clone()
+    }
+
+    async fn subscribe(&mut self, characteristic: Uuid) -> Result<(), BleError> {
+        self.check_characteristic(characteristic)?;
+        if self.closed {
+            return Err(BleError::Disconnected);
+        }
+        // Writing the CCCD takes one packet.
+        tokio::time::sleep(self.node.radio.write_time(2)).await;
+        let mut state = self.node.lock();
+        match state.link.as_mut() {
+            Some(port) if port.id == self.link_id => {
+                port.subscribed.insert(characteristic);
+                Ok(())
+            }
+            _ => Err(BleError::Disconnected),
+        }
+    }
+
+    async fn write(&mut self, characteristic: Uuid, value: &[u8]) -> Result<(), BleError> {
+        self.check_characteristic(characteristic)?;
+        if self.closed || !Node::link_alive(&self.node.lock(), self.link_id) {
+            return Err(BleError::Disconnected);
+        }
+        tokio::time::sleep(self.node.radio.write_time(value.len())).await;
+        let node = Arc::clone(&self.node);
+        {
+            let mut state = node.lock();
+            if !Node::link_alive(&state, self.link_id) {
+                return Err(BleError::Disconnected);
+            }
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            if state.device.take_fault(Fault::NoAnswer) {
+                return Ok(());
+            }
+            let drop_now = state.device.take_fault(Fault::DropLinkMidCommand);
+            let out = state.device.on_write(characteristic, value, now);
+            if drop_now {
+                node.drop_link(&mut state, now, now);
+            } else {
+                node.deliver(&mut state, out, now);
+                if state.device.take_disconnect_request() {
+                    let at = state
+                        .link
+                        .as_ref()
+                        .map_or(now, |port| port.air_free_at.max(now));
+                    node.drop_link(&mut state, now, at);
+                }
+            }
+        }
+        node.wake.notify_one();
+        Ok(())
+    }
+
+    async fn next_indication(&mut self) -> Result<Indication, BleError> {
+        loop {
+            while let Ok(event) = self.events.try_recv() {
+                self.absorb(event);
+            }
+            let now = self.node.now();
+            match self.queue.front() {
+                Some(event) if event.at() <= now => match self.queue.pop_front() {
+                    Some(LinkEvent::Indication { indication, .. }) => return Ok(indication),
+                    _ => {
+                        self.closed = true;
+                        return Err(BleError::Disconnected);
+                    }
+                },
+                Some(event) => {
+                    let due = self.node.instant(event.at());
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(due) => {}
+                        event = self.events.recv() => match event {
+                            Some(event) => self.absorb(event),
+                            None if self.queue.is_empty() => return Err(BleError::Disconnected),
+                            None => {}
+                        },
+                    }
+                }
+                None if self.closed => return Err(BleError::Disconnected),
+                None => match self.events.recv().await {
+                    Some(event) => self.absorb(event),
+                    None => {
+                        self.closed = true;
+                        return Err(BleError::Disconnected);
+                    }
+                },
+            }
+        }
+    }
+
+    async fn disconnect(&mut self) -> Result<(), BleError> {
+        self.release();
+        self.node.wake.notify_one();
+        Ok(())
+    }
+}
+
+impl Drop for SimLink {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl SimControl {
+    fn with_device<T>(
+        &self,
+        address: &DeviceAddress,
+        action: impl FnOnce(&mut SimDevice, Duration) -> Result<(T, Vec<Outbound>), ControlError>,
+    ) -> Result<T, SimError> {
+        let node = self.world.node(address)?;
+        let result = {
+            let mut state = node.lock();
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            let (value, out) = action(&mut state.device, now)?;
+            node.deliver(&mut state, out, now);
+            value
+        };
+        node.wake.notify_one();
+        Ok(result)
+    }
+
+    /// Every simulated address.
+    pub fn addresses(&self) -> Vec<DeviceAddress> {
+        self.world.nodes.keys().cloned().collect()
+    }
+
+    /// Holds the button: pairing mode for the spec's timeout. False when the device's Config
+    /// disables pairing (or it is rebooting).
+    pub fn press_button(&self, address: &DeviceAddress) -> Result<bool, SimError> {
+        self.with_device(address, |device, now| {
+            Ok((device.press_button(now), Vec::new()))
+        })
+    }
+
+    pub fn inject_fault(&self, address: &DeviceAddress, fault: Fault) -> Result<(), SimError> {
+        self.with_device(address, |device, _| {
+            device.inject_fault(fault);
+            Ok(((), Vec::new()))
+        })
+    }
+
+    /// Moves the device out of (or back into) radio range. Leaving range drops an open link
+    /// and stops advertisements.
+    pub fn set_in_range(&self, address: &DeviceAddress, in_range: bool) -> Result<(), SimError> {
+        let node = self.world.node(address)?;
+        {
+            let mut state = node.lock();
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            state.in_range = in_range;
+            if !in_range {
+                node.drop_link(&mut state, now, now);
+            }
+        }
+        node.wake.notify_one();
+        Ok(())
+    }
+
+    /// The door sensor sees the door open or closed.
+    pub fn set_door(&self, address: &DeviceAddress, open: bool) -> Result<(), SimError> {
+        self.with_device(address, |device, now| Ok(((), device.set_door(open, now)?)))
+    }
+
+    /// A manual turn of the knob or key (trigger "manual"), with a §5.3 action byte.
+    pub fn manual_action(&self, address: &DeviceAddress, action: u8) -> Result<(), SimError> {
+        self.with_device(address, |device, now| {
+            Ok(((), device.manual_action(action, now)?))
+        })
+    }
+
+    /// Opener: someone rings the doorbell.
+    pub fn ring_doorbell(&self, address: &DeviceAddress) -> Result<(), SimError> {
+        self.with_device(address, |device, now| Ok(((), device.ring_doorbell(now)?)))
+    }
+
+    pub fn snapshot(&self, address: &DeviceAddress) -> Result<SimSnapshot, SimError> {
+        self.with_device(address, |device, _| Ok((device.snapshot(), Vec::new())))
+    }
+}
+
+impl std::fmt::Debug for SimTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimTransport")
+            .field("devices", &self.world.nodes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SimControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimControl")
+            .field("devices", &self.world.nodes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SimLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimLink")
+            .field("link_id", &self.link_id)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
