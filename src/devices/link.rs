@@ -166,13 +166,14 @@ impl NukiLink {
         &mut self,
         deadline: Instant,
         waiting_for: &'static str,
+        allowed: Duration,
     ) -> Result<(Uuid, Vec<u8>), LinkError> {
         loop {
             let indication = timeout_at(deadline, self.link.next_indication())
                 .await
                 .map_err(|_| LinkError::Timeout {
                     waiting_for,
-                    after: deadline.saturating_duration_since(Instant::now()),
+                    after: allowed,
                 })??;
             let Some(reassembler) = self.reassemblers.get_mut(&indication.characteristic) else {
                 continue;
@@ -215,8 +216,9 @@ impl NukiLink {
             }
             let deadline = Instant::now() + PAIRING_STEP_TIMEOUT;
             let message = loop {
-                let (characteristic, message) =
-                    self.next_message(deadline, "a pairing step").await?;
+                let (characteristic, message) = self
+                    .next_message(deadline, "a pairing step", PAIRING_STEP_TIMEOUT)
+                    .await?;
                 if characteristic == pairing_gdio {
                     break message;
                 }
@@ -237,15 +239,18 @@ impl NukiLink {
         request: Message,
         pin: Option<SecurityPin>,
     ) -> Result<ExchangeResult, LinkError> {
-        let deadline = Instant::now() + self.timeouts.command;
+        let mut allowed = self.timeouts.command;
+        let started = Instant::now();
+        let mut deadline = started + allowed;
         let usdio = self.characteristics.keyturner_usdio;
         let mut exchange = Exchange::new(request, pin);
         let nonce = self.transport_nonce();
         let first = exchange.start(session, nonce);
         self.write(usdio, &first).await?;
         loop {
-            let (characteristic, message) =
-                self.next_message(deadline, "the device's answer").await?;
+            let (characteristic, message) = self
+                .next_message(deadline, "the device's answer", allowed)
+                .await?;
             let step = if characteristic == usdio
                 && message.len() > crate::nuki::reassembly::PLAIN_ERROR_REPORT_LEN
             {
@@ -256,7 +261,14 @@ impl NukiLink {
             };
             match step {
                 Ok(ExchangeStep::Send(bytes)) => self.write(usdio, &bytes).await?,
-                Ok(ExchangeStep::Continue) => {}
+                Ok(ExchangeStep::Continue) => {
+                    let wait = Duration::from_secs(u64::from(exchange.announced_wait_secs()));
+                    let extended = Instant::now() + wait + self.timeouts.command;
+                    if extended > deadline {
+                        deadline = extended;
+                        allowed = deadline.duration_since(started);
+                    }
+                }
                 Ok(ExchangeStep::Done(result)) => return Ok(result),
                 Err(ExchangeError::Frame(error)) => self.count_drop(&error),
                 Err(ExchangeError::Decode(error)) => self.count_drop(&error),

@@ -133,6 +133,15 @@ impl Exchange {
         &self.request
     }
 
+    /// Seconds the device said it will wait before it moves again (the lock 'n' go timer of
+    /// its last reported state); the caller extends its deadline by that much.
+    pub fn announced_wait_secs(&self) -> u8 {
+        match self.result.replies.last() {
+            Some(Message::KeyturnerStates(states)) => states.lock_n_go_timer,
+            _ => 0,
+        }
+    }
+
     /// The first message to write. `transport_nonce` must be fresh random bytes.
     pub fn start(&mut self, session: &Session, transport_nonce: [u8; NONCE_LEN]) -> Vec<u8> {
         match messages::protection(self.request.command()) {
