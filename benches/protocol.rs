@@ -45,9 +45,56 @@ fn keyturner_states_decrypt_and_decode(c: &mut Criterion) {
     });
 }
 
+/// One whole classic pairing: the client state machine against the simulated device's
+/// peripheral state machine, bytes handed over directly (no radio, no async runtime).
+fn full_pairing_without_radio(c: &mut Criterion) {
+    use std::time::Duration;
+
+    use nuki_edge::ble::sim::{SimDevice, SimDeviceSpec, SimKind};
+    use nuki_edge::nuki::crypto::KeyPair;
+    use nuki_edge::nuki::enums::IdType;
+    use nuki_edge::nuki::pairing::{PairingClient, PairingRequest, PairingStep};
+
+    let spec = SimDeviceSpec::new("bench:lock", "Bench", 0x0BE7C401, SimKind::SmartLock4);
+    let characteristic = ServiceFamily::Keyturner.characteristics().pairing_gdio;
+    let pair_once = || {
+        let mut device = SimDevice::new(spec.clone(), 1_764_417_600);
+        device.press_button(Duration::ZERO);
+        device.on_connect(Duration::ZERO);
+        let request = PairingRequest {
+            id_type: IdType::Bridge,
+            app_id: 7,
+            name: "bench".into(),
+            security_pin: None,
+        };
+        let mut client = PairingClient::new(
+            request,
+            ServiceFamily::Keyturner,
+            KeyPair::from_secret([0x42; 32]),
+            [0x33; 32],
+        );
+        let mut outgoing = client.start();
+        loop {
+            let replies = device.on_write(characteristic, &outgoing, Duration::ZERO);
+            let reply = replies.into_iter().next()?;
+            match client.on_message(&reply.bytes, [0; 24]).ok()? {
+                PairingStep::Send(next) => outgoing = next,
+                PairingStep::Done(outcome) => return Some(outcome.auth_id),
+            }
+        }
+    };
+    // Measure only a pairing that really completes.
+    assert!(
+        pair_once().is_some(),
+        "pairing against the simulated device failed"
+    );
+    c.bench_function("full_pairing_no_radio", |b| b.iter(pair_once));
+}
+
 criterion_group!(
     benches,
     lock_action_build_and_encrypt,
-    keyturner_states_decrypt_and_decode
+    keyturner_states_decrypt_and_decode,
+    full_pairing_without_radio
 );
 criterion_main!(benches);

@@ -169,6 +169,9 @@ impl NukiLink {
         allowed: Duration,
     ) -> Result<(Uuid, Vec<u8>), LinkError> {
         loop {
+            if let Some(ready) = self.buffered_message() {
+                return Ok(ready);
+            }
             let indication = timeout_at(deadline, self.link.next_indication())
                 .await
                 .map_err(|_| LinkError::Timeout {
@@ -184,6 +187,12 @@ impl NukiLink {
                 Err(error) => self.count_drop(&error),
             }
         }
+    }
+
+    fn buffered_message(&mut self) -> Option<(Uuid, Vec<u8>)> {
+        self.reassemblers
+            .iter_mut()
+            .find_map(|(uuid, reassembler)| reassembler.pop_ready().map(|m| (*uuid, m)))
     }
 
     fn count_drop(&mut self, error: &dyn std::fmt::Display) {

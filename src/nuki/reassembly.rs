@@ -52,18 +52,21 @@ impl Reassembler {
             self.buffer.clear();
             return Err(FrameError::TooLong { len });
         }
+        Ok(self.pop_ready())
+    }
+
+    /// Takes a complete message that is already buffered. A push may complete more than one
+    /// message (two back to back in one indication); call this until it returns `None`.
+    pub fn pop_ready(&mut self) -> Option<Vec<u8>> {
         let complete_len = match self.framing {
             Framing::Encrypted => self.encrypted_len(),
             Framing::Plain => self.plain_len(),
-        };
-        match complete_len {
-            Some(len) if self.buffer.len() >= len => {
-                let rest = self.buffer.split_off(len);
-                let message = std::mem::replace(&mut self.buffer, rest);
-                Ok(Some(message))
-            }
-            _ => Ok(None),
+        }?;
+        if self.buffer.len() < complete_len {
+            return None;
         }
+        let rest = self.buffer.split_off(complete_len);
+        Some(std::mem::replace(&mut self.buffer, rest))
     }
 
     fn encrypted_len(&self) -> Option<usize> {
@@ -136,6 +139,23 @@ mod tests {
         let mut reassembler = Reassembler::new(Framing::Encrypted);
         let report = hex::decode("120020000013D7").unwrap();
         assert_eq!(reassembler.push(&report).unwrap(), Some(report));
+    }
+
+    /// Regression: two messages in one indication; the second used to wait for another push.
+    #[test]
+    fn two_messages_in_one_indication_are_both_delivered() {
+        let key = crate::nuki::crypto::SharedKey::from_bytes([6; 32]);
+        let first = frame::encode_encrypted(&key, &[1; 24], 3, CommandId::Status, &[]);
+        let second = frame::encode_encrypted(&key, &[2; 24], 3, CommandId::Status, &[]);
+        let mut reassembler = Reassembler::new(Framing::Encrypted);
+        assert_eq!(
+            reassembler
+                .push(&[first.clone(), second.clone()].concat())
+                .unwrap(),
+            Some(first)
+        );
+        assert_eq!(reassembler.pop_ready(), Some(second));
+        assert_eq!(reassembler.pop_ready(), None);
     }
 
     #[test]
