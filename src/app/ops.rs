@@ -243,6 +243,7 @@ pub async fn pair(
 }
 
 /// Pairing on an open backend; used by `pair` and by the daemon's automatic pairing.
+/// `pin_text` is the PIN the installer gave; without it `pairing.security_pin` is tried.
 pub async fn pair_device(
     config: &Config,
     store: &Store,
@@ -256,9 +257,16 @@ pub async fn pair_device(
     progress(PairProgress::Pairing {
         device: target.name.clone(),
     });
-    let security_pin = pin_text
-        .map(|text| SecurityPin::parse(&text, family.pin_is_wide()))
-        .transpose()?;
+    let security_pin = match pin_text {
+        Some(text) => Some(SecurityPin::parse(&text, family.pin_is_wide())?),
+        // The configured PIN is a building-wide default; use it only where it fits.
+        None => config
+            .pairing
+            .security_pin
+            .map(|pin| pin.value())
+            .filter(|&value| family.pin_is_wide() || value <= crate::config::MAX_NARROW_PIN)
+            .map(|value| SecurityPin::for_family(value, family)),
+    };
     let id_type = match as_bridge {
         Some(true) => IdType::Bridge,
         Some(false) => IdType::App,

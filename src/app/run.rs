@@ -181,8 +181,7 @@ async fn on_advert(
             .clone()
             .unwrap_or_else(|| address.to_string());
         let target = DeviceRef { address, name };
-        let pin = config.pairing.security_pin.map(|p| p.value().to_string());
-        pair_and_remember(config, store, backend, fleet, &target, pin).await;
+        pair_and_remember(config, store, backend, fleet, &target, None).await;
     }
 }
 
