@@ -522,3 +522,408 @@ fn same_seed_gives_the_same_bytes() {
     let mut direct = Direct::with_spec(other, IdType::App);
     assert_ne!(direct.challenge(), run().0);
 }
+
+impl Direct {
+    /// Pairs another client on the same connection (pressing the button first).
+    fn pair_another(&mut self, id_type: IdType, app_id: u32, secret: u8) -> PairingStep {
+        assert!(self.device.press_button(self.now));
+        let mut script = PairingScript::new(self.family, [secret; 32], id_type, app_id);
+        script.pin = self.device.spec().effective_pin();
+        script.name = format!("Client {app_id}");
+        Self::pair(&mut self.device, &mut script, self.now)
+    }
+
+    /// Talks as another authorization from now on; returns the previous identity.
+    fn switch(&mut self, key: SharedKey, auth_id: u32) -> (SharedKey, u32) {
+        let previous = (self.key.clone(), self.auth_id);
+        self.key = key;
+        self.auth_id = auth_id;
+        previous
+    }
+}
+
+fn paired(step: PairingStep) -> (SharedKey, u32) {
+    match step {
+        PairingStep::Done { key, auth_id } => (key, auth_id),
+        PairingStep::Refused(message) => panic!("pairing refused: {message:?}"),
+        PairingStep::Send(_) => unreachable!(),
+    }
+}
+
+fn refused(step: PairingStep) -> Message {
+    match step {
+        PairingStep::Refused(message) => message,
+        PairingStep::Done { .. } => panic!("pairing should have been refused"),
+        PairingStep::Send(_) => unreachable!(),
+    }
+}
+
+fn flag(device: &SimDevice, now: Duration) -> bool {
+    let advert = device.advertisement(now).expect("advertising");
+    let data = &advert.manufacturer_data[&advert::APPLE_COMPANY_ID];
+    advert::parse_beacon(data).expect("beacon").state_changed
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyturner checks.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn undecryptable_or_unknown_authorization_gets_a_plain_error_on_gdio() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    // Exactly what a real lock sent in the forum capture: 12 00 20 00 00 13 D7.
+    let expected = [Outbound {
+        characteristic: direct.chars.keyturner_gdio,
+        bytes: bytes("120020000013D7"),
+    }];
+    let real_key = direct.key.clone();
+    direct.key = SharedKey::from_bytes([9; 32]);
+    let request = direct.sealed(&Message::RequestData {
+        command: CommandId::Challenge,
+        extra: Vec::new(),
+    }, None);
+    assert_eq!(direct.write(&request), expected);
+    direct.key = real_key;
+    direct.auth_id += 100;
+    let request = direct.sealed(&Message::RequestData {
+        command: CommandId::Challenge,
+        extra: Vec::new(),
+    }, None);
+    assert_eq!(direct.write(&request), expected);
+}
+
+#[test]
+fn bad_crc_auth_id_mismatch_and_length_are_reported_encrypted() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let usdio = direct.chars.keyturner_usdio;
+    // A PDATA whose CRC is wrong: build it by hand and seal it.
+    let mut pdata = Vec::new();
+    pdata.extend_from_slice(&direct.auth_id.to_le_bytes());
+    pdata.extend_from_slice(&CommandId::RequestData.to_u16().to_le_bytes());
+    pdata.extend_from_slice(&[0x04, 0x00, 0x00, 0x00]);
+    let seal = |key: &SharedKey, header_id: u32, pdata: &[u8]| {
+        let nonce = [5u8; 24];
+        let sealed = crypto::seal(key, &nonce, pdata);
+        let mut message = nonce.to_vec();
+        message.extend_from_slice(&header_id.to_le_bytes());
+        message.extend_from_slice(&(sealed.len() as u16).to_le_bytes());
+        message.extend_from_slice(&sealed);
+        message
+    };
+    let out = direct.device.on_write(usdio, &seal(&direct.key, direct.auth_id, &pdata), direct.now);
+    assert_eq!(
+        out.iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::ErrorBadCrc, CommandId::RequestData)]
+    );
+    // Valid PDATA naming another authorization id than the clear header.
+    let mut pdata = (direct.auth_id + 1).to_le_bytes().to_vec();
+    pdata.extend_from_slice(&CommandId::RequestData.to_u16().to_le_bytes());
+    pdata.extend_from_slice(&[0x04, 0x00]);
+    let crc = nuki_edge::nuki::crc::crc16(&pdata);
+    pdata.extend_from_slice(&crc.to_le_bytes());
+    let out = direct.device.on_write(usdio, &seal(&direct.key, direct.auth_id, &pdata), direct.now);
+    assert_eq!(
+        out.iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::KErrorNotAuthorized, CommandId::RequestData)]
+    );
+    // A Request Data with a 1-byte payload.
+    let request = frame::encode_encrypted(&direct.key, &[2; 24], direct.auth_id, CommandId::RequestData, &[0x04]);
+    assert_eq!(
+        direct.write(&request).iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::ErrorBadLength, CommandId::RequestData)]
+    );
+    // Lock Action with a payload one byte short.
+    let challenge = direct.challenge();
+    let mut payload = messages::encode(&lock_action(LockAction::Lock), direct.family, Some(&Proof::challenge(challenge)));
+    payload.pop();
+    let request = frame::encode_encrypted(&direct.key, &[3; 24], direct.auth_id, CommandId::LockAction, &payload);
+    assert_eq!(
+        direct.write(&request).iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::ErrorBadLength, CommandId::LockAction)]
+    );
+}
+
+#[test]
+fn challenges_are_single_use_per_authorization_and_only_the_last_counts() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let lock = lock_action(LockAction::Lock);
+    // A stale challenge (an older one than the last issued) is refused.
+    let stale = direct.challenge();
+    let _latest = direct.challenge();
+    assert_eq!(
+        direct.send(&lock, Some(&Proof::challenge(stale))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::LockAction)]
+    );
+    // A fresh one works once; replaying it fails.
+    let fresh = direct.challenge();
+    let replies = direct.send(&lock, Some(&Proof::challenge(fresh)));
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    direct.advance(Duration::from_secs(5));
+    assert_eq!(
+        direct.send(&lock, Some(&Proof::challenge(fresh))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::LockAction)]
+    );
+    // A challenge issued to one authorization is worthless to another.
+    let other = paired(direct.pair_another(IdType::App, 77, 0x42));
+    let mine = direct.challenge();
+    let first = direct.switch(other.0, other.1);
+    assert_eq!(
+        direct.send(&lock, Some(&Proof::challenge(mine))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::LockAction)]
+    );
+    direct.switch(first.0, first.1);
+    // Challenges do not survive a reconnect.
+    let before = direct.challenge();
+    direct.device.on_disconnect(direct.now);
+    direct.device.on_connect(direct.now);
+    assert_eq!(
+        direct.send(&Message::RequestConfig, Some(&Proof::challenge(before))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::RequestConfig)]
+    );
+}
+
+#[test]
+fn wrong_pins_are_refused_then_locked_out_for_a_while() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    for _ in 0..3 {
+        assert_eq!(
+            direct.command_with_pin(&Message::VerifySecurityPin, 1111),
+            [error(ErrorCode::KErrorBadPin, CommandId::VerifySecurityPin)]
+        );
+    }
+    assert_eq!(
+        direct.command(&Message::VerifySecurityPin),
+        [error(ErrorCode::KErrorTooManyPinAttempts, CommandId::VerifySecurityPin)]
+    );
+    direct.now += Duration::from_secs(61);
+    assert_eq!(
+        direct.command(&Message::VerifySecurityPin),
+        [Message::Status(StatusCode::Complete)]
+    );
+}
+
+#[test]
+fn disabled_and_time_limited_authorizations_are_refused() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let (guest_key, guest_id) = paired(direct.pair_another(IdType::App, 500, 0x51));
+    let update = |enabled: bool, time_limited: bool, window: AllowedWindow| {
+        Message::UpdateUserAuthorization(UserAuthorizationUpdate {
+            auth_id: guest_id,
+            name: "Guest".into(),
+            enabled,
+            remote_allowed: true,
+            time_limited,
+            allowed: window,
+        })
+    };
+    assert_eq!(
+        direct.command(&update(false, false, AllowedWindow::default())),
+        [Message::Status(StatusCode::Complete)]
+    );
+    let admin = direct.switch(guest_key.clone(), guest_id);
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Lock)),
+        [error(ErrorCode::KErrorDisabled, CommandId::LockAction)]
+    );
+    direct.switch(admin.0.clone(), admin.1);
+    // Allowed only until yesterday.
+    let window = AllowedWindow {
+        until_date: DateTime::from_unix(WALL_CLOCK - 86_400),
+        ..AllowedWindow::default()
+    };
+    assert_eq!(
+        direct.command(&update(true, true, window)),
+        [Message::Status(StatusCode::Complete)]
+    );
+    direct.switch(guest_key, guest_id);
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Lock)),
+        [error(ErrorCode::KErrorTimeNotAllowed, CommandId::LockAction)]
+    );
+    // Reading the state needs no challenge and stays allowed.
+    assert_eq!(direct.states().lock_state, DeviceLockState::Lock(LockState::Unlocked));
+    direct.switch(admin.0, admin.1);
+    let unknown = Message::RemoveUserAuthorization { auth_id: 999 };
+    assert_eq!(
+        direct.command(&unknown),
+        [error(ErrorCode::KErrorInvalidAuthId, CommandId::RemoveUserAuthorization)]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pairing rules.
+// ---------------------------------------------------------------------------------------------
+
+fn fresh_device(spec: SimDeviceSpec) -> SimDevice {
+    let mut device = SimDevice::new(spec, WALL_CLOCK);
+    device.on_connect(Duration::ZERO);
+    device
+}
+
+fn pairing_reply(device: &mut SimDevice, request: &[u8]) -> Message {
+    let family = device.spec().family();
+    let out = device.on_write(family.characteristics().pairing_gdio, request, Duration::ZERO);
+    assert_eq!(out.len(), 1);
+    decode_plain(&out[0].bytes, family)
+}
+
+#[test]
+fn pairing_outside_pairing_mode_out_of_order_and_malformed() {
+    let mut device = fresh_device(spec(SimKind::SmartLock2));
+    let family = ServiceFamily::Keyturner;
+    let request_key = plain(
+        &Message::RequestData {
+            command: CommandId::PublicKey,
+            extra: Vec::new(),
+        },
+        family,
+    );
+    assert_eq!(
+        pairing_reply(&mut device, &request_key),
+        error(ErrorCode::PErrorNotPairing, CommandId::RequestData)
+    );
+    assert!(device.press_button(Duration::ZERO));
+    let authenticator = plain(&Message::AuthorizationAuthenticator([1; 32]), family);
+    assert_eq!(
+        pairing_reply(&mut device, &authenticator),
+        error(ErrorCode::ErrorUnknown, CommandId::AuthorizationAuthenticator)
+    );
+    let mut corrupted = request_key.clone();
+    *corrupted.last_mut().unwrap() ^= 0x01;
+    assert_eq!(
+        pairing_reply(&mut device, &corrupted),
+        error(ErrorCode::ErrorBadCrc, CommandId::RequestData)
+    );
+    let short_key = frame::encode_plain(CommandId::PublicKey, &[7; 31]);
+    assert_eq!(
+        pairing_reply(&mut device, &short_key),
+        error(ErrorCode::ErrorBadLength, CommandId::PublicKey)
+    );
+    // A wrong authenticator sends the client back to the start.
+    assert!(matches!(pairing_reply(&mut device, &request_key), Message::PublicKey(_)));
+    let client = KeyPair::from_secret([3; 32]);
+    assert!(matches!(
+        pairing_reply(&mut device, &plain(&Message::PublicKey(client.public_key()), family)),
+        Message::Challenge(_)
+    ));
+    assert_eq!(
+        pairing_reply(&mut device, &authenticator),
+        error(ErrorCode::PErrorBadAuthenticator, CommandId::AuthorizationAuthenticator)
+    );
+    assert_eq!(device.snapshot().authorizations.len(), 0);
+}
+
+#[test]
+fn pairing_mode_times_out() {
+    let mut spec = spec(SimKind::SmartLock4);
+    spec.pairing_mode_timeout = Duration::from_secs(30);
+    let mut device = fresh_device(spec);
+    assert!(device.press_button(Duration::ZERO));
+    let advert = device.advertisement(Duration::ZERO).unwrap();
+    let pairing_service = ServiceFamily::Keyturner.characteristics().pairing_service;
+    assert_eq!(
+        advert.service_data.get(&pairing_service),
+        Some(&vec![0x11, 0x22, 0x33, 0x44])
+    );
+    assert_eq!(device.next_deadline(), Some(Duration::from_secs(30)));
+    device.on_timer(Duration::from_secs(29));
+    assert!(device.in_pairing_mode());
+    device.on_timer(Duration::from_secs(30));
+    assert!(!device.in_pairing_mode());
+    let advert = device.advertisement(Duration::from_secs(30)).unwrap();
+    assert!(advert.service_data.is_empty());
+    let mut script = PairingScript::new(ServiceFamily::Keyturner, [8; 32], IdType::App, 1);
+    let out = device.on_write(
+        ServiceFamily::Keyturner.characteristics().pairing_gdio,
+        &script.first(),
+        Duration::from_secs(31),
+    );
+    assert_eq!(
+        refused(script.on_reply(&out[0].bytes)),
+        error(ErrorCode::PErrorNotPairing, CommandId::RequestData)
+    );
+}
+
+#[test]
+fn pairing_is_refused_when_the_table_is_full_but_the_same_app_may_pair_again() {
+    let mut spec = spec(SimKind::SmartLock4);
+    spec.max_authorizations = 2;
+    let mut direct = Direct::with_spec(spec, IdType::App);
+    let first_id = direct.auth_id;
+    let (_, second_id) = paired(direct.pair_another(IdType::App, 2, 0x20));
+    assert_eq!(
+        refused(direct.pair_another(IdType::App, 3, 0x30)),
+        error(ErrorCode::PErrorMaxUser, CommandId::AuthorizationData)
+    );
+    // App id 2 pairs again: its old authorization is replaced, not added.
+    let (new_key, replaced_id) = paired(direct.pair_another(IdType::App, 2, 0x21));
+    assert_ne!(replaced_id, second_id);
+    let ids: Vec<u32> = direct
+        .device
+        .snapshot()
+        .authorizations
+        .iter()
+        .map(|a| a.auth_id)
+        .collect();
+    assert_eq!(ids, [first_id, replaced_id]);
+    // The replaced key no longer works: the device does not know its id.
+    let old = direct.switch(new_key, second_id);
+    let request = direct.sealed(
+        &Message::RequestData {
+            command: CommandId::Challenge,
+            extra: Vec::new(),
+        },
+        None,
+    );
+    let out = direct.write(&request);
+    assert_eq!(out[0].characteristic, direct.chars.keyturner_gdio);
+    direct.switch(old.0, old.1);
+}
+
+#[test]
+fn only_one_bridge_is_kept() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let first_bridge = direct.auth_id;
+    let (_, second_bridge) = paired(direct.pair_another(IdType::Bridge, 9000, 0x61));
+    let snapshot = direct.device.snapshot();
+    assert_eq!(snapshot.authorizations.len(), 1);
+    assert_eq!(snapshot.authorizations[0].auth_id, second_bridge);
+    assert_ne!(first_bridge, second_bridge);
+}
+
+#[test]
+fn ultra_pairs_with_the_security_pin_and_locks_out_wrong_pins() {
+    let ultra = spec(SimKind::SmartLockUltra);
+    assert_eq!(ultra.effective_pin(), 123_456);
+    let mut device = fresh_device(ultra);
+    let chars = ServiceFamily::Ultra.characteristics();
+    assert_eq!(
+        device.characteristic_uuids(),
+        [chars.pairing_gdio, chars.keyturner_gdio, chars.keyturner_usdio]
+    );
+    assert_eq!(
+        ServiceFamily::detect(&device.characteristic_uuids()),
+        Some(ServiceFamily::Ultra)
+    );
+    assert!(device.press_button(Duration::ZERO));
+    for _ in 0..3 {
+        let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
+        script.pin = 654_321;
+        assert_eq!(
+            refused(Direct::pair(&mut device, &mut script, Duration::ZERO)),
+            error(ErrorCode::KErrorBadPin, CommandId::AuthorizationData)
+        );
+    }
+    let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
+    script.pin = 123_456;
+    assert_eq!(
+        refused(Direct::pair(&mut device, &mut script, Duration::from_secs(1))),
+        error(ErrorCode::KErrorTooManyPinAttempts, CommandId::AuthorizationData)
+    );
+    assert!(device.press_button(Duration::from_secs(61)));
+    let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
+    script.pin = 123_456;
+    let (_, auth_id) = paired(Direct::pair(&mut device, &mut script, Duration::from_secs(61)));
+    assert_eq!(device.snapshot().authorizations[0].auth_id, auth_id);
+    assert!(!device.in_pairing_mode());
+}
