@@ -538,3 +538,1053 @@ fn same_seed_gives_the_same_bytes() {
     let mut direct = Direct::with_spec(other, IdType::App);
     assert_ne!(direct.challenge(), run().0);
 }
+
+impl Direct {
+    /// Pairs another client on the same connection (pressing the button first).
+    fn pair_another(&mut self, id_type: IdType, app_id: u32, secret: u8) -> PairingStep {
+        assert!(self.device.press_button(self.now));
+        let mut script = PairingScript::new(self.family, [secret; 32], id_type, app_id);
+        script.pin = self.device.spec().effective_pin();
+        script.name = format!("Client {app_id}");
+        Self::pair(&mut self.device, &mut script, self.now)
+    }
+
+    /// Talks as another authorization from now on; returns the previous identity.
+    fn switch(&mut self, key: SharedKey, auth_id: u32) -> (SharedKey, u32) {
+        let previous = (self.key.clone(), self.auth_id);
+        self.key = key;
+        self.auth_id = auth_id;
+        previous
+    }
+}
+
+fn paired(step: PairingStep) -> (SharedKey, u32) {
+    match step {
+        PairingStep::Done { key, auth_id } => (key, auth_id),
+        PairingStep::Refused(message) => panic!("pairing refused: {message:?}"),
+        PairingStep::Send(_) => unreachable!(),
+    }
+}
+
+fn refused(step: PairingStep) -> Message {
+    match step {
+        PairingStep::Refused(message) => message,
+        PairingStep::Done { .. } => panic!("pairing should have been refused"),
+        PairingStep::Send(_) => unreachable!(),
+    }
+}
+
+fn flag(device: &SimDevice, now: Duration) -> bool {
+    let advert = device.advertisement(now).expect("advertising");
+    let data = &advert.manufacturer_data[&advert::APPLE_COMPANY_ID];
+    advert::parse_beacon(data).expect("beacon").state_changed
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyturner checks.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn undecryptable_or_unknown_authorization_gets_a_plain_error_on_gdio() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    // Exactly what a real lock sent in the forum capture: 12 00 20 00 00 13 D7.
+    let expected = [Outbound {
+        characteristic: direct.chars.keyturner_gdio,
+        bytes: bytes("120020000013D7"),
+    }];
+    let real_key = direct.key.clone();
+    direct.key = SharedKey::from_bytes([9; 32]);
+    let request = direct.sealed(&Message::RequestData {
+        command: CommandId::Challenge,
+        extra: Vec::new(),
+    }, None);
+    assert_eq!(direct.write(&request), expected);
+    direct.key = real_key;
+    direct.auth_id += 100;
+    let request = direct.sealed(&Message::RequestData {
+        command: CommandId::Challenge,
+        extra: Vec::new(),
+    }, None);
+    assert_eq!(direct.write(&request), expected);
+}
+
+#[test]
+fn bad_crc_auth_id_mismatch_and_length_are_reported_encrypted() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let usdio = direct.chars.keyturner_usdio;
+    // A PDATA whose CRC is wrong: build it by hand and seal it.
+    let mut pdata = Vec::new();
+    pdata.extend_from_slice(&direct.auth_id.to_le_bytes());
+    pdata.extend_from_slice(&CommandId::RequestData.to_u16().to_le_bytes());
+    pdata.extend_from_slice(&[0x04, 0x00, 0x00, 0x00]);
+    let seal = |key: &SharedKey, header_id: u32, pdata: &[u8]| {
+        let nonce = [5u8; 24];
+        let sealed = crypto::seal(key, &nonce, pdata);
+        let mut message = nonce.to_vec();
+        message.extend_from_slice(&header_id.to_le_bytes());
+        message.extend_from_slice(&(sealed.len() as u16).to_le_bytes());
+        message.extend_from_slice(&sealed);
+        message
+    };
+    let out = direct.device.on_write(usdio, &seal(&direct.key, direct.auth_id, &pdata), direct.now);
+    assert_eq!(
+        out.iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::ErrorBadCrc, CommandId::RequestData)]
+    );
+    // Valid PDATA naming another authorization id than the clear header.
+    let mut pdata = (direct.auth_id + 1).to_le_bytes().to_vec();
+    pdata.extend_from_slice(&CommandId::RequestData.to_u16().to_le_bytes());
+    pdata.extend_from_slice(&[0x04, 0x00]);
+    let crc = nuki_edge::nuki::crc::crc16(&pdata);
+    pdata.extend_from_slice(&crc.to_le_bytes());
+    let out = direct.device.on_write(usdio, &seal(&direct.key, direct.auth_id, &pdata), direct.now);
+    assert_eq!(
+        out.iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::KErrorNotAuthorized, CommandId::RequestData)]
+    );
+    // A Request Data with a 1-byte payload.
+    let request = frame::encode_encrypted(&direct.key, &[2; 24], direct.auth_id, CommandId::RequestData, &[0x04]);
+    assert_eq!(
+        direct.write(&request).iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::ErrorBadLength, CommandId::RequestData)]
+    );
+    // Lock Action with a payload one byte short.
+    let challenge = direct.challenge();
+    let mut payload = messages::encode(&lock_action(LockAction::Lock), direct.family, Some(&Proof::challenge(challenge)));
+    payload.pop();
+    let request = frame::encode_encrypted(&direct.key, &[3; 24], direct.auth_id, CommandId::LockAction, &payload);
+    assert_eq!(
+        direct.write(&request).iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        [error(ErrorCode::ErrorBadLength, CommandId::LockAction)]
+    );
+}
+
+#[test]
+fn challenges_are_single_use_per_authorization_and_only_the_last_counts() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let lock = lock_action(LockAction::Lock);
+    // A stale challenge (an older one than the last issued) is refused.
+    let stale = direct.challenge();
+    let _latest = direct.challenge();
+    assert_eq!(
+        direct.send(&lock, Some(&Proof::challenge(stale))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::LockAction)]
+    );
+    // A fresh one works once; replaying it fails.
+    let fresh = direct.challenge();
+    let replies = direct.send(&lock, Some(&Proof::challenge(fresh)));
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    direct.advance(Duration::from_secs(5));
+    assert_eq!(
+        direct.send(&lock, Some(&Proof::challenge(fresh))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::LockAction)]
+    );
+    // A challenge issued to one authorization is worthless to another.
+    let other = paired(direct.pair_another(IdType::App, 77, 0x42));
+    let mine = direct.challenge();
+    let first = direct.switch(other.0, other.1);
+    assert_eq!(
+        direct.send(&lock, Some(&Proof::challenge(mine))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::LockAction)]
+    );
+    direct.switch(first.0, first.1);
+    // Challenges do not survive a reconnect.
+    let before = direct.challenge();
+    direct.device.on_disconnect(direct.now);
+    direct.device.on_connect(direct.now);
+    assert_eq!(
+        direct.send(&Message::RequestConfig, Some(&Proof::challenge(before))),
+        [error(ErrorCode::KErrorBadNonce, CommandId::RequestConfig)]
+    );
+}
+
+#[test]
+fn wrong_pins_are_refused_then_locked_out_for_a_while() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    for _ in 0..3 {
+        assert_eq!(
+            direct.command_with_pin(&Message::VerifySecurityPin, 1111),
+            [error(ErrorCode::KErrorBadPin, CommandId::VerifySecurityPin)]
+        );
+    }
+    assert_eq!(
+        direct.command(&Message::VerifySecurityPin),
+        [error(ErrorCode::KErrorTooManyPinAttempts, CommandId::VerifySecurityPin)]
+    );
+    direct.now += Duration::from_secs(61);
+    assert_eq!(
+        direct.command(&Message::VerifySecurityPin),
+        [Message::Status(StatusCode::Complete)]
+    );
+}
+
+#[test]
+fn disabled_and_time_limited_authorizations_are_refused() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let (guest_key, guest_id) = paired(direct.pair_another(IdType::App, 500, 0x51));
+    let update = |enabled: bool, time_limited: bool, window: AllowedWindow| {
+        Message::UpdateUserAuthorization(UserAuthorizationUpdate {
+            auth_id: guest_id,
+            name: "Guest".into(),
+            enabled,
+            remote_allowed: true,
+            time_limited,
+            allowed: window,
+        })
+    };
+    assert_eq!(
+        direct.command(&update(false, false, AllowedWindow::default())),
+        [Message::Status(StatusCode::Complete)]
+    );
+    let admin = direct.switch(guest_key.clone(), guest_id);
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Lock)),
+        [error(ErrorCode::KErrorDisabled, CommandId::LockAction)]
+    );
+    direct.switch(admin.0.clone(), admin.1);
+    // Allowed only until yesterday.
+    let window = AllowedWindow {
+        until_date: DateTime::from_unix(WALL_CLOCK - 86_400),
+        ..AllowedWindow::default()
+    };
+    assert_eq!(
+        direct.command(&update(true, true, window)),
+        [Message::Status(StatusCode::Complete)]
+    );
+    direct.switch(guest_key, guest_id);
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Lock)),
+        [error(ErrorCode::KErrorTimeNotAllowed, CommandId::LockAction)]
+    );
+    // Reading the state needs no challenge and stays allowed.
+    assert_eq!(direct.states().lock_state, DeviceLockState::Lock(LockState::Unlocked));
+    direct.switch(admin.0, admin.1);
+    let unknown = Message::RemoveUserAuthorization { auth_id: 999 };
+    assert_eq!(
+        direct.command(&unknown),
+        [error(ErrorCode::KErrorInvalidAuthId, CommandId::RemoveUserAuthorization)]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pairing rules.
+// ---------------------------------------------------------------------------------------------
+
+fn fresh_device(spec: SimDeviceSpec) -> SimDevice {
+    let mut device = SimDevice::new(spec, WALL_CLOCK);
+    device.on_connect(Duration::ZERO);
+    device
+}
+
+fn pairing_reply(device: &mut SimDevice, request: &[u8]) -> Message {
+    let family = device.spec().family();
+    let out = device.on_write(family.characteristics().pairing_gdio, request, Duration::ZERO);
+    assert_eq!(out.len(), 1);
+    decode_plain(&out[0].bytes, family)
+}
+
+#[test]
+fn pairing_outside_pairing_mode_out_of_order_and_malformed() {
+    let mut device = fresh_device(spec(SimKind::SmartLock2));
+    let family = ServiceFamily::Keyturner;
+    let request_key = plain(
+        &Message::RequestData {
+            command: CommandId::PublicKey,
+            extra: Vec::new(),
+        },
+        family,
+    );
+    assert_eq!(
+        pairing_reply(&mut device, &request_key),
+        error(ErrorCode::PErrorNotPairing, CommandId::RequestData)
+    );
+    assert!(device.press_button(Duration::ZERO));
+    let authenticator = plain(&Message::AuthorizationAuthenticator([1; 32]), family);
+    assert_eq!(
+        pairing_reply(&mut device, &authenticator),
+        error(ErrorCode::ErrorUnknown, CommandId::AuthorizationAuthenticator)
+    );
+    let mut corrupted = request_key.clone();
+    *corrupted.last_mut().unwrap() ^= 0x01;
+    assert_eq!(
+        pairing_reply(&mut device, &corrupted),
+        error(ErrorCode::ErrorBadCrc, CommandId::RequestData)
+    );
+    let short_key = frame::encode_plain(CommandId::PublicKey, &[7; 31]);
+    assert_eq!(
+        pairing_reply(&mut device, &short_key),
+        error(ErrorCode::ErrorBadLength, CommandId::PublicKey)
+    );
+    // A wrong authenticator sends the client back to the start.
+    assert!(matches!(pairing_reply(&mut device, &request_key), Message::PublicKey(_)));
+    let client = KeyPair::from_secret([3; 32]);
+    assert!(matches!(
+        pairing_reply(&mut device, &plain(&Message::PublicKey(client.public_key()), family)),
+        Message::Challenge(_)
+    ));
+    assert_eq!(
+        pairing_reply(&mut device, &authenticator),
+        error(ErrorCode::PErrorBadAuthenticator, CommandId::AuthorizationAuthenticator)
+    );
+    assert_eq!(device.snapshot().authorizations.len(), 0);
+}
+
+#[test]
+fn pairing_mode_times_out() {
+    let mut spec = spec(SimKind::SmartLock4);
+    spec.pairing_mode_timeout = Duration::from_secs(30);
+    let mut device = fresh_device(spec);
+    assert!(device.press_button(Duration::ZERO));
+    let advert = device.advertisement(Duration::ZERO).unwrap();
+    let pairing_service = ServiceFamily::Keyturner.characteristics().pairing_service;
+    assert_eq!(
+        advert.service_data.get(&pairing_service),
+        Some(&vec![0x11, 0x22, 0x33, 0x44])
+    );
+    assert_eq!(device.next_deadline(), Some(Duration::from_secs(30)));
+    device.on_timer(Duration::from_secs(29));
+    assert!(device.in_pairing_mode());
+    device.on_timer(Duration::from_secs(30));
+    assert!(!device.in_pairing_mode());
+    let advert = device.advertisement(Duration::from_secs(30)).unwrap();
+    assert!(advert.service_data.is_empty());
+    let mut script = PairingScript::new(ServiceFamily::Keyturner, [8; 32], IdType::App, 1);
+    let out = device.on_write(
+        ServiceFamily::Keyturner.characteristics().pairing_gdio,
+        &script.first(),
+        Duration::from_secs(31),
+    );
+    assert_eq!(
+        refused(script.on_reply(&out[0].bytes)),
+        error(ErrorCode::PErrorNotPairing, CommandId::RequestData)
+    );
+}
+
+#[test]
+fn pairing_is_refused_when_the_table_is_full_but_the_same_app_may_pair_again() {
+    let mut spec = spec(SimKind::SmartLock4);
+    spec.max_authorizations = 2;
+    let mut direct = Direct::with_spec(spec, IdType::App);
+    let first_id = direct.auth_id;
+    let (_, second_id) = paired(direct.pair_another(IdType::App, 2, 0x20));
+    assert_eq!(
+        refused(direct.pair_another(IdType::App, 3, 0x30)),
+        error(ErrorCode::PErrorMaxUser, CommandId::AuthorizationData)
+    );
+    // App id 2 pairs again: its old authorization is replaced, not added.
+    let (new_key, replaced_id) = paired(direct.pair_another(IdType::App, 2, 0x21));
+    assert_ne!(replaced_id, second_id);
+    let ids: Vec<u32> = direct
+        .device
+        .snapshot()
+        .authorizations
+        .iter()
+        .map(|a| a.auth_id)
+        .collect();
+    assert_eq!(ids, [first_id, replaced_id]);
+    // The replaced key no longer works: the device does not know its id.
+    let old = direct.switch(new_key, second_id);
+    let request = direct.sealed(
+        &Message::RequestData {
+            command: CommandId::Challenge,
+            extra: Vec::new(),
+        },
+        None,
+    );
+    let out = direct.write(&request);
+    assert_eq!(out[0].characteristic, direct.chars.keyturner_gdio);
+    direct.switch(old.0, old.1);
+}
+
+#[test]
+fn only_one_bridge_is_kept() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let first_bridge = direct.auth_id;
+    let (_, second_bridge) = paired(direct.pair_another(IdType::Bridge, 9000, 0x61));
+    let snapshot = direct.device.snapshot();
+    assert_eq!(snapshot.authorizations.len(), 1);
+    assert_eq!(snapshot.authorizations[0].auth_id, second_bridge);
+    assert_ne!(first_bridge, second_bridge);
+}
+
+#[test]
+fn ultra_pairs_with_the_security_pin_and_locks_out_wrong_pins() {
+    let ultra = spec(SimKind::SmartLockUltra);
+    assert_eq!(ultra.effective_pin(), 123_456);
+    let mut device = fresh_device(ultra);
+    let chars = ServiceFamily::Ultra.characteristics();
+    assert_eq!(
+        device.characteristic_uuids(),
+        [chars.pairing_gdio, chars.keyturner_gdio, chars.keyturner_usdio]
+    );
+    assert_eq!(
+        ServiceFamily::detect(&device.characteristic_uuids()),
+        Some(ServiceFamily::Ultra)
+    );
+    assert!(device.press_button(Duration::ZERO));
+    for _ in 0..3 {
+        let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
+        script.pin = 654_321;
+        assert_eq!(
+            refused(Direct::pair(&mut device, &mut script, Duration::ZERO)),
+            error(ErrorCode::KErrorBadPin, CommandId::AuthorizationData)
+        );
+    }
+    let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
+    script.pin = 123_456;
+    assert_eq!(
+        refused(Direct::pair(&mut device, &mut script, Duration::from_secs(1))),
+        error(ErrorCode::KErrorTooManyPinAttempts, CommandId::AuthorizationData)
+    );
+    assert!(device.press_button(Duration::from_secs(61)));
+    let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
+    script.pin = 123_456;
+    let (_, auth_id) = paired(Direct::pair(&mut device, &mut script, Duration::from_secs(61)));
+    assert_eq!(device.snapshot().authorizations[0].auth_id, auth_id);
+    assert!(!device.in_pairing_mode());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Movements.
+// ---------------------------------------------------------------------------------------------
+
+fn states_of(messages: &[Message]) -> Vec<u8> {
+    messages.iter().filter_map(lock_state).collect()
+}
+
+#[test]
+fn lock_action_reports_accepted_states_and_complete_with_motor_time() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let replies = direct.command(&lock_action(LockAction::Lock));
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    assert_eq!(states_of(&replies), [LockState::Locking.to_u8()]);
+    assert_eq!(replies.len(), 2);
+    // A second action while the motor runs.
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Unlock)),
+        [error(ErrorCode::KErrorBusy, CommandId::LockAction)]
+    );
+    assert!(direct.advance(Duration::from_millis(1400)).is_empty());
+    let replies = direct.advance(Duration::from_millis(100));
+    assert_eq!(states_of(&replies), [LockState::Locked.to_u8()]);
+    assert_eq!(replies.last(), Some(&Message::Status(StatusCode::Complete)));
+    // Already locked: COMPLETE directly.
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Lock)),
+        [Message::Status(StatusCode::Complete)]
+    );
+    let states = direct.states();
+    assert_eq!(states.last_lock_action, Some(DeviceAction::Lock(LockAction::Lock)));
+    assert_eq!(direct.device.snapshot().authorizations[0].lock_count, 2);
+    // Simple Lock Action takes the same route.
+    let replies = direct.command(&Message::SimpleLockAction {
+        action: DeviceAction::Lock(LockAction::Unlock),
+    });
+    assert_eq!(states_of(&replies), [LockState::Unlocking.to_u8()]);
+}
+
+#[test]
+fn unlatch_and_lock_n_go_run_through_their_states() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let mut seen = states_of(&direct.command(&lock_action(LockAction::Unlatch)));
+    let mut complete = false;
+    for _ in 0..20 {
+        let replies = direct.advance(Duration::from_millis(500));
+        seen.extend(states_of(&replies));
+        complete |= replies.contains(&Message::Status(StatusCode::Complete));
+    }
+    assert!(complete);
+    assert_eq!(
+        seen,
+        [
+            LockState::Unlatching.to_u8(),
+            LockState::Unlatched.to_u8(),
+            LockState::Unlocked.to_u8()
+        ]
+    );
+    let replies = direct.command(&lock_action(LockAction::LockNGo));
+    assert_eq!(states_of(&replies), [LockState::UnlockedLockNGo.to_u8()]);
+    assert_eq!(direct.states().lock_n_go_timer, 20);
+    let mut seen = Vec::new();
+    let mut complete = false;
+    for _ in 0..30 {
+        let replies = direct.advance(Duration::from_secs(1));
+        seen.extend(states_of(&replies));
+        complete |= replies.contains(&Message::Status(StatusCode::Complete));
+    }
+    assert!(complete);
+    assert_eq!(seen, [LockState::Locking.to_u8(), LockState::Locked.to_u8()]);
+}
+
+#[test]
+fn injected_faults_busy_and_jam() {
+    let mut direct = Direct::new(SimKind::SmartLock2);
+    direct.device.inject_fault(Fault::Busy);
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Lock)),
+        [error(ErrorCode::KErrorBusy, CommandId::LockAction)]
+    );
+    direct.device.inject_fault(Fault::Jam);
+    let replies = direct.command(&lock_action(LockAction::Lock));
+    assert_eq!(states_of(&replies), [LockState::Locking.to_u8()]);
+    let replies = direct.advance(Duration::from_secs(2));
+    assert_eq!(replies.len(), 2);
+    let Message::KeyturnerStates(states) = &replies[0] else {
+        panic!("states expected");
+    };
+    assert_eq!(states.lock_state, DeviceLockState::Lock(LockState::MotorBlocked));
+    assert_eq!(
+        states.last_lock_action_completion_status.map(|c| c.to_u8()),
+        Some(0x01)
+    );
+    assert_eq!(replies[1], error(ErrorCode::KErrorMotorBlocked, CommandId::LockAction));
+    // The jam was a one-off: the next try works.
+    let replies = direct.command(&lock_action(LockAction::Lock));
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    assert!(direct.device.snapshot().pending_faults.is_empty());
+}
+
+#[test]
+fn state_changed_flag_is_set_by_changes_and_cleared_by_a_bridge_read() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    direct.states();
+    assert!(!flag(&direct.device, direct.now));
+    direct.command(&lock_action(LockAction::Lock));
+    assert!(flag(&direct.device, direct.now));
+    direct.advance(Duration::from_secs(2));
+    // An App reading the state does not clear it.
+    let (app_key, app_id) = paired(direct.pair_another(IdType::App, 11, 0x71));
+    let bridge = direct.switch(app_key, app_id);
+    direct.states();
+    assert!(flag(&direct.device, direct.now));
+    direct.switch(bridge.0, bridge.1);
+    direct.states();
+    assert!(!flag(&direct.device, direct.now));
+    // Manual turns and the door sensor count as changes too.
+    direct.device.manual_action(0x01, direct.now).unwrap();
+    assert!(flag(&direct.device, direct.now));
+    assert_eq!(direct.device.snapshot().last_action.1, 0x00, "not finished yet");
+    direct.advance(Duration::from_secs(2));
+    assert_eq!(direct.device.snapshot().last_action, (0x01, 0x01, 0x00));
+}
+
+#[test]
+fn door_sensor_changes_states_and_logs() {
+    let mut spec = spec(SimKind::SmartLock4);
+    spec.door_sensor = true;
+    let mut direct = Direct::with_spec(spec, IdType::Bridge);
+    assert_eq!(
+        direct.states().door_sensor_state.map(|s| s.to_u8()),
+        Some(0x02)
+    );
+    let out = direct.device.set_door(true, direct.now).unwrap();
+    let unsolicited: Vec<Message> = out.iter().map(|o| direct.open(o)).collect();
+    assert!(matches!(&unsolicited[..], [Message::KeyturnerStates(s)] if s.door_sensor_state.map(|d| d.to_u8()) == Some(0x03)));
+    assert!(flag(&direct.device, direct.now));
+    let replies = direct.command(&Message::RequestLogEntries {
+        start_index: 0,
+        count: 10,
+        sort_order: SortOrder::Descending,
+        total_count: false,
+    });
+    assert!(matches!(&replies[0], Message::LogEntry(entry) if matches!(entry.data, LogData::DoorSensor { .. })));
+    let without = fresh_device(self::spec(SimKind::SmartLock4));
+    let mut without = without;
+    assert!(without.set_door(true, Duration::ZERO).is_err());
+}
+
+#[test]
+fn calibration_reports_calibration_state_then_completes() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let replies = direct.command(&Message::RequestCalibration);
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    assert_eq!(states_of(&replies), [LockState::Calibration.to_u8()]);
+    let replies = direct.advance(Duration::from_secs(6));
+    assert_eq!(states_of(&replies), [LockState::Locked.to_u8()]);
+    assert_eq!(replies.last(), Some(&Message::Status(StatusCode::Complete)));
+}
+
+#[test]
+fn uncalibrated_lock_refuses_actions() {
+    let mut spec = spec(SimKind::SmartLock2);
+    spec.initial_position = InitialPosition::Uncalibrated;
+    let mut direct = Direct::with_spec(spec, IdType::App);
+    assert_eq!(
+        direct.command(&lock_action(LockAction::Unlock)),
+        [error(ErrorCode::KErrorNotCalibrated, CommandId::LockAction)]
+    );
+}
+
+#[test]
+fn opener_rto_strike_and_continuous_mode() {
+    let mut direct = Direct::new(SimKind::Opener);
+    assert_eq!(direct.chars, ServiceFamily::Opener.characteristics());
+    let open = Message::LockAction {
+        action: DeviceAction::Opener(OpenerAction::ElectricStrikeActuation),
+        app_id: 42,
+        flags: 0,
+        name_suffix: None,
+    };
+    let mut seen = states_of(&direct.command(&open));
+    let mut complete = false;
+    for _ in 0..10 {
+        let replies = direct.advance(Duration::from_secs(1));
+        seen.extend(states_of(&replies));
+        complete |= replies.contains(&Message::Status(StatusCode::Complete));
+    }
+    assert!(complete);
+    assert_eq!(
+        seen,
+        [
+            OpenerLockState::Opening.to_u8(),
+            OpenerLockState::Open.to_u8(),
+            OpenerLockState::Online.to_u8()
+        ]
+    );
+    let rto = Message::LockAction {
+        action: DeviceAction::Opener(OpenerAction::ActivateRto),
+        app_id: 42,
+        flags: 0,
+        name_suffix: None,
+    };
+    let replies = direct.command(&rto);
+    assert_eq!(
+        replies,
+        [
+            Message::Status(StatusCode::Accepted),
+            Message::KeyturnerStates(direct.states()),
+            Message::Status(StatusCode::Complete)
+        ]
+    );
+    assert_eq!(direct.states().lock_state, DeviceLockState::Opener(OpenerLockState::RtoActive));
+    let replies = direct.command(&Message::ContinuousModeAction {
+        enabled: true,
+        timeout: 0,
+    });
+    assert_eq!(replies.last(), Some(&Message::Status(StatusCode::Complete)));
+    assert_eq!(direct.states().nuki_state, NukiState::ContinuousMode);
+    // A ring in continuous mode opens the door.
+    direct.device.ring_doorbell(direct.now).unwrap();
+    assert_eq!(direct.device.snapshot().lock_state, OpenerLockState::Opening.to_u8());
+    assert!(flag(&direct.device, direct.now));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Administration.
+// ---------------------------------------------------------------------------------------------
+
+fn only(mut messages: Vec<Message>) -> Message {
+    assert_eq!(messages.len(), 1, "one reply expected: {messages:?}");
+    messages.remove(0)
+}
+
+fn complete() -> Vec<Message> {
+    vec![Message::Status(StatusCode::Complete)]
+}
+
+#[test]
+fn set_config_changes_the_config_and_the_update_counter() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let count_before = direct.states().config_update_count;
+    let Message::Config(Config::Lock(config)) = only(direct.command(&Message::RequestConfig))
+    else {
+        panic!("lock config expected");
+    };
+        assert_eq!(config.name, "Front door");
+    assert_eq!(config.nuki_id, 0x1122_3344);
+    assert_eq!(config.device_type.map(|t| t.to_u8()), Some(4));
+    assert_eq!(config.current_time.to_iso8601().as_deref(), Some("2024-05-01T12:34:56Z"));
+    let Some(SetConfig::Lock(mut update)) = set_config_from(&config) else {
+        panic!("lock layout");
+    };
+    update.name = "Back door".into();
+    update.led_brightness = 1;
+    assert_eq!(direct.command(&Message::SetConfig(SetConfig::Lock(update.clone()))), complete());
+    assert_eq!(direct.states().config_update_count, count_before.wrapping_add(1));
+    let Message::Config(Config::Lock(after)) = only(direct.command(&Message::RequestConfig))
+    else {
+        panic!("lock config expected");
+    };
+    assert_eq!(after.name, "Back door");
+    assert_eq!(after.led_brightness, 1);
+    update.led_brightness = 9;
+    assert_eq!(
+        direct.command(&Message::SetConfig(SetConfig::Lock(update))),
+        [error(ErrorCode::KErrorBadParameter, CommandId::SetConfig)]
+    );
+    // Advanced config round trip.
+    let Message::AdvancedConfig(messages::AdvancedConfig::Lock(advanced)) =
+        only(direct.command(&Message::RequestAdvancedConfig))
+    else {
+        panic!("lock advanced config expected");
+    };
+    let mut settings = advanced.settings.clone();
+    settings.lock_n_go_timeout = 7;
+    assert_eq!(
+        direct.command(&Message::SetAdvancedConfig(messages::SetAdvancedConfig::Lock(settings))),
+        complete()
+    );
+    direct.command(&lock_action(LockAction::LockNGo));
+    assert_eq!(direct.states().lock_n_go_timer, 7);
+}
+
+fn set_config_from(config: &messages::LockConfig) -> Option<SetConfig> {
+    Some(SetConfig::Lock(messages::LockSetConfig {
+        name: config.name.clone(),
+        latitude: config.latitude,
+        longitude: config.longitude,
+        auto_unlatch: config.auto_unlatch,
+        pairing_enabled: config.pairing_enabled,
+        button_enabled: config.button_enabled,
+        led_enabled: config.led_enabled,
+        led_brightness: config.led_brightness,
+        timezone_offset: config.timezone_offset,
+        dst_mode: config.dst_mode,
+        fob_action_1: config.fob_action_1,
+        fob_action_2: config.fob_action_2,
+        fob_action_3: config.fob_action_3,
+        single_lock: config.single_lock,
+        advertising_mode: config.advertising_mode,
+        timezone_id: config.timezone_id,
+    }))
+}
+
+#[test]
+fn disabling_pairing_in_the_config_keeps_the_button_from_starting_pairing() {
+    let mut direct = Direct::new(SimKind::SmartLock2);
+    let Message::Config(Config::Lock(config)) = only(direct.command(&Message::RequestConfig))
+    else {
+        panic!("lock config expected");
+    };
+    assert_eq!(messages::encode(&Message::Config(Config::Lock(config.clone())), direct.family, None).len(), 74);
+    let Some(SetConfig::Lock(mut update)) = set_config_from(&config) else {
+        panic!("lock layout");
+    };
+    update.pairing_enabled = false;
+    assert_eq!(direct.command(&Message::SetConfig(SetConfig::Lock(update))), complete());
+    assert!(!direct.device.press_button(direct.now));
+}
+
+#[test]
+fn security_pin_change_time_update_and_status_reads() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    assert_eq!(
+        direct.command(&Message::SetSecurityPin {
+            new_pin: SecurityPin::Short(4321)
+        }),
+        complete()
+    );
+    assert_eq!(
+        direct.command_with_pin(&Message::VerifySecurityPin, 1234),
+        [error(ErrorCode::KErrorBadPin, CommandId::VerifySecurityPin)]
+    );
+    assert_eq!(direct.command_with_pin(&Message::VerifySecurityPin, 4321), complete());
+    assert_eq!(
+        direct.command_with_pin(
+            &Message::SetSecurityPin {
+                new_pin: SecurityPin::Short(10_000)
+            },
+            4321
+        ),
+        [error(ErrorCode::KErrorBadParameter, CommandId::SetSecurityPin)]
+    );
+    let target = DateTime::from_unix(1_800_000_000);
+    assert_eq!(direct.command_with_pin(&Message::UpdateTime(target), 4321), complete());
+    assert_eq!(direct.states().current_time, target);
+    let replies = direct.send(
+        &Message::RequestData {
+            command: CommandId::MostRecentCommand,
+            extra: Vec::new(),
+        },
+        None,
+    );
+    assert_eq!(replies, [Message::MostRecentCommand { command: CommandId::UpdateTime }]);
+    let replies = direct.send(
+        &Message::RequestData {
+            command: CommandId::BatteryReport,
+            extra: Vec::new(),
+        },
+        None,
+    );
+    let [Message::BatteryReport(report)] = replies.as_slice() else {
+        panic!("battery report expected");
+    };
+    assert_eq!(messages::battery_percent(report.battery_state), 90);
+    assert!(report.battery_voltage > 4600);
+    let replies = direct.send(
+        &Message::RequestData {
+            command: CommandId::FirmwareStatus,
+            extra: Vec::new(),
+        },
+        None,
+    );
+    assert!(matches!(&replies[..], [Message::FirmwareStatus { version, .. }] if version.major == 4));
+    assert_eq!(
+        direct.send(
+            &Message::RequestData {
+                command: CommandId::Config,
+                extra: Vec::new(),
+            },
+            None,
+        ),
+        [error(ErrorCode::KErrorBadParameter, CommandId::RequestData)]
+    );
+}
+
+#[test]
+fn log_entries_follow_start_index_count_and_order() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    for action in [LockAction::Lock, LockAction::Unlock, LockAction::Lock] {
+        direct.command(&lock_action(action));
+        direct.advance(Duration::from_secs(3));
+    }
+    let request = |start_index, count, sort_order, total_count| Message::RequestLogEntries {
+        start_index,
+        count,
+        sort_order,
+        total_count,
+    };
+    let replies = direct.command(&request(0, 10, SortOrder::Ascending, true));
+    let Message::LogEntryCount(count) = &replies[0] else {
+        panic!("count first");
+    };
+    assert_eq!(count.count, 3);
+    assert!(count.logging_enabled);
+    let indexes = |replies: &[Message]| -> Vec<u32> {
+        replies
+            .iter()
+            .filter_map(|m| match m {
+                Message::LogEntry(entry) => Some(entry.index),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(indexes(&replies), [1, 2, 3]);
+    assert_eq!(replies.last(), Some(&Message::Status(StatusCode::Complete)));
+    let Message::LogEntry(first) = &replies[1] else {
+        panic!("entry");
+    };
+    assert_eq!(first.auth_id, direct.auth_id);
+    assert_eq!(first.auth_name, "Gateway");
+    assert!(matches!(first.data, LogData::LockAction { action: DeviceAction::Lock(LockAction::Lock), .. }));
+    let replies = direct.command(&request(3, 10, SortOrder::Descending, false));
+    assert_eq!(indexes(&replies), [2, 1]);
+    assert!(!matches!(replies[0], Message::LogEntryCount(_)));
+    let replies = direct.command(&request(1, 1, SortOrder::Ascending, false));
+    assert_eq!(indexes(&replies), [2]);
+    // Disabling logging is itself logged; later actions are not.
+    assert_eq!(direct.command(&Message::EnableLogging { enabled: false }), complete());
+    direct.command(&lock_action(LockAction::Unlock));
+    direct.advance(Duration::from_secs(3));
+    assert_eq!(direct.device.snapshot().log_count, 4);
+}
+
+#[test]
+fn authorization_entries_invites_updates_and_removal() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let (_, app) = paired(direct.pair_another(IdType::App, 21, 0x21));
+    let invited_key = SharedKey::from_bytes([0x99; 32]);
+    let invite = Message::AuthorizationDataInvite(AuthorizationInvite {
+        name: "Invited".into(),
+        id_type: IdType::App,
+        shared_key: invited_key.clone(),
+        remote_allowed: false,
+        time_limited: false,
+        allowed: AllowedWindow::default(),
+    });
+    let Message::AuthorizationIdInvite { auth_id: invited, created } =
+        only(direct.command(&invite))
+    else {
+        panic!("invite id expected");
+    };
+    assert_eq!(created.to_iso8601().as_deref(), Some("2024-05-01T12:34:56Z"));
+    // The requester comes first, then the others by id.
+    let admin_id = direct.auth_id;
+    let replies = direct.command(&Message::RequestAuthorizationEntries { offset: 0, count: 10 });
+    assert_eq!(replies[0], Message::AuthorizationEntryCount { count: 3 });
+    let ids: Vec<u32> = replies
+        .iter()
+        .filter_map(|m| match m {
+            Message::AuthorizationEntry(entry) => Some(entry.auth_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, [admin_id, app, invited]);
+    assert_eq!(replies.last(), Some(&Message::Status(StatusCode::Complete)));
+    let encoded = messages::encode(&replies[1], direct.family, None);
+    assert_eq!(encoded.len(), 75, "full entry layout");
+    // The invited key works right away.
+    let admin = direct.switch(invited_key, invited);
+    assert_eq!(direct.states().nuki_state, NukiState::DoorMode);
+    direct.switch(admin.0, admin.1);
+    // Update and removal.
+    let update = Message::UpdateUserAuthorization(UserAuthorizationUpdate {
+        auth_id: app,
+        name: "Renamed".into(),
+        enabled: true,
+        remote_allowed: false,
+        time_limited: false,
+        allowed: AllowedWindow::default(),
+    });
+    assert_eq!(direct.command(&update), complete());
+    let names: Vec<String> = direct.device.snapshot().authorizations.iter().map(|a| a.name.clone()).collect();
+    assert!(names.contains(&"Renamed".to_string()));
+    assert_eq!(direct.command(&Message::RemoveUserAuthorization { auth_id: app }), complete());
+    assert_eq!(direct.device.snapshot().authorizations.len(), 2);
+}
+
+#[test]
+fn keypad_codes_are_validated_listed_updated_and_removed() {
+    let mut spec = spec(SimKind::SmartLock4);
+    spec.max_keypad_codes = 2;
+    spec.keypad = true;
+    let mut direct = Direct::with_spec(spec, IdType::Bridge);
+    let add = |code: u32| {
+        Message::AddKeypadCode(NewKeypadCode {
+            code: AccessCode(code),
+            name: "Cleaner".into(),
+            time_limited: false,
+            allowed: AllowedWindow::default(),
+        })
+    };
+    let Message::KeypadCodeId { code_id: first, .. } = only(direct.command(&add(123_456)))
+    else {
+        panic!("code id expected");
+    };
+    assert_eq!(
+        direct.command(&add(123_456)),
+        [error(ErrorCode::KErrorCodeAlreadyExists, CommandId::AddKeypadCode)]
+    );
+    assert_eq!(
+        direct.command(&add(123_406)),
+        [error(ErrorCode::KErrorBadParameter, CommandId::AddKeypadCode)]
+    );
+    assert!(matches!(direct.command(&add(654_321))[0], Message::KeypadCodeId { .. }));
+    assert_eq!(
+        direct.command(&add(777_777)),
+        [error(ErrorCode::KErrorTooManyEntries, CommandId::AddKeypadCode)]
+    );
+    let replies = direct.command(&Message::RequestKeypadCodes { offset: 0, count: 10 });
+    assert_eq!(replies[0], Message::KeypadCodeCount { count: 2 });
+    assert_eq!(replies.len(), 4);
+    assert_eq!(messages::encode(&replies[1], direct.family, None).len(), 63);
+    let update = |code_id: u16| {
+        Message::UpdateKeypadCode(messages::KeypadCodeUpdate {
+            code_id,
+            code: AccessCode(111_111),
+            name: "Renamed".into(),
+            enabled: true,
+            time_limited: false,
+            allowed: AllowedWindow::default(),
+        })
+    };
+    assert_eq!(direct.command(&update(first)), complete());
+    assert_eq!(
+        direct.command(&update(999)),
+        [error(ErrorCode::KErrorBadParameter, CommandId::UpdateKeypadCode)]
+    );
+    assert_eq!(direct.command(&Message::RemoveKeypadCode { code_id: first }), complete());
+    assert_eq!(
+        direct.command(&Message::RemoveKeypadCode { code_id: first }),
+        [error(ErrorCode::KErrorBadParameter, CommandId::RemoveKeypadCode)]
+    );
+    assert_eq!(direct.device.snapshot().keypad_code_count, 1);
+    // A keypad entering the remaining code unlocks.
+    let replies = direct.command(&Message::KeypadAction {
+        source: nuki_edge::nuki::enums::KeypadSource::Code,
+        code: AccessCode(654_321),
+        action: nuki_edge::nuki::enums::KeypadActionKind::Lock,
+    });
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    let replies = direct.command(&Message::KeypadAction {
+        source: nuki_edge::nuki::enums::KeypadSource::Code,
+        code: AccessCode(999_999),
+        action: nuki_edge::nuki::enums::KeypadActionKind::Lock,
+    });
+    assert_eq!(replies, [error(ErrorCode::KErrorCodeInvalid, CommandId::KeypadAction)]);
+}
+
+#[test]
+fn time_control_entries_round_trip() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    let add = Message::AddTimeControlEntry {
+        weekdays: messages::Weekdays(0),
+        time: nuki_edge::nuki::codec::TimeOfDay { hour: 22, minute: 30 },
+        action: DeviceAction::Lock(LockAction::Lock),
+    };
+    let Message::TimeControlEntryId { entry_id } = only(direct.command(&add)) else {
+        panic!("entry id expected");
+    };
+    let replies = direct.command(&Message::RequestTimeControlEntries);
+    assert_eq!(replies[0], Message::TimeControlEntryCount { count: 1 });
+    let Message::TimeControlEntry(mut entry) = replies[1].clone() else {
+        panic!("entry expected");
+    };
+    assert_eq!(entry.entry_id, entry_id);
+    entry.enabled = false;
+    assert_eq!(direct.command(&Message::UpdateTimeControlEntry(entry)), complete());
+    assert_eq!(direct.command(&Message::RemoveTimeControlEntry { entry_id }), complete());
+    assert_eq!(
+        direct.command(&Message::RemoveTimeControlEntry { entry_id }),
+        [error(ErrorCode::KErrorBadParameter, CommandId::RemoveTimeControlEntry)]
+    );
+    let bad = Message::AddTimeControlEntry {
+        weekdays: messages::Weekdays(0),
+        time: nuki_edge::nuki::codec::TimeOfDay { hour: 24, minute: 0 },
+        action: DeviceAction::Lock(LockAction::Lock),
+    };
+    assert_eq!(
+        direct.command(&bad),
+        [error(ErrorCode::KErrorBadParameter, CommandId::AddTimeControlEntry)]
+    );
+}
+
+#[test]
+fn reboot_answers_then_asks_to_drop_the_link_and_is_unreachable_for_a_while() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    assert_eq!(direct.command(&Message::RequestReboot), complete());
+    assert!(direct.device.take_disconnect_request());
+    assert!(!direct.device.is_reachable(direct.now));
+    assert!(direct.device.advertisement(direct.now).is_none());
+    direct.device.on_timer(direct.now + Duration::from_secs(5));
+    assert!(direct.device.is_reachable(direct.now + Duration::from_secs(5)));
+}
+
+#[test]
+fn states_layouts_and_device_kinds() {
+    for (kind, layout, expected) in [
+        (SimKind::SmartLock2, Some(19), 19),
+        (SimKind::SmartLock2, None, 21),
+        (SimKind::SmartLock4, None, 27),
+        (SimKind::SmartLockUltra, None, 27),
+        (SimKind::Box, None, 21),
+    ] {
+        let mut spec = spec(kind);
+        spec.states_layout_len = layout;
+        let mut direct = Direct::with_spec(spec, IdType::App);
+        assert_eq!(direct.states().encoded_len(), expected, "{kind:?}");
+    }
+    let mut direct = Direct::new(SimKind::Box);
+    let states = direct.states();
+    assert!(messages::battery_charging(states.battery_state), "mains powered");
+    assert_eq!(messages::battery_percent(states.battery_state), 90);
+    let Message::Config(Config::Lock(config)) = only(direct.command(&Message::RequestConfig))
+    else {
+        panic!("lock config expected");
+    };
+    assert_eq!(config.device_type.map(|t| t.to_u8()), None, "74-byte layout has no type");
+    let mut box_spec = spec(SimKind::Box);
+    box_spec.config_layout_len = Some(75);
+    let mut direct = Direct::with_spec(box_spec, IdType::App);
+    let Message::Config(Config::Lock(config)) = only(direct.command(&Message::RequestConfig))
+    else {
+        panic!("lock config expected");
+    };
+    assert_eq!(config.device_type.map(|t| t.to_u8()), Some(1));
+    let opener = fresh_device(spec(SimKind::Opener));
+    let advert = opener.advertisement(Duration::ZERO).unwrap();
+    assert_eq!(advert.local_name.as_deref(), Some("Nuki_Opener_11223344"));
+    let beacon = advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID]).unwrap();
+    assert_eq!(beacon.family, ServiceFamily::Opener);
+    assert_eq!(beacon.nuki_id, 0x1122_3344);
+}
