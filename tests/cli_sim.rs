@@ -83,7 +83,14 @@ start_in_pairing_mode = true
 fn scan_lists_kind_id_rssi_and_pairing_mode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = building(dir.path());
-    let rows = json(&run(&["scan", "--config", &config, "--seconds", "2", "--json"]));
+    let rows = json(&run(&[
+        "scan",
+        "--config",
+        &config,
+        "--seconds",
+        "2",
+        "--json",
+    ]));
     let rows = rows.as_array().expect("array");
     assert_eq!(rows.len(), 4, "{rows:?}");
     let entrance = rows
@@ -113,11 +120,17 @@ fn pair_then_operate_in_separate_processes() {
 
     let paired = run(&["pair", "--config", &config, "Entrance"]);
     assert_eq!(paired.status.code(), Some(0), "{paired:?}");
-    assert!(stdout(&paired).contains("paired with Entrance"), "{}", stdout(&paired));
+    assert!(
+        stdout(&paired).contains("paired with Entrance"),
+        "{}",
+        stdout(&paired)
+    );
 
     let store = dir.path().join("store.redb");
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&store).expect("store exists").permissions(),
+        &std::fs::metadata(&store)
+            .expect("store exists")
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "the store holds keys");
 
@@ -125,9 +138,15 @@ fn pair_then_operate_in_separate_processes() {
     assert_eq!(state["result"]["state"]["lock_state"], "locked", "{state}");
 
     let unlocked = json(&run(&["unlock", "--config", &config, "entrance"]));
-    assert_eq!(unlocked["result"]["state"]["lock_state"], "unlocked", "{unlocked}");
+    assert_eq!(
+        unlocked["result"]["state"]["lock_state"], "unlocked",
+        "{unlocked}"
+    );
     let locked = json(&run(&["lock", "--config", &config, "54:D2:72:00:00:01"]));
-    assert_eq!(locked["result"]["state"]["lock_state"], "locked", "{locked}");
+    assert_eq!(
+        locked["result"]["state"]["lock_state"], "locked",
+        "{locked}"
+    );
     let unlatched = json(&run(&["unlatch", "--config", &config, "Entrance"]));
     assert_eq!(unlatched["result"]["accepted"], true, "{unlatched}");
 
@@ -143,7 +162,10 @@ fn pair_waits_for_the_button_with_a_countdown() {
     let paired = run(&["pair", "--config", &config, "Flat 1"]);
     assert_eq!(paired.status.code(), Some(0), "{paired:?}");
     let text = stdout(&paired);
-    assert!(text.contains("waiting for Flat 1 to enter pairing mode"), "{text}");
+    assert!(
+        text.contains("waiting for Flat 1 to enter pairing mode"),
+        "{text}"
+    );
     assert!(text.contains("s left)"), "{text}");
     assert!(text.contains("pressing the button of Flat 1"), "{text}");
     assert!(text.contains("paired with Flat 1"), "{text}");
@@ -158,7 +180,9 @@ fn ultra_pairs_with_its_pin_and_opener_operates() {
     let state = json(&run(&["state", "--config", &config, "Penthouse"]));
     assert_eq!(state["result"]["state"]["nuki_state"], "door_mode");
 
-    json(&run(&["pair", "--config", &config, "Intercom", "--as", "bridge", "--json"]));
+    json(&run(&[
+        "pair", "--config", &config, "Intercom", "--as", "bridge", "--json",
+    ]));
     let rto = json(&run(&["unlock", "--config", &config, "Intercom"]));
     assert_eq!(rto["result"]["state"]["lock_state"], "rto_active", "{rto}");
 }

@@ -1,10 +1,12 @@
 //! Builds the radio the configuration asks for: BlueZ, or the simulated building.
 
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ble::sim::{RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
-use crate::ble::{BleError, BleTransport};
+use crate::ble::sim::{DeviceMemory, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
+use crate::ble::{BleError, BleTransport, DeviceAddress};
 use crate::config::{BleBackend, Config, DeviceKind, SimDeviceConfig};
 use crate::devices::link::LinkTimeouts;
 
@@ -12,6 +14,15 @@ use crate::devices::link::LinkTimeouts;
 pub struct Backend {
     pub transport: Arc<dyn BleTransport>,
     pub sim: Option<SimControl>,
+}
+
+impl Backend {
+    /// Saves the simulated devices' memory after they changed; nothing for a real radio.
+    pub fn persist_sim(&self, config: &Config) {
+        if let (Some(sim), Some(path)) = (&self.sim, sim_state_path(config)) {
+            save_sim_state(sim, &path);
+        }
+    }
 }
 
 pub async fn open(config: &Config) -> Result<Backend, BleError> {
@@ -45,11 +56,15 @@ fn open_sim(config: &Config) -> Backend {
         .map(|device| sim_spec(device, config.sim.seed))
         .collect();
     let (transport, control) = SimTransport::new(specs, radio_model(config));
+    let remembered = sim_state_path(config)
+        .map(|path| load_sim_state(&control, &path))
+        .unwrap_or_default();
+    // Factory-fresh devices come out of the box in pairing mode; remembered ones do not.
     for device in config
         .sim
         .devices
         .iter()
-        .filter(|d| d.start_in_pairing_mode)
+        .filter(|d| d.start_in_pairing_mode && !remembered.contains(&d.address))
     {
         let address = crate::ble::DeviceAddress(device.address.clone());
         if let Err(error) = control.press_button(&address) {
@@ -109,4 +124,62 @@ pub fn sim_state_path(config: &Config) -> Option<std::path::PathBuf> {
     }))
 }
 
-pub fn save_sim_state(_sim: &SimControl, _path: &std::path::Path) {}
+/// Writes the simulated devices' memory (it holds keys: mode 0600, replaced atomically).
+fn save_sim_state(sim: &SimControl, path: &Path) {
+    if let Err(error) = write_sim_state(sim, path) {
+        tracing::warn!(path = %path.display(), %error, "could not save the simulated devices' memory");
+    }
+}
+
+fn write_sim_state(sim: &SimControl, path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let text = serde_json::to_vec_pretty(&sim.memories()).map_err(std::io::Error::other)?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = std::path::PathBuf::from(temporary);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Powers the simulated devices up with what they remembered and returns the addresses of
+/// those with any pairing. A missing file is a first start; a damaged one is reported and
+/// ignored (the devices start factory-fresh).
+fn load_sim_state(sim: &SimControl, path: &Path) -> HashSet<String> {
+    let mut remembered = HashSet::new();
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return remembered,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot read the simulated devices' memory");
+            return remembered;
+        }
+    };
+    let memories: BTreeMap<DeviceAddress, DeviceMemory> = match serde_json::from_slice(&text) {
+        Ok(memories) => memories,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "the simulated devices' memory is damaged; starting fresh");
+            return remembered;
+        }
+    };
+    for (address, memory) in &memories {
+        match sim.restore(address, memory) {
+            Ok(()) if !memory.authorizations.is_empty() => {
+                remembered.insert(address.0.clone());
+            }
+            Ok(()) => {}
+            Err(error) => {
+                tracing::debug!(device = %address, %error, "remembered device is no longer in the config")
+            }
+        }
+    }
+    remembered
+}

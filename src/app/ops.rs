@@ -235,11 +235,13 @@ pub async fn pair(
     let store = Store::open(&config.store.path)?;
     let target = resolve_device(config, &store, device)?;
     let backend = backend::open(config).await?;
-    let pin_text = pin.or_else(|| config.pairing.security_pin.map(|p| p.value().to_string()));
-    pair_device(
-        config, &store, &backend, &target, as_bridge, pin_text, progress,
-    )
-    .await
+    // The installer knows a simulated device's PIN from the building's config.
+    let pin = pin.or_else(|| {
+        config
+            .find_sim_device(device)
+            .map(|d| d.security_pin.to_string())
+    });
+    pair_device(config, &store, &backend, &target, as_bridge, pin, progress).await
 }
 
 /// Pairing on an open backend; used by `pair` and by the daemon's automatic pairing.
@@ -296,6 +298,7 @@ pub async fn pair_device(
     .map_err(device_error)?;
     let outcome = link.pair(request).await;
     link.disconnect().await;
+    backend.persist_sim(config);
     let outcome = outcome.map_err(|error| match error {
         LinkError::Pairing(pairing) => OpsError::Pairing {
             device: target.name.clone(),
@@ -475,6 +478,7 @@ pub async fn device_command(
         .map_err(device_error)?;
     let result = run_command(&mut client, command).await;
     client.close().await;
+    backend.persist_sim(config);
     let value = result.map_err(device_error)?;
     Ok(serde_json::json!({
         "device": target.name,

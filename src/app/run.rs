@@ -87,11 +87,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
             }
         }
     }
-    if let Some(path) = backend::sim_state_path(&config) {
-        if let Some(sim) = &backend.sim {
-            backend::save_sim_state(sim, &path);
-        }
-    }
+    backend.persist_sim(&config);
     tracing::info!("stopped");
     Ok(())
 }
@@ -140,9 +136,6 @@ async fn pair_and_remember(
             tracing::info!(device = %summary.name, address = %summary.address, auth_id = summary.authorization_id, "paired");
             if let Ok(Some(pairing)) = store.pairing(&target.address) {
                 lock(fleet).pairings.insert(target.address.clone(), pairing);
-            }
-            if let (Some(sim), Some(path)) = (&backend.sim, backend::sim_state_path(config)) {
-                backend::save_sim_state(sim, &path);
             }
         }
         Err(error) => tracing::warn!(device = %target.name, %error, "pairing failed"),
