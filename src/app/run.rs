@@ -156,7 +156,11 @@ async fn pair_and_remember(
     pin: Option<String>,
 ) {
     let progress = |step: ops::PairProgress| tracing::info!("{step}");
-    match ops::pair_device(config, store, backend, target, None, pin, &progress).await {
+    let prompts = ops::PairPrompts {
+        progress: &progress,
+        ask_pin: None,
+    };
+    match ops::pair_device(config, store, backend, target, None, pin, prompts).await {
         Ok(summary) => {
             tracing::info!(device = %summary.name, address = %summary.address, auth_id = summary.authorization_id, "paired");
             if let Ok(Some(pairing)) = store.pairing(&target.address) {
