@@ -34,9 +34,26 @@ impl Failure {
             Failure::BadInput(error) => (EXIT_BAD_INPUT, error),
             Failure::Runtime(error) => (EXIT_RUNTIME, error),
         };
-        eprintln!("error: {}", one_line(&format!("{error:#}")));
+        eprintln!("error: {}", one_line(&describe(&error)));
         ExitCode::from(code)
     }
+}
+
+/// The error and its causes, each cause only when the text so far does not already say it
+/// (our error types print their inner error themselves).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 impl From<OpsError> for Failure {

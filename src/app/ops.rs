@@ -32,7 +32,7 @@ pub enum OpsError {
     NotPaired(String),
     #[error("invalid security PIN: {0}")]
     BadPin(#[from] PinError),
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("radio: {0}")]
     Ble(#[from] BleError),
