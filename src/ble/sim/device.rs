@@ -45,8 +45,8 @@ pub struct Outbound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
-    /// The next written command reaches the device (and is executed), then the link drops
-    /// before any answer.
+    /// The next command written (any message but Request Data) reaches the device and is
+    /// executed, then the link drops before any answer.
     DropLinkMidCommand,
     /// The next written message is lost on the air.
     NoAnswer,
@@ -391,6 +391,21 @@ impl SimDevice {
             }
             None => false,
         }
+    }
+
+    /// Whether a written message is a command rather than a Request Data (which only reads).
+    /// Messages the device cannot read count as commands.
+    pub fn is_command(&self, characteristic: Uuid, bytes: &[u8]) -> bool {
+        let command = if characteristic == self.characteristics.keyturner_usdio {
+            frame::read_header(bytes)
+                .ok()
+                .and_then(|header| self.authorizations.get(header.auth_id))
+                .and_then(|entry| frame::open_encrypted(entry.key(), bytes).ok())
+                .map(|opened| opened.command)
+        } else {
+            frame::inspect_plain(bytes).ok().map(|plain| plain.command)
+        };
+        command != Some(CommandId::RequestData)
     }
 
     fn has_fault(&self, fault: Fault) -> bool {

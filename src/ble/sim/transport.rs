@@ -358,6 +358,7 @@ impl BleTransport for SimTransport {
             events: receiver,
             queue: VecDeque::new(),
             closed: false,
+            device_gone: false,
         }))
     }
 }
@@ -395,6 +396,8 @@ pub struct SimLink {
     /// Events received but not yet due, in time order.
     queue: VecDeque<LinkEvent>,
     closed: bool,
+    /// The device side has ended the link; only queued events remain.
+    device_gone: bool,
 }
 
 impl SimLink {
@@ -468,7 +471,8 @@ impl BleLink for SimLink {
             if state.device.take_fault(Fault::NoAnswer) {
                 return Ok(());
             }
-            let drop_now = state.device.take_fault(Fault::DropLinkMidCommand);
+            let drop_now = state.device.is_command(characteristic, value)
+                && state.device.take_fault(Fault::DropLinkMidCommand);
             let out = state.device.on_write(characteristic, value, now);
             if drop_now {
                 node.drop_link(&mut state, now, now);
@@ -503,22 +507,25 @@ impl BleLink for SimLink {
                 },
                 Some(event) => {
                     let due = self.node.instant(event.at());
+                    if self.device_gone {
+                        tokio::time::sleep_until(due).await;
+                        continue;
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep_until(due) => {}
                         event = self.events.recv() => match event {
                             Some(event) => self.absorb(event),
-                            None if self.queue.is_empty() => return Err(BleError::Disconnected),
-                            None => {}
+                            None => self.device_gone = true,
                         },
                     }
                 }
-                None if self.closed => return Err(BleError::Disconnected),
+                None if self.closed || self.device_gone => {
+                    self.closed = true;
+                    return Err(BleError::Disconnected);
+                }
                 None => match self.events.recv().await {
                     Some(event) => self.absorb(event),
-                    None => {
-                        self.closed = true;
-                        return Err(BleError::Disconnected);
-                    }
+                    None => self.device_gone = true,
                 },
             }
         }
