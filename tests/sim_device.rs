@@ -133,7 +133,10 @@ impl PairingScript {
             }
             (Some(key), Err(_)) => {
                 let (auth_id, message) = decode_sealed(key, reply, self.family);
-                assert_eq!(auth_id, ULTRA_PAIRING_AUTH_ID, "Ultra reply echoes the header id");
+                assert_eq!(
+                    auth_id, ULTRA_PAIRING_AUTH_ID,
+                    "Ultra reply echoes the header id"
+                );
                 message
             }
             (None, Err(error)) => panic!("undecodable pairing reply: {error}"),
@@ -282,7 +285,8 @@ impl Direct {
         assert!(device.press_button(Duration::ZERO));
         let mut script = PairingScript::new(family, array(OFFICIAL_CLIENT_SECRET), id_type, 42);
         script.pin = pin;
-        let PairingStep::Done { key, auth_id } = Self::pair(&mut device, &mut script, Duration::ZERO)
+        let PairingStep::Done { key, auth_id } =
+            Self::pair(&mut device, &mut script, Duration::ZERO)
         else {
             panic!("pairing failed");
         };
@@ -311,7 +315,8 @@ impl Direct {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Vec<Outbound> {
-        self.device.on_write(self.chars.keyturner_usdio, bytes, self.now)
+        self.device
+            .on_write(self.chars.keyturner_usdio, bytes, self.now)
     }
 
     fn open(&self, out: &Outbound) -> Message {
@@ -449,7 +454,10 @@ fn classic_pairing_and_session_reproduce_the_generated_vectors() {
             "reply to {request}"
         );
     }
-    assert!(!device.in_pairing_mode(), "a completed pairing ends pairing mode");
+    assert!(
+        !device.in_pairing_mode(),
+        "a completed pairing ends pairing mode"
+    );
     let snapshot = device.snapshot();
     assert_eq!(snapshot.authorizations.len(), 1);
     assert_eq!(snapshot.authorizations[0].auth_id, 5);
@@ -472,8 +480,9 @@ fn classic_pairing_and_session_reproduce_the_generated_vectors() {
     let out = device.on_write(chars.keyturner_usdio, &e3, Duration::ZERO);
     assert_eq!(out.len(), 2);
     assert_eq!(out[0], usdio("48494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F05000000190082926961DEC516DAE66CABDEE3C5E781A9DB40A66E2558D067"));
-    let key = SharedKey::from_hex("240F211B9601AA3499561285DA52853106A80284C92FDF7BEB50AB2D5866D17A")
-        .unwrap();
+    let key =
+        SharedKey::from_hex("240F211B9601AA3499561285DA52853106A80284C92FDF7BEB50AB2D5866D17A")
+            .unwrap();
     let (_, locking) = decode_sealed(&key, &out[1].bytes, ServiceFamily::Keyturner);
     assert_eq!(lock_state(&locking), Some(LockState::Locking.to_u8()));
     // Nothing happens before the motor arrives.
@@ -492,8 +501,15 @@ fn classic_pairing_and_session_reproduce_the_generated_vectors() {
         states.last_lock_action,
         Some(DeviceAction::Lock(LockAction::Lock))
     );
-    assert_eq!(states.current_time.to_iso8601().as_deref(), Some("2024-05-01T12:34:57Z"));
-    assert_eq!(states.remote_access_status, Some(0x02), "a Bridge is paired");
+    assert_eq!(
+        states.current_time.to_iso8601().as_deref(),
+        Some("2024-05-01T12:34:57Z")
+    );
+    assert_eq!(
+        states.remote_access_status,
+        Some(0x02),
+        "a Bridge is paired"
+    );
     assert_eq!(states.encoded_len(), 27);
     assert_eq!(out[1], usdio("78797A7B7C7D7E7F808182838485868788898A8B8C8D8E8F0500000019000C2936DBCB425D9FEC14444405258E063A8808436C1FBBDA78"));
     // Replaying E3: the challenge was used → E7 (BAD_NONCE for Lock Action).
@@ -578,17 +594,23 @@ fn undecryptable_or_unknown_authorization_gets_a_plain_error_on_gdio() {
     }];
     let real_key = direct.key.clone();
     direct.key = SharedKey::from_bytes([9; 32]);
-    let request = direct.sealed(&Message::RequestData {
-        command: CommandId::Challenge,
-        extra: Vec::new(),
-    }, None);
+    let request = direct.sealed(
+        &Message::RequestData {
+            command: CommandId::Challenge,
+            extra: Vec::new(),
+        },
+        None,
+    );
     assert_eq!(direct.write(&request), expected);
     direct.key = real_key;
     direct.auth_id += 100;
-    let request = direct.sealed(&Message::RequestData {
-        command: CommandId::Challenge,
-        extra: Vec::new(),
-    }, None);
+    let request = direct.sealed(
+        &Message::RequestData {
+            command: CommandId::Challenge,
+            extra: Vec::new(),
+        },
+        None,
+    );
     assert_eq!(direct.write(&request), expected);
 }
 
@@ -610,7 +632,11 @@ fn bad_crc_auth_id_mismatch_and_length_are_reported_encrypted() {
         message.extend_from_slice(&sealed);
         message
     };
-    let out = direct.device.on_write(usdio, &seal(&direct.key, direct.auth_id, &pdata), direct.now);
+    let out = direct.device.on_write(
+        usdio,
+        &seal(&direct.key, direct.auth_id, &pdata),
+        direct.now,
+    );
     assert_eq!(
         out.iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
         [error(ErrorCode::ErrorBadCrc, CommandId::RequestData)]
@@ -621,24 +647,55 @@ fn bad_crc_auth_id_mismatch_and_length_are_reported_encrypted() {
     pdata.extend_from_slice(&[0x04, 0x00]);
     let crc = nuki_edge::nuki::crc::crc16(&pdata);
     pdata.extend_from_slice(&crc.to_le_bytes());
-    let out = direct.device.on_write(usdio, &seal(&direct.key, direct.auth_id, &pdata), direct.now);
+    let out = direct.device.on_write(
+        usdio,
+        &seal(&direct.key, direct.auth_id, &pdata),
+        direct.now,
+    );
     assert_eq!(
         out.iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
-        [error(ErrorCode::KErrorNotAuthorized, CommandId::RequestData)]
+        [error(
+            ErrorCode::KErrorNotAuthorized,
+            CommandId::RequestData
+        )]
     );
     // A Request Data with a 1-byte payload.
-    let request = frame::encode_encrypted(&direct.key, &[2; 24], direct.auth_id, CommandId::RequestData, &[0x04]);
+    let request = frame::encode_encrypted(
+        &direct.key,
+        &[2; 24],
+        direct.auth_id,
+        CommandId::RequestData,
+        &[0x04],
+    );
     assert_eq!(
-        direct.write(&request).iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        direct
+            .write(&request)
+            .iter()
+            .map(|o| direct.open(o))
+            .collect::<Vec<_>>(),
         [error(ErrorCode::ErrorBadLength, CommandId::RequestData)]
     );
     // Lock Action with a payload one byte short.
     let challenge = direct.challenge();
-    let mut payload = messages::encode(&lock_action(LockAction::Lock), direct.family, Some(&Proof::challenge(challenge)));
+    let mut payload = messages::encode(
+        &lock_action(LockAction::Lock),
+        direct.family,
+        Some(&Proof::challenge(challenge)),
+    );
     payload.pop();
-    let request = frame::encode_encrypted(&direct.key, &[3; 24], direct.auth_id, CommandId::LockAction, &payload);
+    let request = frame::encode_encrypted(
+        &direct.key,
+        &[3; 24],
+        direct.auth_id,
+        CommandId::LockAction,
+        &payload,
+    );
     assert_eq!(
-        direct.write(&request).iter().map(|o| direct.open(o)).collect::<Vec<_>>(),
+        direct
+            .write(&request)
+            .iter()
+            .map(|o| direct.open(o))
+            .collect::<Vec<_>>(),
         [error(ErrorCode::ErrorBadLength, CommandId::LockAction)]
     );
 }
@@ -693,7 +750,10 @@ fn wrong_pins_are_refused_then_locked_out_for_a_while() {
     }
     assert_eq!(
         direct.command(&Message::VerifySecurityPin),
-        [error(ErrorCode::KErrorTooManyPinAttempts, CommandId::VerifySecurityPin)]
+        [error(
+            ErrorCode::KErrorTooManyPinAttempts,
+            CommandId::VerifySecurityPin
+        )]
     );
     direct.now += Duration::from_secs(61);
     assert_eq!(
@@ -738,15 +798,24 @@ fn disabled_and_time_limited_authorizations_are_refused() {
     direct.switch(guest_key, guest_id);
     assert_eq!(
         direct.command(&lock_action(LockAction::Lock)),
-        [error(ErrorCode::KErrorTimeNotAllowed, CommandId::LockAction)]
+        [error(
+            ErrorCode::KErrorTimeNotAllowed,
+            CommandId::LockAction
+        )]
     );
     // Reading the state needs no challenge and stays allowed.
-    assert_eq!(direct.states().lock_state, DeviceLockState::Lock(LockState::Unlocked));
+    assert_eq!(
+        direct.states().lock_state,
+        DeviceLockState::Lock(LockState::Unlocked)
+    );
     direct.switch(admin.0, admin.1);
     let unknown = Message::RemoveUserAuthorization { auth_id: 999 };
     assert_eq!(
         direct.command(&unknown),
-        [error(ErrorCode::KErrorInvalidAuthId, CommandId::RemoveUserAuthorization)]
+        [error(
+            ErrorCode::KErrorInvalidAuthId,
+            CommandId::RemoveUserAuthorization
+        )]
     );
 }
 
@@ -762,7 +831,11 @@ fn fresh_device(spec: SimDeviceSpec) -> SimDevice {
 
 fn pairing_reply(device: &mut SimDevice, request: &[u8]) -> Message {
     let family = device.spec().family();
-    let out = device.on_write(family.characteristics().pairing_gdio, request, Duration::ZERO);
+    let out = device.on_write(
+        family.characteristics().pairing_gdio,
+        request,
+        Duration::ZERO,
+    );
     assert_eq!(out.len(), 1);
     decode_plain(&out[0].bytes, family)
 }
@@ -786,7 +859,10 @@ fn pairing_outside_pairing_mode_out_of_order_and_malformed() {
     let authenticator = plain(&Message::AuthorizationAuthenticator([1; 32]), family);
     assert_eq!(
         pairing_reply(&mut device, &authenticator),
-        error(ErrorCode::ErrorUnknown, CommandId::AuthorizationAuthenticator)
+        error(
+            ErrorCode::ErrorUnknown,
+            CommandId::AuthorizationAuthenticator
+        )
     );
     let mut corrupted = request_key.clone();
     *corrupted.last_mut().unwrap() ^= 0x01;
@@ -800,15 +876,24 @@ fn pairing_outside_pairing_mode_out_of_order_and_malformed() {
         error(ErrorCode::ErrorBadLength, CommandId::PublicKey)
     );
     // A wrong authenticator sends the client back to the start.
-    assert!(matches!(pairing_reply(&mut device, &request_key), Message::PublicKey(_)));
+    assert!(matches!(
+        pairing_reply(&mut device, &request_key),
+        Message::PublicKey(_)
+    ));
     let client = KeyPair::from_secret([3; 32]);
     assert!(matches!(
-        pairing_reply(&mut device, &plain(&Message::PublicKey(client.public_key()), family)),
+        pairing_reply(
+            &mut device,
+            &plain(&Message::PublicKey(client.public_key()), family)
+        ),
         Message::Challenge(_)
     ));
     assert_eq!(
         pairing_reply(&mut device, &authenticator),
-        error(ErrorCode::PErrorBadAuthenticator, CommandId::AuthorizationAuthenticator)
+        error(
+            ErrorCode::PErrorBadAuthenticator,
+            CommandId::AuthorizationAuthenticator
+        )
     );
     assert_eq!(device.snapshot().authorizations.len(), 0);
 }
@@ -899,7 +984,11 @@ fn ultra_pairs_with_the_security_pin_and_locks_out_wrong_pins() {
     let chars = ServiceFamily::Ultra.characteristics();
     assert_eq!(
         device.characteristic_uuids(),
-        [chars.pairing_gdio, chars.keyturner_gdio, chars.keyturner_usdio]
+        [
+            chars.pairing_gdio,
+            chars.keyturner_gdio,
+            chars.keyturner_usdio
+        ]
     );
     assert_eq!(
         ServiceFamily::detect(&device.characteristic_uuids()),
@@ -917,13 +1006,24 @@ fn ultra_pairs_with_the_security_pin_and_locks_out_wrong_pins() {
     let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
     script.pin = 123_456;
     assert_eq!(
-        refused(Direct::pair(&mut device, &mut script, Duration::from_secs(1))),
-        error(ErrorCode::KErrorTooManyPinAttempts, CommandId::AuthorizationData)
+        refused(Direct::pair(
+            &mut device,
+            &mut script,
+            Duration::from_secs(1)
+        )),
+        error(
+            ErrorCode::KErrorTooManyPinAttempts,
+            CommandId::AuthorizationData
+        )
     );
     assert!(device.press_button(Duration::from_secs(61)));
     let mut script = PairingScript::new(ServiceFamily::Ultra, [4; 32], IdType::App, 1);
     script.pin = 123_456;
-    let (_, auth_id) = paired(Direct::pair(&mut device, &mut script, Duration::from_secs(61)));
+    let (_, auth_id) = paired(Direct::pair(
+        &mut device,
+        &mut script,
+        Duration::from_secs(61),
+    ));
     assert_eq!(device.snapshot().authorizations[0].auth_id, auth_id);
     assert!(!device.in_pairing_mode());
 }
@@ -958,7 +1058,10 @@ fn lock_action_reports_accepted_states_and_complete_with_motor_time() {
         [Message::Status(StatusCode::Complete)]
     );
     let states = direct.states();
-    assert_eq!(states.last_lock_action, Some(DeviceAction::Lock(LockAction::Lock)));
+    assert_eq!(
+        states.last_lock_action,
+        Some(DeviceAction::Lock(LockAction::Lock))
+    );
     assert_eq!(direct.device.snapshot().authorizations[0].lock_count, 2);
     // Simple Lock Action takes the same route.
     let replies = direct.command(&Message::SimpleLockAction {
@@ -997,7 +1100,10 @@ fn unlatch_and_lock_n_go_run_through_their_states() {
         complete |= replies.contains(&Message::Status(StatusCode::Complete));
     }
     assert!(complete);
-    assert_eq!(seen, [LockState::Locking.to_u8(), LockState::Locked.to_u8()]);
+    assert_eq!(
+        seen,
+        [LockState::Locking.to_u8(), LockState::Locked.to_u8()]
+    );
 }
 
 #[test]
@@ -1016,12 +1122,18 @@ fn injected_faults_busy_and_jam() {
     let Message::KeyturnerStates(states) = &replies[0] else {
         panic!("states expected");
     };
-    assert_eq!(states.lock_state, DeviceLockState::Lock(LockState::MotorBlocked));
+    assert_eq!(
+        states.lock_state,
+        DeviceLockState::Lock(LockState::MotorBlocked)
+    );
     assert_eq!(
         states.last_lock_action_completion_status.map(|c| c.to_u8()),
         Some(0x01)
     );
-    assert_eq!(replies[1], error(ErrorCode::KErrorMotorBlocked, CommandId::LockAction));
+    assert_eq!(
+        replies[1],
+        error(ErrorCode::KErrorMotorBlocked, CommandId::LockAction)
+    );
     // The jam was a one-off: the next try works.
     let replies = direct.command(&lock_action(LockAction::Lock));
     assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
@@ -1047,7 +1159,11 @@ fn state_changed_flag_is_set_by_changes_and_cleared_by_a_bridge_read() {
     // Manual turns and the door sensor count as changes too.
     direct.device.manual_action(0x01, direct.now).unwrap();
     assert!(flag(&direct.device, direct.now));
-    assert_eq!(direct.device.snapshot().last_action.1, 0x00, "not finished yet");
+    assert_eq!(
+        direct.device.snapshot().last_action.1,
+        0x00,
+        "not finished yet"
+    );
     direct.advance(Duration::from_secs(2));
     assert_eq!(direct.device.snapshot().last_action, (0x01, 0x01, 0x00));
 }
@@ -1063,7 +1179,9 @@ fn door_sensor_changes_states_and_logs() {
     );
     let out = direct.device.set_door(true, direct.now).unwrap();
     let unsolicited: Vec<Message> = out.iter().map(|o| direct.open(o)).collect();
-    assert!(matches!(&unsolicited[..], [Message::KeyturnerStates(s)] if s.door_sensor_state.map(|d| d.to_u8()) == Some(0x03)));
+    assert!(
+        matches!(&unsolicited[..], [Message::KeyturnerStates(s)] if s.door_sensor_state.map(|d| d.to_u8()) == Some(0x03))
+    );
     assert!(flag(&direct.device, direct.now));
     let replies = direct.command(&Message::RequestLogEntries {
         start_index: 0,
@@ -1071,7 +1189,9 @@ fn door_sensor_changes_states_and_logs() {
         sort_order: SortOrder::Descending,
         total_count: false,
     });
-    assert!(matches!(&replies[0], Message::LogEntry(entry) if matches!(entry.data, LogData::DoorSensor { .. })));
+    assert!(
+        matches!(&replies[0], Message::LogEntry(entry) if matches!(entry.data, LogData::DoorSensor { .. }))
+    );
     let without = fresh_device(self::spec(SimKind::SmartLock4));
     let mut without = without;
     assert!(without.set_door(true, Duration::ZERO).is_err());
@@ -1140,7 +1260,10 @@ fn opener_rto_strike_and_continuous_mode() {
             Message::Status(StatusCode::Complete)
         ]
     );
-    assert_eq!(direct.states().lock_state, DeviceLockState::Opener(OpenerLockState::RtoActive));
+    assert_eq!(
+        direct.states().lock_state,
+        DeviceLockState::Opener(OpenerLockState::RtoActive)
+    );
     let replies = direct.command(&Message::ContinuousModeAction {
         enabled: true,
         timeout: 0,
@@ -1149,7 +1272,10 @@ fn opener_rto_strike_and_continuous_mode() {
     assert_eq!(direct.states().nuki_state, NukiState::ContinuousMode);
     // A ring in continuous mode opens the door.
     direct.device.ring_doorbell(direct.now).unwrap();
-    assert_eq!(direct.device.snapshot().lock_state, OpenerLockState::Opening.to_u8());
+    assert_eq!(
+        direct.device.snapshot().lock_state,
+        OpenerLockState::Opening.to_u8()
+    );
     assert!(flag(&direct.device, direct.now));
 }
 
@@ -1174,19 +1300,27 @@ fn set_config_changes_the_config_and_the_update_counter() {
     else {
         panic!("lock config expected");
     };
-        assert_eq!(config.name, "Front door");
+    assert_eq!(config.name, "Front door");
     assert_eq!(config.nuki_id, 0x1122_3344);
     assert_eq!(config.device_type.map(|t| t.to_u8()), Some(4));
-    assert_eq!(config.current_time.to_iso8601().as_deref(), Some("2024-05-01T12:34:56Z"));
+    assert_eq!(
+        config.current_time.to_iso8601().as_deref(),
+        Some("2024-05-01T12:34:56Z")
+    );
     let Some(SetConfig::Lock(mut update)) = set_config_from(&config) else {
         panic!("lock layout");
     };
     update.name = "Back door".into();
     update.led_brightness = 1;
-    assert_eq!(direct.command(&Message::SetConfig(SetConfig::Lock(update.clone()))), complete());
-    assert_eq!(direct.states().config_update_count, count_before.wrapping_add(1));
-    let Message::Config(Config::Lock(after)) = only(direct.command(&Message::RequestConfig))
-    else {
+    assert_eq!(
+        direct.command(&Message::SetConfig(SetConfig::Lock(update.clone()))),
+        complete()
+    );
+    assert_eq!(
+        direct.states().config_update_count,
+        count_before.wrapping_add(1)
+    );
+    let Message::Config(Config::Lock(after)) = only(direct.command(&Message::RequestConfig)) else {
         panic!("lock config expected");
     };
     assert_eq!(after.name, "Back door");
@@ -1205,7 +1339,9 @@ fn set_config_changes_the_config_and_the_update_counter() {
     let mut settings = advanced.settings.clone();
     settings.lock_n_go_timeout = 7;
     assert_eq!(
-        direct.command(&Message::SetAdvancedConfig(messages::SetAdvancedConfig::Lock(settings))),
+        direct.command(&Message::SetAdvancedConfig(
+            messages::SetAdvancedConfig::Lock(settings)
+        )),
         complete()
     );
     direct.command(&lock_action(LockAction::LockNGo));
@@ -1240,12 +1376,23 @@ fn disabling_pairing_in_the_config_keeps_the_button_from_starting_pairing() {
     else {
         panic!("lock config expected");
     };
-    assert_eq!(messages::encode(&Message::Config(Config::Lock(config.clone())), direct.family, None).len(), 74);
+    assert_eq!(
+        messages::encode(
+            &Message::Config(Config::Lock(config.clone())),
+            direct.family,
+            None
+        )
+        .len(),
+        74
+    );
     let Some(SetConfig::Lock(mut update)) = set_config_from(&config) else {
         panic!("lock layout");
     };
     update.pairing_enabled = false;
-    assert_eq!(direct.command(&Message::SetConfig(SetConfig::Lock(update))), complete());
+    assert_eq!(
+        direct.command(&Message::SetConfig(SetConfig::Lock(update))),
+        complete()
+    );
     assert!(!direct.device.press_button(direct.now));
 }
 
@@ -1262,7 +1409,10 @@ fn security_pin_change_time_update_and_status_reads() {
         direct.command_with_pin(&Message::VerifySecurityPin, 1234),
         [error(ErrorCode::KErrorBadPin, CommandId::VerifySecurityPin)]
     );
-    assert_eq!(direct.command_with_pin(&Message::VerifySecurityPin, 4321), complete());
+    assert_eq!(
+        direct.command_with_pin(&Message::VerifySecurityPin, 4321),
+        complete()
+    );
     assert_eq!(
         direct.command_with_pin(
             &Message::SetSecurityPin {
@@ -1270,10 +1420,16 @@ fn security_pin_change_time_update_and_status_reads() {
             },
             4321
         ),
-        [error(ErrorCode::KErrorBadParameter, CommandId::SetSecurityPin)]
+        [error(
+            ErrorCode::KErrorBadParameter,
+            CommandId::SetSecurityPin
+        )]
     );
     let target = DateTime::from_unix(1_800_000_000);
-    assert_eq!(direct.command_with_pin(&Message::UpdateTime(target), 4321), complete());
+    assert_eq!(
+        direct.command_with_pin(&Message::UpdateTime(target), 4321),
+        complete()
+    );
     assert_eq!(direct.states().current_time, target);
     let replies = direct.send(
         &Message::RequestData {
@@ -1282,7 +1438,12 @@ fn security_pin_change_time_update_and_status_reads() {
         },
         None,
     );
-    assert_eq!(replies, [Message::MostRecentCommand { command: CommandId::UpdateTime }]);
+    assert_eq!(
+        replies,
+        [Message::MostRecentCommand {
+            command: CommandId::UpdateTime
+        }]
+    );
     let replies = direct.send(
         &Message::RequestData {
             command: CommandId::BatteryReport,
@@ -1302,7 +1463,9 @@ fn security_pin_change_time_update_and_status_reads() {
         },
         None,
     );
-    assert!(matches!(&replies[..], [Message::FirmwareStatus { version, .. }] if version.major == 4));
+    assert!(
+        matches!(&replies[..], [Message::FirmwareStatus { version, .. }] if version.major == 4)
+    );
     assert_eq!(
         direct.send(
             &Message::RequestData {
@@ -1350,14 +1513,23 @@ fn log_entries_follow_start_index_count_and_order() {
     };
     assert_eq!(first.auth_id, direct.auth_id);
     assert_eq!(first.auth_name, "Gateway");
-    assert!(matches!(first.data, LogData::LockAction { action: DeviceAction::Lock(LockAction::Lock), .. }));
+    assert!(matches!(
+        first.data,
+        LogData::LockAction {
+            action: DeviceAction::Lock(LockAction::Lock),
+            ..
+        }
+    ));
     let replies = direct.command(&request(3, 10, SortOrder::Descending, false));
     assert_eq!(indexes(&replies), [2, 1]);
     assert!(!matches!(replies[0], Message::LogEntryCount(_)));
     let replies = direct.command(&request(1, 1, SortOrder::Ascending, false));
     assert_eq!(indexes(&replies), [2]);
     // Disabling logging is itself logged; later actions are not.
-    assert_eq!(direct.command(&Message::EnableLogging { enabled: false }), complete());
+    assert_eq!(
+        direct.command(&Message::EnableLogging { enabled: false }),
+        complete()
+    );
     direct.command(&lock_action(LockAction::Unlock));
     direct.advance(Duration::from_secs(3));
     assert_eq!(direct.device.snapshot().log_count, 4);
@@ -1376,15 +1548,23 @@ fn authorization_entries_invites_updates_and_removal() {
         time_limited: false,
         allowed: AllowedWindow::default(),
     });
-    let Message::AuthorizationIdInvite { auth_id: invited, created } =
-        only(direct.command(&invite))
+    let Message::AuthorizationIdInvite {
+        auth_id: invited,
+        created,
+    } = only(direct.command(&invite))
     else {
         panic!("invite id expected");
     };
-    assert_eq!(created.to_iso8601().as_deref(), Some("2024-05-01T12:34:56Z"));
+    assert_eq!(
+        created.to_iso8601().as_deref(),
+        Some("2024-05-01T12:34:56Z")
+    );
     // The requester comes first, then the others by id.
     let admin_id = direct.auth_id;
-    let replies = direct.command(&Message::RequestAuthorizationEntries { offset: 0, count: 10 });
+    let replies = direct.command(&Message::RequestAuthorizationEntries {
+        offset: 0,
+        count: 10,
+    });
     assert_eq!(replies[0], Message::AuthorizationEntryCount { count: 3 });
     let ids: Vec<u32> = replies
         .iter()
@@ -1411,9 +1591,18 @@ fn authorization_entries_invites_updates_and_removal() {
         allowed: AllowedWindow::default(),
     });
     assert_eq!(direct.command(&update), complete());
-    let names: Vec<String> = direct.device.snapshot().authorizations.iter().map(|a| a.name.clone()).collect();
+    let names: Vec<String> = direct
+        .device
+        .snapshot()
+        .authorizations
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
     assert!(names.contains(&"Renamed".to_string()));
-    assert_eq!(direct.command(&Message::RemoveUserAuthorization { auth_id: app }), complete());
+    assert_eq!(
+        direct.command(&Message::RemoveUserAuthorization { auth_id: app }),
+        complete()
+    );
     assert_eq!(direct.device.snapshot().authorizations.len(), 2);
 }
 
@@ -1431,24 +1620,38 @@ fn keypad_codes_are_validated_listed_updated_and_removed() {
             allowed: AllowedWindow::default(),
         })
     };
-    let Message::KeypadCodeId { code_id: first, .. } = only(direct.command(&add(123_456)))
-    else {
+    let Message::KeypadCodeId { code_id: first, .. } = only(direct.command(&add(123_456))) else {
         panic!("code id expected");
     };
     assert_eq!(
         direct.command(&add(123_456)),
-        [error(ErrorCode::KErrorCodeAlreadyExists, CommandId::AddKeypadCode)]
+        [error(
+            ErrorCode::KErrorCodeAlreadyExists,
+            CommandId::AddKeypadCode
+        )]
     );
     assert_eq!(
         direct.command(&add(123_406)),
-        [error(ErrorCode::KErrorBadParameter, CommandId::AddKeypadCode)]
+        [error(
+            ErrorCode::KErrorBadParameter,
+            CommandId::AddKeypadCode
+        )]
     );
-    assert!(matches!(direct.command(&add(654_321))[0], Message::KeypadCodeId { .. }));
+    assert!(matches!(
+        direct.command(&add(654_321))[0],
+        Message::KeypadCodeId { .. }
+    ));
     assert_eq!(
         direct.command(&add(777_777)),
-        [error(ErrorCode::KErrorTooManyEntries, CommandId::AddKeypadCode)]
+        [error(
+            ErrorCode::KErrorTooManyEntries,
+            CommandId::AddKeypadCode
+        )]
     );
-    let replies = direct.command(&Message::RequestKeypadCodes { offset: 0, count: 10 });
+    let replies = direct.command(&Message::RequestKeypadCodes {
+        offset: 0,
+        count: 10,
+    });
     assert_eq!(replies[0], Message::KeypadCodeCount { count: 2 });
     assert_eq!(replies.len(), 4);
     assert_eq!(messages::encode(&replies[1], direct.family, None).len(), 63);
@@ -1465,12 +1668,21 @@ fn keypad_codes_are_validated_listed_updated_and_removed() {
     assert_eq!(direct.command(&update(first)), complete());
     assert_eq!(
         direct.command(&update(999)),
-        [error(ErrorCode::KErrorBadParameter, CommandId::UpdateKeypadCode)]
+        [error(
+            ErrorCode::KErrorBadParameter,
+            CommandId::UpdateKeypadCode
+        )]
     );
-    assert_eq!(direct.command(&Message::RemoveKeypadCode { code_id: first }), complete());
     assert_eq!(
         direct.command(&Message::RemoveKeypadCode { code_id: first }),
-        [error(ErrorCode::KErrorBadParameter, CommandId::RemoveKeypadCode)]
+        complete()
+    );
+    assert_eq!(
+        direct.command(&Message::RemoveKeypadCode { code_id: first }),
+        [error(
+            ErrorCode::KErrorBadParameter,
+            CommandId::RemoveKeypadCode
+        )]
     );
     assert_eq!(direct.device.snapshot().keypad_code_count, 1);
     // A keypad entering the remaining code unlocks.
@@ -1485,7 +1697,10 @@ fn keypad_codes_are_validated_listed_updated_and_removed() {
         code: AccessCode(999_999),
         action: nuki_edge::nuki::enums::KeypadActionKind::Lock,
     });
-    assert_eq!(replies, [error(ErrorCode::KErrorCodeInvalid, CommandId::KeypadAction)]);
+    assert_eq!(
+        replies,
+        [error(ErrorCode::KErrorCodeInvalid, CommandId::KeypadAction)]
+    );
 }
 
 #[test]
@@ -1493,7 +1708,10 @@ fn time_control_entries_round_trip() {
     let mut direct = Direct::new(SimKind::SmartLock4);
     let add = Message::AddTimeControlEntry {
         weekdays: messages::Weekdays(0),
-        time: nuki_edge::nuki::codec::TimeOfDay { hour: 22, minute: 30 },
+        time: nuki_edge::nuki::codec::TimeOfDay {
+            hour: 22,
+            minute: 30,
+        },
         action: DeviceAction::Lock(LockAction::Lock),
     };
     let Message::TimeControlEntryId { entry_id } = only(direct.command(&add)) else {
@@ -1506,20 +1724,35 @@ fn time_control_entries_round_trip() {
     };
     assert_eq!(entry.entry_id, entry_id);
     entry.enabled = false;
-    assert_eq!(direct.command(&Message::UpdateTimeControlEntry(entry)), complete());
-    assert_eq!(direct.command(&Message::RemoveTimeControlEntry { entry_id }), complete());
+    assert_eq!(
+        direct.command(&Message::UpdateTimeControlEntry(entry)),
+        complete()
+    );
     assert_eq!(
         direct.command(&Message::RemoveTimeControlEntry { entry_id }),
-        [error(ErrorCode::KErrorBadParameter, CommandId::RemoveTimeControlEntry)]
+        complete()
+    );
+    assert_eq!(
+        direct.command(&Message::RemoveTimeControlEntry { entry_id }),
+        [error(
+            ErrorCode::KErrorBadParameter,
+            CommandId::RemoveTimeControlEntry
+        )]
     );
     let bad = Message::AddTimeControlEntry {
         weekdays: messages::Weekdays(0),
-        time: nuki_edge::nuki::codec::TimeOfDay { hour: 24, minute: 0 },
+        time: nuki_edge::nuki::codec::TimeOfDay {
+            hour: 24,
+            minute: 0,
+        },
         action: DeviceAction::Lock(LockAction::Lock),
     };
     assert_eq!(
         direct.command(&bad),
-        [error(ErrorCode::KErrorBadParameter, CommandId::AddTimeControlEntry)]
+        [error(
+            ErrorCode::KErrorBadParameter,
+            CommandId::AddTimeControlEntry
+        )]
     );
 }
 
@@ -1531,7 +1764,9 @@ fn reboot_answers_then_asks_to_drop_the_link_and_is_unreachable_for_a_while() {
     assert!(!direct.device.is_reachable(direct.now));
     assert!(direct.device.advertisement(direct.now).is_none());
     direct.device.on_timer(direct.now + Duration::from_secs(5));
-    assert!(direct.device.is_reachable(direct.now + Duration::from_secs(5)));
+    assert!(direct
+        .device
+        .is_reachable(direct.now + Duration::from_secs(5)));
 }
 
 #[test]
@@ -1550,13 +1785,20 @@ fn states_layouts_and_device_kinds() {
     }
     let mut direct = Direct::new(SimKind::Box);
     let states = direct.states();
-    assert!(messages::battery_charging(states.battery_state), "mains powered");
+    assert!(
+        messages::battery_charging(states.battery_state),
+        "mains powered"
+    );
     assert_eq!(messages::battery_percent(states.battery_state), 90);
     let Message::Config(Config::Lock(config)) = only(direct.command(&Message::RequestConfig))
     else {
         panic!("lock config expected");
     };
-    assert_eq!(config.device_type.map(|t| t.to_u8()), None, "74-byte layout has no type");
+    assert_eq!(
+        config.device_type.map(|t| t.to_u8()),
+        None,
+        "74-byte layout has no type"
+    );
     let mut box_spec = spec(SimKind::Box);
     box_spec.config_layout_len = Some(75);
     let mut direct = Direct::with_spec(box_spec, IdType::App);
@@ -1568,7 +1810,8 @@ fn states_layouts_and_device_kinds() {
     let opener = fresh_device(spec(SimKind::Opener));
     let advert = opener.advertisement(Duration::ZERO).unwrap();
     assert_eq!(advert.local_name.as_deref(), Some("Nuki_Opener_11223344"));
-    let beacon = advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID]).unwrap();
+    let beacon =
+        advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID]).unwrap();
     assert_eq!(beacon.family, ServiceFamily::Opener);
     assert_eq!(beacon.nuki_id, 0x1122_3344);
 }
@@ -1631,11 +1874,12 @@ impl LinkClient {
     async fn recv_raw(&mut self, within: Duration) -> Result<(Uuid, Vec<u8>), Silence> {
         let deadline = Instant::now() + within;
         loop {
-            let indication = match tokio::time::timeout_at(deadline, self.link.next_indication()).await {
-                Err(_) => return Err(Silence::Timeout),
-                Ok(Err(error)) => return Err(Silence::Link(error)),
-                Ok(Ok(indication)) => indication,
-            };
+            let indication =
+                match tokio::time::timeout_at(deadline, self.link.next_indication()).await {
+                    Err(_) => return Err(Silence::Timeout),
+                    Ok(Err(error)) => return Err(Silence::Link(error)),
+                    Ok(Ok(indication)) => indication,
+                };
             let characteristic = indication.characteristic;
             self.fragments
                 .push((characteristic, indication.value.len(), Instant::now()));
@@ -1682,7 +1926,8 @@ impl LinkClient {
 
     async fn pair_as(&mut self, control: &SimControl, address: &DeviceAddress, id_type: IdType) {
         assert!(control.press_button(address).unwrap());
-        let mut script = PairingScript::new(self.family, array(OFFICIAL_CLIENT_SECRET), id_type, 42);
+        let mut script =
+            PairingScript::new(self.family, array(OFFICIAL_CLIENT_SECRET), id_type, 42);
         let (key, auth_id) = paired(self.pair(&mut script).await);
         self.key = key;
         self.auth_id = auth_id;
@@ -1769,7 +2014,10 @@ async fn lock_action_over_the_radio_takes_motor_time() {
     assert_eq!(started.elapsed(), Duration::from_millis(300 + 3 * 30));
     client.pair_as(&control, &address(), IdType::Bridge).await;
     client.lock_action(LockAction::Lock).await;
-    assert_eq!(client.recv().await.unwrap(), Message::Status(StatusCode::Accepted));
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Accepted)
+    );
     let locking = client.recv().await.unwrap();
     assert_eq!(lock_state(&locking), Some(LockState::Locking.to_u8()));
     let moving_since = Instant::now();
@@ -1780,13 +2028,22 @@ async fn lock_action_over_the_radio_takes_motor_time() {
         motor >= Duration::from_millis(1400) && motor <= Duration::from_millis(1700),
         "motor took {motor:?}"
     );
-    assert_eq!(client.recv().await.unwrap(), Message::Status(StatusCode::Complete));
-    assert_eq!(control.snapshot(&address()).unwrap().lock_state, LockState::Locked.to_u8());
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Complete)
+    );
+    assert_eq!(
+        control.snapshot(&address()).unwrap().lock_state,
+        LockState::Locked.to_u8()
+    );
     // Every indication fits the default ATT payload.
     assert!(client.fragments.iter().all(|(_, len, _)| *len <= 20));
     // Busy while moving: a second action is refused.
     client.lock_action(LockAction::Unlock).await;
-    assert_eq!(client.recv().await.unwrap(), Message::Status(StatusCode::Accepted));
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Accepted)
+    );
     let unlocking = client.recv().await.unwrap();
     assert_eq!(lock_state(&unlocking), Some(LockState::Unlocking.to_u8()));
     client.lock_action(LockAction::Lock).await;
@@ -1847,13 +2104,21 @@ async fn indications_on_unsubscribed_characteristics_are_lost() {
     let mut client = LinkClient::connect_unsubscribed(&transport, &address()).await;
     client.key = key;
     client.auth_id = auth_id;
-    client.link.subscribe(client.chars.keyturner_gdio).await.unwrap();
+    client
+        .link
+        .subscribe(client.chars.keyturner_gdio)
+        .await
+        .unwrap();
     client.request_states().await;
     assert!(matches!(
         client.recv_raw(Duration::from_secs(10)).await,
         Err(Silence::Timeout)
     ));
-    client.link.subscribe(client.chars.keyturner_usdio).await.unwrap();
+    client
+        .link
+        .subscribe(client.chars.keyturner_usdio)
+        .await
+        .unwrap();
     assert_eq!(client.states().await.nuki_state, NukiState::DoorMode);
     // Writes to a characteristic the device lacks fail at once.
     let opener_usdio = ServiceFamily::Opener.characteristics().keyturner_usdio;
@@ -1865,7 +2130,10 @@ async fn indications_on_unsubscribed_characteristics_are_lost() {
 
 #[tokio::test(start_paused = true)]
 async fn one_central_at_a_time_and_out_of_range_devices() {
-    let (transport, control) = building(&[SimKind::SmartLock4, SimKind::Opener], RadioModel::default());
+    let (transport, control) = building(
+        &[SimKind::SmartLock4, SimKind::Opener],
+        RadioModel::default(),
+    );
     let opener = DeviceAddress("sim-2".into());
     let mut client = LinkClient::connect(&transport, &address()).await;
     assert!(matches!(
@@ -1885,7 +2153,10 @@ async fn one_central_at_a_time_and_out_of_range_devices() {
         Err(Silence::Link(BleError::Disconnected))
     ));
     let adverts = transport.scan(Duration::from_secs(1)).await.unwrap();
-    let names: Vec<_> = adverts.iter().filter_map(|a| a.local_name.clone()).collect();
+    let names: Vec<_> = adverts
+        .iter()
+        .filter_map(|a| a.local_name.clone())
+        .collect();
     assert_eq!(names, ["Nuki_Opener_11223345"]);
     assert!(matches!(
         transport.connect(&address()).await,
@@ -1904,14 +2175,19 @@ async fn a_link_dropped_mid_command_still_executes_the_command() {
     let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
     let mut client = LinkClient::connect(&transport, &address()).await;
     client.pair_as(&control, &address(), IdType::Bridge).await;
-    control.inject_fault(&address(), Fault::DropLinkMidCommand).unwrap();
+    control
+        .inject_fault(&address(), Fault::DropLinkMidCommand)
+        .unwrap();
     client.lock_action(LockAction::Lock).await;
     assert!(matches!(
         client.recv().await,
         Err(Silence::Link(BleError::Disconnected))
     ));
     assert!(matches!(
-        client.link.write(client.chars.keyturner_usdio, &[0; 40]).await,
+        client
+            .link
+            .write(client.chars.keyturner_usdio, &[0; 40])
+            .await,
         Err(BleError::Disconnected)
     ));
     // The motor kept running without a link.
@@ -1923,7 +2199,10 @@ async fn a_link_dropped_mid_command_still_executes_the_command() {
     let mut client = LinkClient::connect(&transport, &address()).await;
     client.key = key;
     client.auth_id = auth_id;
-    assert_eq!(client.states().await.lock_state, DeviceLockState::Lock(LockState::Locked));
+    assert_eq!(
+        client.states().await.lock_state,
+        DeviceLockState::Lock(LockState::Locked)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -1937,7 +2216,9 @@ async fn lost_requests_and_corrupted_replies() {
         client.recv_raw(Duration::from_secs(5)).await,
         Err(Silence::Timeout)
     ));
-    control.inject_fault(&address(), Fault::CorruptByte).unwrap();
+    control
+        .inject_fault(&address(), Fault::CorruptByte)
+        .unwrap();
     client.request_states().await;
     let (_, corrupted) = client.recv_raw(WAIT).await.unwrap();
     assert_eq!(
@@ -1946,7 +2227,11 @@ async fn lost_requests_and_corrupted_replies() {
     );
     // Faults are one-offs.
     assert_eq!(client.states().await.nuki_state, NukiState::DoorMode);
-    assert!(control.snapshot(&address()).unwrap().pending_faults.is_empty());
+    assert!(control
+        .snapshot(&address())
+        .unwrap()
+        .pending_faults
+        .is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -1961,12 +2246,19 @@ async fn reboot_drops_the_link_and_the_device_comes_back() {
             Some(&Proof::with_pin(challenge, SecurityPin::Short(1234))),
         )
         .await;
-    assert_eq!(client.recv().await.unwrap(), Message::Status(StatusCode::Complete));
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Complete)
+    );
     assert!(matches!(
         client.recv().await,
         Err(Silence::Link(BleError::Disconnected))
     ));
-    assert!(transport.scan(Duration::from_millis(100)).await.unwrap().is_empty());
+    assert!(transport
+        .scan(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .is_empty());
     let refused_at = Instant::now();
     assert!(transport.connect(&address()).await.is_err());
     // The failed attempt waited for the connect timeout; by then the device is back.
@@ -1983,17 +2275,27 @@ async fn adverts_show_pairing_mode_state_flag_and_timeouts_without_a_link() {
     assert_eq!(advert.local_name.as_deref(), Some("Nuki_11223344"));
     let rssi = advert.rssi.unwrap();
     assert!((-65..=-59).contains(&rssi), "rssi {rssi}");
-    let beacon = advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID]).unwrap();
+    let beacon =
+        advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID]).unwrap();
     assert_eq!(beacon.nuki_id, 0x1122_3344);
     assert!(!beacon.state_changed);
     assert!(control.press_button(&address()).unwrap());
-    let advert = transport.scan(Duration::from_secs(1)).await.unwrap().remove(0);
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
     let pairing = ServiceFamily::Keyturner.characteristics().pairing_service;
-    let parsed = advert::parse_pairing_service_data(pairing, &advert.service_data[&pairing]).unwrap();
+    let parsed =
+        advert::parse_pairing_service_data(pairing, &advert.service_data[&pairing]).unwrap();
     assert_eq!(parsed.nuki_id, 0x1122_3344);
     // Nobody pairs: pairing mode ends by itself.
     tokio::time::sleep(Duration::from_secs(30)).await;
-    let advert = transport.scan(Duration::from_secs(1)).await.unwrap().remove(0);
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
     assert!(advert.service_data.is_empty());
     assert!(!control.snapshot(&address()).unwrap().pairing_mode);
     // A manual turn sets the flag; a Bridge reading the state clears it.
@@ -2004,12 +2306,20 @@ async fn adverts_show_pairing_mode_state_flag_and_timeouts_without_a_link() {
             .state_changed
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let advert = transport.scan(Duration::from_secs(1)).await.unwrap().remove(0);
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
     assert!(beacon_flag(&advert));
     let mut client = LinkClient::connect(&transport, &address()).await;
     client.pair_as(&control, &address(), IdType::Bridge).await;
     client.states().await;
-    let advert = transport.scan(Duration::from_secs(1)).await.unwrap().remove(0);
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
     assert!(!beacon_flag(&advert));
 }
 

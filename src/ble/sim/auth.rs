@@ -288,13 +288,15 @@ mod tests {
         let now = 1_714_566_896;
         let mut window = TimeWindow {
             time_limited: true,
-            weekdays: 0b0001_0000,
-            from_time: TimeOfDay { hour: 8, minute: 0 },
-            until_time: TimeOfDay {
-                hour: 17,
-                minute: 0,
+            allowed: AllowedWindow {
+                weekdays: Weekdays(0b0001_0000),
+                from_time: TimeOfDay { hour: 8, minute: 0 },
+                until_time: TimeOfDay {
+                    hour: 17,
+                    minute: 0,
+                },
+                ..AllowedWindow::default()
             },
-            ..TimeWindow::default()
         };
         assert!(window.allows(now, 0));
         assert!(!window.allows(now, 300), "17:34 local is after the window");
