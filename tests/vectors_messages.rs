@@ -632,6 +632,55 @@ fn cli_refuses_garbage_with_one_line() {
     .unwrap_err();
     assert!(matches!(
         error,
-        DecodeInputError::Incomplete { have: 40, need: 92 }
+        DecodeInputError::Incomplete {
+            have: 40,
+            need: Some(92)
+        }
     ));
+}
+
+#[test]
+fn cli_decodes_a_plain_gdio_error_even_with_a_key() {
+    // The real lock's unencrypted "not authorized" on the keyturner GDIO.
+    let report = decode_command_line(
+        &args(&["12 00 20 00 00 13 D7"]),
+        Some(SESSION_KEY),
+        false,
+        ServiceFamily::Keyturner,
+    )
+    .unwrap();
+    assert_eq!(report["framing"], "plain");
+    assert_eq!(report["command"], "error_report");
+    assert_eq!(report["crc_valid"], true);
+    assert_eq!(report["fields"]["code"], "k_error_not_authorized");
+    assert_eq!(report["fields"]["command"], "unknown");
+}
+
+#[test]
+fn cli_reports_bad_crc_and_truncation_of_plain_frames() {
+    let report = decode_command_line(
+        &args(&["0E00009DD8"]),
+        None,
+        false,
+        ServiceFamily::Keyturner,
+    )
+    .unwrap();
+    assert_eq!(report["framing"], "plain");
+    assert_eq!(report["crc_valid"], false);
+    assert_eq!(report["fields"]["status"], "complete");
+
+    let error = decode_command_line(
+        &args(&["03002FE57DA347CD62431528DAAC5FBB290730FF"]),
+        None,
+        false,
+        ServiceFamily::Keyturner,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        DecodeInputError::Incomplete {
+            have: 20,
+            need: Some(36)
+        }
+    );
 }

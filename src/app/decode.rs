@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::nuki::advert;
 use crate::nuki::command::CommandId;
 use crate::nuki::crypto::SharedKey;
-use crate::nuki::frame::{self, FrameError, ADATA_LEN, PDATA_OVERHEAD};
+use crate::nuki::frame::{self, FrameError, ADATA_LEN, PDATA_OVERHEAD, PLAIN_OVERHEAD};
 use crate::nuki::messages::{self, Protection};
 use crate::nuki::reassembly::{plain_payload_len, Framing, Reassembler};
 use crate::nuki::uuids::ServiceFamily;
@@ -27,8 +27,9 @@ pub enum DecodeInputError {
     OddLength { index: usize },
     #[error("the key must be 64 hex digits")]
     BadKey,
-    #[error("the fragments end in the middle of a message ({have} of {need} bytes)")]
-    Incomplete { have: usize, need: usize },
+    #[error("the fragments end in the middle of a message ({have} bytes{})",
+        need.map(|need| format!(" of {need}")).unwrap_or_default())]
+    Incomplete { have: usize, need: Option<usize> },
     #[error("the fragments hold more than one message ({extra} byte(s) after the first)")]
     SeveralMessages { extra: usize },
     #[error("nothing recognisable: {reason}")]
@@ -38,8 +39,9 @@ pub enum DecodeInputError {
 /// Decodes one captured message given as hex fragments (concatenated in order).
 ///
 /// * `advert`: the bytes are advertising data (raw AD structures or manufacturer data).
-/// * `key_hex`: the shared key; the bytes are then an encrypted message.
-/// * otherwise a plain frame if the CRC fits, else the clear header of an encrypted message.
+/// * a plain frame (known command, valid CRC) is decoded as such, key or not;
+/// * with `key_hex` an encrypted message is opened (a wrong key is reported, not an error);
+/// * without a key, an encrypted message shows its clear header only.
 pub fn decode_command_line(
     fragments_hex: &[String],
     key_hex: Option<&str>,
@@ -50,13 +52,10 @@ pub fn decode_command_line(
     if advert {
         return decode_advert(&fragments.concat());
     }
-    match key_hex {
-        Some(text) => {
-            let key = SharedKey::from_hex(text).map_err(|_| DecodeInputError::BadKey)?;
-            decode_with_key(&fragments, &key, family)
-        }
-        None => decode_without_key(&fragments, family),
-    }
+    let key = key_hex
+        .map(|text| SharedKey::from_hex(text).map_err(|_| DecodeInputError::BadKey))
+        .transpose()?;
+    decode_frame(&fragments, key.as_ref(), family)
 }
 
 fn parse_fragments(fragments_hex: &[String]) -> Result<Vec<Vec<u8>>, DecodeInputError> {
@@ -88,6 +87,60 @@ fn parse_fragments(fragments_hex: &[String]) -> Result<Vec<Vec<u8>>, DecodeInput
     Ok(fragments)
 }
 
+fn decode_frame(
+    fragments: &[Vec<u8>],
+    key: Option<&SharedKey>,
+    family: ServiceFamily,
+) -> Result<Value, DecodeInputError> {
+    let bytes = fragments.concat();
+    let encrypted_shape = looks_encrypted(&bytes);
+    if let (Some(key), true) = (key, encrypted_shape) {
+        return decode_with_key(fragments, key, family);
+    }
+    let plain_problem = match reassemble(fragments, Framing::Plain) {
+        Ok(message) => match frame::inspect_plain(&message) {
+            Ok(inspected) if inspected.crc_valid && is_known(inspected.command) => {
+                return Ok(plain_report(&inspected, family));
+            }
+            _ => None,
+        },
+        Err(problem) => Some(problem),
+    };
+    if let Some(key) = key {
+        // Not a plain frame: let the encrypted reassembly say what is wrong.
+        return decode_with_key(fragments, key, family);
+    }
+    if encrypted_shape {
+        let mut report = encrypted_header_report(&bytes)?;
+        report.insert("authenticated".into(), json!(NOT_CHECKED));
+        return Ok(Value::Object(report));
+    }
+    if let Some(problem @ DecodeInputError::SeveralMessages { .. }) = plain_problem {
+        return Err(problem);
+    }
+    if let Ok(inspected) = frame::inspect_plain(&bytes) {
+        let fits =
+            plain_payload_len(inspected.command).is_none_or(|len| len == inspected.payload.len());
+        if fits && is_known(inspected.command) {
+            return Ok(plain_report(&inspected, family));
+        }
+    }
+    if let Some(problem @ DecodeInputError::Incomplete { need: Some(_), .. }) = plain_problem {
+        return Err(problem);
+    }
+    Err(DecodeInputError::Unrecognised {
+        reason: format!(
+            "{} bytes are neither a plain frame (known command, CRC) nor an encrypted one \
+             (length at offset 28)",
+            bytes.len()
+        ),
+    })
+}
+
+fn is_known(command: CommandId) -> bool {
+    !matches!(command, CommandId::Unknown(_))
+}
+
 /// Feeds the fragments to a [`Reassembler`]; they must form exactly one message.
 fn reassemble(fragments: &[Vec<u8>], framing: Framing) -> Result<Vec<u8>, DecodeInputError> {
     let total: usize = fragments.iter().map(Vec::len).sum();
@@ -100,19 +153,27 @@ fn reassemble(fragments: &[Vec<u8>], framing: Framing) -> Result<Vec<u8>, Decode
                     reason: error.to_string(),
                 })?;
         if let Some(message) = complete {
-            let consumed: usize = fragments[..=index].iter().map(Vec::len).sum();
             let extra = total - message.len();
-            if index + 1 != fragments.len() || consumed != message.len() || extra != 0 {
+            if index + 1 != fragments.len() || extra != 0 {
                 return Err(DecodeInputError::SeveralMessages { extra });
             }
             return Ok(message);
         }
     }
+    let bytes = fragments.concat();
     let need = match framing {
-        Framing::Encrypted => frame::read_header(&fragments.concat())
-            .map(|header| header.total_len())
-            .unwrap_or(ADATA_LEN),
-        Framing::Plain => total + 1,
+        Framing::Encrypted => Some(
+            frame::read_header(&bytes)
+                .map(|header| header.total_len())
+                .unwrap_or(ADATA_LEN),
+        ),
+        Framing::Plain => match bytes.as_slice() {
+            [low, high, ..] => {
+                plain_payload_len(CommandId::from_u16(u16::from_le_bytes([*low, *high])))
+                    .map(|len| len + PLAIN_OVERHEAD)
+            }
+            _ => None,
+        },
     };
     Err(DecodeInputError::Incomplete { have: total, need })
 }
@@ -151,47 +212,6 @@ fn decode_with_key(
         }
     }
     Ok(Value::Object(report))
-}
-
-fn decode_without_key(
-    fragments: &[Vec<u8>],
-    family: ServiceFamily,
-) -> Result<Value, DecodeInputError> {
-    let bytes = fragments.concat();
-    match reassemble(fragments, Framing::Plain) {
-        Ok(message) => {
-            if let Ok(inspected) = frame::inspect_plain(&message) {
-                if inspected.crc_valid && !matches!(inspected.command, CommandId::Unknown(_)) {
-                    return Ok(plain_report(&inspected, family));
-                }
-            }
-        }
-        Err(error @ DecodeInputError::SeveralMessages { .. }) if !looks_encrypted(&bytes) => {
-            return Err(error)
-        }
-        Err(_) => {}
-    }
-    if looks_encrypted(&bytes) {
-        let mut report = encrypted_header_report(&bytes)?;
-        report.insert("authenticated".into(), json!(NOT_CHECKED));
-        return Ok(Value::Object(report));
-    }
-    if let Ok(inspected) = frame::inspect_plain(&bytes) {
-        let fits = match plain_payload_len(inspected.command) {
-            Some(len) => len == inspected.payload.len(),
-            None => true,
-        };
-        if fits && !matches!(inspected.command, CommandId::Unknown(_)) {
-            return Ok(plain_report(&inspected, family));
-        }
-    }
-    Err(DecodeInputError::Unrecognised {
-        reason: format!(
-            "{} bytes are neither a plain frame (known command, CRC) nor an encrypted one \
-             (length at offset 28)",
-            bytes.len()
-        ),
-    })
 }
 
 fn looks_encrypted(bytes: &[u8]) -> bool {

@@ -1,3 +1,9 @@
-//! CLI commands and daemon wiring (in progress).
+//! CLI commands and daemon wiring.
 
+pub mod backend;
+pub mod cli;
 pub mod decode;
+pub mod logging;
+pub mod ops;
+pub mod run;
+pub mod shutdown;

@@ -1,3 +1,4 @@
 //! The fleet: links to paired devices.
 
+pub mod client;
 pub mod link;

@@ -235,6 +235,36 @@ fn apply_record(summary: &mut AdvertSummary, ad_type: u8, data: &[u8]) {
     }
 }
 
+/// Summarises an advertisement a radio backend has already split into its parts (name,
+/// manufacturer data by company id without the id bytes, service data by UUID).
+pub fn summarize<'a>(
+    local_name: Option<&str>,
+    manufacturer_data: impl IntoIterator<Item = (u16, &'a [u8])>,
+    service_data: impl IntoIterator<Item = (Uuid, &'a [u8])>,
+) -> AdvertSummary {
+    let mut summary = AdvertSummary {
+        local_name: local_name.map(str::to_owned),
+        ..AdvertSummary::default()
+    };
+    for (company, data) in manufacturer_data {
+        match (company, parse_beacon(data)) {
+            (APPLE_COMPANY_ID, Some(beacon)) => summary.beacon = Some(beacon),
+            (APPLE_COMPANY_ID, None) => summary.homekit_advertisement = true,
+            _ => {
+                let mut bytes = company.to_le_bytes().to_vec();
+                bytes.extend_from_slice(data);
+                summary.other_records.push(record(AD_MANUFACTURER, &bytes));
+            }
+        }
+    }
+    for (uuid, data) in service_data {
+        if let Some(pairing) = parse_pairing_service_data(uuid, data) {
+            summary.pairing = Some(pairing);
+        }
+    }
+    summary
+}
+
 fn record(ad_type: u8, data: &[u8]) -> AdRecord {
     AdRecord {
         ad_type,
@@ -360,6 +390,28 @@ mod tests {
         // The pairing UUID is sent reversed: the record starts with the last UUID byte.
         let service_data = bytes.windows(3).position(|w| w == [0x15, 0x21, 0x66]);
         assert!(service_data.is_some());
+    }
+
+    #[test]
+    fn summarize_split_parts() {
+        let beacon = hex::decode("0215a92ae200550111e4916c0800200c9a6634900792c5").unwrap();
+        let pairing_id = [0x34, 0x90, 0x07, 0x92];
+        let summary = summarize(
+            Some("Nuki_Opener_34900792"),
+            [
+                (APPLE_COMPANY_ID, beacon.as_slice()),
+                (0x0059, &[1u8, 2][..]),
+            ],
+            [(OPENER_PAIRING_SERVICE, &pairing_id[..])],
+        );
+        let parsed = summary.beacon.unwrap();
+        assert_eq!(parsed.family, ServiceFamily::Opener);
+        assert!(parsed.state_changed);
+        assert_eq!(summary.pairing.unwrap().nuki_id, 0x3490_0792);
+        assert_eq!(summary.other_records[0].data, [0x59, 0x00, 1, 2]);
+        let homekit = summarize(None, [(APPLE_COMPANY_ID, &[0x06u8, 0x31][..])], []);
+        assert!(homekit.homekit_advertisement);
+        assert!(!homekit.is_nuki());
     }
 
     #[test]

@@ -501,55 +501,116 @@ impl ErrorCode {
 }
 
 wire_enum! {
-    /// Timezone ids (§5.12). Names are the IANA zone names.
+    /// Timezone ids (§5.12). [`iana_name`](Self::iana_name) gives the zone database name.
     pub enum TimeZoneId: u16 {
-        AfricaCairo = 0 => "Africa/Cairo",
-        AfricaLagos = 1 => "Africa/Lagos",
-        AfricaMaputo = 2 => "Africa/Maputo",
-        AfricaNairobi = 3 => "Africa/Nairobi",
-        AmericaAnchorage = 4 => "America/Anchorage",
-        AmericaBuenosAires = 5 => "America/Argentina/Buenos_Aires",
-        AmericaChicago = 6 => "America/Chicago",
-        AmericaDenver = 7 => "America/Denver",
-        AmericaHalifax = 8 => "America/Halifax",
-        AmericaLosAngeles = 9 => "America/Los_Angeles",
-        AmericaManaus = 10 => "America/Manaus",
-        AmericaMexicoCity = 11 => "America/Mexico_City",
-        AmericaNewYork = 12 => "America/New_York",
-        AmericaPhoenix = 13 => "America/Phoenix",
-        AmericaRegina = 14 => "America/Regina",
-        AmericaSantiago = 15 => "America/Santiago",
-        AmericaSaoPaulo = 16 => "America/Sao_Paulo",
-        AmericaStJohns = 17 => "America/St_Johns",
-        AsiaBangkok = 18 => "Asia/Bangkok",
-        AsiaDubai = 19 => "Asia/Dubai",
-        AsiaHongKong = 20 => "Asia/Hong_Kong",
-        AsiaJerusalem = 21 => "Asia/Jerusalem",
-        AsiaKarachi = 22 => "Asia/Karachi",
-        AsiaKathmandu = 23 => "Asia/Kathmandu",
-        AsiaKolkata = 24 => "Asia/Kolkata",
-        AsiaRiyadh = 25 => "Asia/Riyadh",
-        AsiaSeoul = 26 => "Asia/Seoul",
-        AsiaShanghai = 27 => "Asia/Shanghai",
-        AsiaTehran = 28 => "Asia/Tehran",
-        AsiaTokyo = 29 => "Asia/Tokyo",
-        AsiaYangon = 30 => "Asia/Yangon",
-        AustraliaAdelaide = 31 => "Australia/Adelaide",
-        AustraliaBrisbane = 32 => "Australia/Brisbane",
-        AustraliaDarwin = 33 => "Australia/Darwin",
-        AustraliaHobart = 34 => "Australia/Hobart",
-        AustraliaPerth = 35 => "Australia/Perth",
-        AustraliaSydney = 36 => "Australia/Sydney",
-        EuropeBerlin = 37 => "Europe/Berlin",
-        EuropeHelsinki = 38 => "Europe/Helsinki",
-        EuropeIstanbul = 39 => "Europe/Istanbul",
-        EuropeLondon = 40 => "Europe/London",
-        EuropeMoscow = 41 => "Europe/Moscow",
-        PacificAuckland = 42 => "Pacific/Auckland",
-        PacificGuam = 43 => "Pacific/Guam",
-        PacificHonolulu = 44 => "Pacific/Honolulu",
-        PacificPagoPago = 45 => "Pacific/Pago_Pago",
+        AfricaCairo = 0 => "africa_cairo",
+        AfricaLagos = 1 => "africa_lagos",
+        AfricaMaputo = 2 => "africa_maputo",
+        AfricaNairobi = 3 => "africa_nairobi",
+        AmericaAnchorage = 4 => "america_anchorage",
+        AmericaBuenosAires = 5 => "america_argentina_buenos_aires",
+        AmericaChicago = 6 => "america_chicago",
+        AmericaDenver = 7 => "america_denver",
+        AmericaHalifax = 8 => "america_halifax",
+        AmericaLosAngeles = 9 => "america_los_angeles",
+        AmericaManaus = 10 => "america_manaus",
+        AmericaMexicoCity = 11 => "america_mexico_city",
+        AmericaNewYork = 12 => "america_new_york",
+        AmericaPhoenix = 13 => "america_phoenix",
+        AmericaRegina = 14 => "america_regina",
+        AmericaSantiago = 15 => "america_santiago",
+        AmericaSaoPaulo = 16 => "america_sao_paulo",
+        AmericaStJohns = 17 => "america_st_johns",
+        AsiaBangkok = 18 => "asia_bangkok",
+        AsiaDubai = 19 => "asia_dubai",
+        AsiaHongKong = 20 => "asia_hong_kong",
+        AsiaJerusalem = 21 => "asia_jerusalem",
+        AsiaKarachi = 22 => "asia_karachi",
+        AsiaKathmandu = 23 => "asia_kathmandu",
+        AsiaKolkata = 24 => "asia_kolkata",
+        AsiaRiyadh = 25 => "asia_riyadh",
+        AsiaSeoul = 26 => "asia_seoul",
+        AsiaShanghai = 27 => "asia_shanghai",
+        AsiaTehran = 28 => "asia_tehran",
+        AsiaTokyo = 29 => "asia_tokyo",
+        AsiaYangon = 30 => "asia_yangon",
+        AustraliaAdelaide = 31 => "australia_adelaide",
+        AustraliaBrisbane = 32 => "australia_brisbane",
+        AustraliaDarwin = 33 => "australia_darwin",
+        AustraliaHobart = 34 => "australia_hobart",
+        AustraliaPerth = 35 => "australia_perth",
+        AustraliaSydney = 36 => "australia_sydney",
+        EuropeBerlin = 37 => "europe_berlin",
+        EuropeHelsinki = 38 => "europe_helsinki",
+        EuropeIstanbul = 39 => "europe_istanbul",
+        EuropeLondon = 40 => "europe_london",
+        EuropeMoscow = 41 => "europe_moscow",
+        PacificAuckland = 42 => "pacific_auckland",
+        PacificGuam = 43 => "pacific_guam",
+        PacificHonolulu = 44 => "pacific_honolulu",
+        PacificPagoPago = 45 => "pacific_pago_pago",
         NotSet = 0xFFFF => "none",
+    }
+}
+
+const IANA_ZONES: [&str; 46] = [
+    "Africa/Cairo",
+    "Africa/Lagos",
+    "Africa/Maputo",
+    "Africa/Nairobi",
+    "America/Anchorage",
+    "America/Argentina/Buenos_Aires",
+    "America/Chicago",
+    "America/Denver",
+    "America/Halifax",
+    "America/Los_Angeles",
+    "America/Manaus",
+    "America/Mexico_City",
+    "America/New_York",
+    "America/Phoenix",
+    "America/Regina",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "America/St_Johns",
+    "Asia/Bangkok",
+    "Asia/Dubai",
+    "Asia/Hong_Kong",
+    "Asia/Jerusalem",
+    "Asia/Karachi",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "Asia/Riyadh",
+    "Asia/Seoul",
+    "Asia/Shanghai",
+    "Asia/Tehran",
+    "Asia/Tokyo",
+    "Asia/Yangon",
+    "Australia/Adelaide",
+    "Australia/Brisbane",
+    "Australia/Darwin",
+    "Australia/Hobart",
+    "Australia/Perth",
+    "Australia/Sydney",
+    "Europe/Berlin",
+    "Europe/Helsinki",
+    "Europe/Istanbul",
+    "Europe/London",
+    "Europe/Moscow",
+    "Pacific/Auckland",
+    "Pacific/Guam",
+    "Pacific/Honolulu",
+    "Pacific/Pago_Pago",
+];
+
+impl TimeZoneId {
+    /// The zone database name (`Europe/Berlin`), `None` for "not set" and unknown ids.
+    pub fn iana_name(self) -> Option<&'static str> {
+        IANA_ZONES.get(usize::from(self.to_u16())).copied()
+    }
+
+    pub fn from_iana_name(name: &str) -> Option<Self> {
+        let index = IANA_ZONES.iter().position(|zone| *zone == name)?;
+        u16::try_from(index).ok().map(Self::from_u16)
     }
 }
 
@@ -691,8 +752,14 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_string(&TimeZoneId::EuropeBerlin).unwrap(),
-            "\"Europe/Berlin\""
+            "\"europe_berlin\""
         );
+        assert_eq!(TimeZoneId::EuropeBerlin.iana_name(), Some("Europe/Berlin"));
+        assert_eq!(
+            TimeZoneId::from_iana_name("America/Argentina/Buenos_Aires"),
+            Some(TimeZoneId::AmericaBuenosAires)
+        );
+        assert_eq!(TimeZoneId::NotSet.iana_name(), None);
         let names: std::collections::HashSet<_> =
             ErrorCode::ALL.iter().map(|code| code.name()).collect();
         assert_eq!(names.len(), ErrorCode::ALL.len());

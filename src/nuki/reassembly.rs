@@ -52,27 +52,38 @@ impl Reassembler {
             self.buffer.clear();
             return Err(FrameError::TooLong { len });
         }
+        Ok(self.pop_ready())
+    }
+
+    /// Takes a complete message that is already buffered. A push may complete more than one
+    /// message (two back to back in one indication); call this until it returns `None`.
+    pub fn pop_ready(&mut self) -> Option<Vec<u8>> {
         let complete_len = match self.framing {
             Framing::Encrypted => self.encrypted_len(),
             Framing::Plain => self.plain_len(),
-        };
-        match complete_len {
-            Some(len) if self.buffer.len() >= len => {
-                let rest = self.buffer.split_off(len);
-                let message = std::mem::replace(&mut self.buffer, rest);
-                Ok(Some(message))
-            }
-            _ => Ok(None),
+        }?;
+        if self.buffer.len() < complete_len {
+            return None;
         }
+        let rest = self.buffer.split_off(complete_len);
+        Some(std::mem::replace(&mut self.buffer, rest))
     }
 
     fn encrypted_len(&self) -> Option<usize> {
         if self.buffer.len() < ADATA_LEN {
-            return None;
+            // A device that cannot decrypt answers with a plain 7-byte Error Report even on an
+            // encrypted characteristic; no encrypted message is ever that short.
+            return self.is_plain_error_report().then_some(self.buffer.len());
         }
         frame::read_header(&self.buffer)
             .ok()
             .map(|header| header.total_len())
+    }
+
+    fn is_plain_error_report(&self) -> bool {
+        self.buffer.len() == PLAIN_ERROR_REPORT_LEN
+            && self.buffer[..2] == CommandId::ErrorReport.to_u16().to_le_bytes()
+            && crate::nuki::crc::crc_matches(&self.buffer)
     }
 
     fn plain_len(&self) -> Option<usize> {
@@ -87,6 +98,9 @@ impl Reassembler {
         }
     }
 }
+
+/// A plain Error Report: command id, code, failed command id, CRC.
+pub const PLAIN_ERROR_REPORT_LEN: usize = 7;
 
 /// Payload size of the plain messages a device sends, where it is fixed.
 pub fn plain_payload_len(command: CommandId) -> Option<usize> {
@@ -118,5 +132,47 @@ mod tests {
         assert_eq!(message.len(), 36);
         assert!(frame::decode_plain(&message).is_ok());
         assert!(reassembler.is_empty());
+    }
+
+    #[test]
+    fn plain_error_report_on_encrypted_characteristic() {
+        let mut reassembler = Reassembler::new(Framing::Encrypted);
+        let report = hex::decode("120020000013D7").unwrap();
+        assert_eq!(reassembler.push(&report).unwrap(), Some(report));
+    }
+
+    /// Regression: two messages in one indication; the second used to wait for another push.
+    #[test]
+    fn two_messages_in_one_indication_are_both_delivered() {
+        let key = crate::nuki::crypto::SharedKey::from_bytes([6; 32]);
+        let first = frame::encode_encrypted(&key, &[1; 24], 3, CommandId::Status, &[]);
+        let second = frame::encode_encrypted(&key, &[2; 24], 3, CommandId::Status, &[]);
+        let mut reassembler = Reassembler::new(Framing::Encrypted);
+        assert_eq!(
+            reassembler
+                .push(&[first.clone(), second.clone()].concat())
+                .unwrap(),
+            Some(first)
+        );
+        assert_eq!(reassembler.pop_ready(), Some(second));
+        assert_eq!(reassembler.pop_ready(), None);
+    }
+
+    #[test]
+    fn encrypted_message_at_every_split_point() {
+        let key = crate::nuki::crypto::SharedKey::from_bytes([3; 32]);
+        let message = frame::encode_encrypted(&key, &[9; 24], 1, CommandId::Status, &[0]);
+        for split in 1..message.len() {
+            let mut reassembler = Reassembler::new(Framing::Encrypted);
+            assert_eq!(
+                reassembler.push(&message[..split]).unwrap(),
+                None,
+                "split {split}"
+            );
+            assert_eq!(
+                reassembler.push(&message[split..]).unwrap(),
+                Some(message.clone())
+            );
+        }
     }
 }

@@ -71,6 +71,36 @@ impl Authorization {
     pub fn key(&self) -> &SharedKey {
         &self.key
     }
+
+    /// An authorization read back from the device's memory.
+    #[allow(clippy::too_many_arguments)]
+    pub fn restored(
+        id: u32,
+        id_type: u8,
+        app_id: Option<u32>,
+        name: String,
+        key: SharedKey,
+        enabled: bool,
+        remote_allowed: bool,
+        (created_unix, last_active_unix): (i64, i64),
+        lock_count: u16,
+        window: TimeWindow,
+    ) -> Self {
+        Self {
+            id,
+            id_type,
+            app_id,
+            name,
+            key,
+            enabled,
+            remote_allowed,
+            created_unix,
+            last_active_unix,
+            lock_count,
+            window,
+            pending_challenge: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Authorization {
@@ -112,6 +142,25 @@ impl AuthorizationTable {
             next_id: first_id.max(1),
             max,
         }
+    }
+
+    pub fn next_id(&self) -> u32 {
+        self.next_id
+    }
+
+    /// Replaces the table with authorizations from memory (beyond the maximum are dropped).
+    pub fn restore(&mut self, entries: Vec<Authorization>, next_id: u32) {
+        self.entries = entries
+            .into_iter()
+            .take(self.max)
+            .map(|entry| (entry.id, entry))
+            .collect();
+        let after_last = self
+            .entries
+            .keys()
+            .max()
+            .map_or(1, |id| id.saturating_add(1));
+        self.next_id = next_id.max(after_last);
     }
 
     pub fn set_next_id(&mut self, id: u32) {

@@ -28,6 +28,7 @@ use super::entropy::{Entropy, ForcedSecrets};
 use super::keypad::KeypadCodes;
 use super::logbook::Logbook;
 use super::mechanism::{state, Mechanism, MotionTimes};
+use super::memory::{DeviceMemory, StoredAuthorization};
 use super::pairing::{PairingContext, PairingSession};
 use super::pin::PinGuard;
 use super::schedule::Schedule;
@@ -193,6 +194,7 @@ pub struct SimDevice {
     rebooting_until: Option<Duration>,
     disconnect_requested: bool,
     most_recent_command: CommandId,
+    boots: u64,
 }
 
 impl std::fmt::Debug for SimDevice {
@@ -268,8 +270,43 @@ impl SimDevice {
             rebooting_until: None,
             disconnect_requested: false,
             most_recent_command: CommandId::Unknown(0),
+            boots: 0,
             spec,
         }
+    }
+
+    /// What the device keeps across a power cycle.
+    pub fn memory(&self) -> DeviceMemory {
+        DeviceMemory {
+            authorizations: self
+                .authorizations
+                .iter()
+                .map(StoredAuthorization::from_live)
+                .collect(),
+            next_authorization_id: self.authorizations.next_id(),
+            security_pin: self.pins.current(),
+            name: self.settings.name().to_owned(),
+            lock_state: self.mechanism.lock_state(),
+            boots: self.boots,
+        }
+    }
+
+    /// Powers the device up with `memory`: authorizations, PIN, name and bolt position come
+    /// back; a movement in progress at power loss ends where it was.
+    pub fn restore(&mut self, memory: &DeviceMemory) {
+        let entries = memory
+            .authorizations
+            .iter()
+            .filter_map(StoredAuthorization::to_live)
+            .collect();
+        self.authorizations
+            .restore(entries, memory.next_authorization_id);
+        self.pins.set(memory.security_pin);
+        self.settings.config.set_name(&memory.name);
+        self.mechanism = Mechanism::new(self.spec.kind.is_opener(), memory.lock_state);
+        self.boots = memory.boots.wrapping_add(1);
+        self.entropy
+            .reseed_for_boot(self.spec.effective_seed(), self.boots);
     }
 
     pub fn spec(&self) -> &SimDeviceSpec {

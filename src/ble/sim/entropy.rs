@@ -50,6 +50,12 @@ impl Entropy {
         }
     }
 
+    /// Continues from a fresh stream after a power cycle, so no nonce of an earlier run
+    /// comes back.
+    pub fn reseed_for_boot(&mut self, seed: u64, boots: u64) {
+        self.rng = ChaCha20Rng::seed_from_u64(seed ^ boots.rotate_left(32) ^ 0xB007);
+    }
+
     pub fn challenge(&mut self) -> [u8; 32] {
         self.challenges.pop_front().unwrap_or_else(|| {
             let mut nonce = [0u8; 32];

@@ -13,6 +13,7 @@ mod entropy;
 mod keypad;
 mod logbook;
 mod mechanism;
+mod memory;
 mod pairing;
 mod pin;
 mod radio;
@@ -23,6 +24,7 @@ mod transport;
 
 pub use device::{AuthorizationSnapshot, ControlError, Fault, Outbound, SimDevice, SimSnapshot};
 pub use entropy::ForcedSecrets;
+pub use memory::{DeviceMemory, StoredAuthorization};
 pub use radio::RadioModel;
 pub use spec::{InitialPosition, SimDeviceSpec, SimKind};
 pub use transport::{SimControl, SimError, SimLink, SimTransport};

@@ -52,6 +52,10 @@ impl PinGuard {
         Err(PinRejection::Wrong)
     }
 
+    pub fn current(&self) -> u32 {
+        self.pin
+    }
+
     pub fn set(&mut self, pin: u32) {
         self.pin = pin;
     }

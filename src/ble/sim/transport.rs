@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::device::{ControlError, Fault, Outbound, SimDevice, SimSnapshot};
+use super::memory::DeviceMemory;
 use super::radio::RadioModel;
 use super::spec::SimDeviceSpec;
 use crate::ble::{Advertisement, BleError, BleLink, BleTransport, DeviceAddress, Indication};
@@ -619,6 +620,23 @@ impl SimControl {
 
     pub fn snapshot(&self, address: &DeviceAddress) -> Result<SimSnapshot, SimError> {
         self.with_device(address, |device, _| Ok((device.snapshot(), Vec::new())))
+    }
+
+    /// The non-volatile memory of every device, by address.
+    pub fn memories(&self) -> BTreeMap<DeviceAddress, DeviceMemory> {
+        self.world
+            .nodes
+            .iter()
+            .map(|(address, node)| (address.clone(), node.lock().device.memory()))
+            .collect()
+    }
+
+    /// Powers a device up with remembered memory (call before any link is opened).
+    pub fn restore(&self, address: &DeviceAddress, memory: &DeviceMemory) -> Result<(), SimError> {
+        self.with_device(address, |device, _| {
+            device.restore(memory);
+            Ok(((), Vec::new()))
+        })
     }
 }
 

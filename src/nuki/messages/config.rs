@@ -450,3 +450,29 @@ impl From<&OpenerConfig> for OpenerSetConfig {
         }
     }
 }
+
+impl Config {
+    /// The writable part of this configuration, for a read-modify-write.
+    pub fn to_set_config(&self) -> SetConfig {
+        match self {
+            Config::Lock(config) => SetConfig::Lock(config.into()),
+            Config::Opener(config) => SetConfig::Opener(config.into()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Config::Lock(c) => &c.name,
+            Config::Opener(c) => &c.name,
+        }
+    }
+}
+
+impl SetConfig {
+    pub fn set_name(&mut self, name: &str) {
+        match self {
+            SetConfig::Lock(c) => c.name = name.to_owned(),
+            SetConfig::Opener(c) => c.name = name.to_owned(),
+        }
+    }
+}

@@ -55,7 +55,7 @@ impl SecurityPin {
         })
     }
 
-    /// The PIN in the width of `family` (PIN 0 when a lock never had one set).
+    /// The PIN in the width of `family`; `value` must fit it (at most 9999 or 999999).
     pub fn for_family(value: u32, family: ServiceFamily) -> SecurityPin {
         if family.pin_is_wide() {
             SecurityPin::Long(value)

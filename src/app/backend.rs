@@ -1,0 +1,185 @@
+//! Builds the radio the configuration asks for: BlueZ, or the simulated building.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ble::sim::{DeviceMemory, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
+use crate::ble::{BleError, BleTransport, DeviceAddress};
+use crate::config::{BleBackend, Config, DeviceKind, SimDeviceConfig};
+use crate::devices::link::LinkTimeouts;
+
+/// The radio and, for the simulated building, the hand that presses its buttons.
+pub struct Backend {
+    pub transport: Arc<dyn BleTransport>,
+    pub sim: Option<SimControl>,
+}
+
+impl Backend {
+    /// Saves the simulated devices' memory after they changed; nothing for a real radio.
+    pub fn persist_sim(&self, config: &Config) {
+        if let (Some(sim), Some(path)) = (&self.sim, sim_state_path(config)) {
+            save_sim_state(sim, &path);
+        }
+    }
+}
+
+pub async fn open(config: &Config) -> Result<Backend, BleError> {
+    match config.ble.backend {
+        BleBackend::Sim => Ok(open_sim(config)),
+        BleBackend::Bluez => open_bluez(config).await,
+    }
+}
+
+#[cfg(feature = "bluetooth")]
+async fn open_bluez(config: &Config) -> Result<Backend, BleError> {
+    let transport = crate::ble::bluez::BluezTransport::new(config.ble.adapter.as_deref()).await?;
+    Ok(Backend {
+        transport: Arc::new(transport),
+        sim: None,
+    })
+}
+
+#[cfg(not(feature = "bluetooth"))]
+async fn open_bluez(_config: &Config) -> Result<Backend, BleError> {
+    Err(BleError::Adapter(
+        "this build has no Bluetooth support (feature `bluetooth` disabled); use ble.backend = \"sim\"".into(),
+    ))
+}
+
+fn open_sim(config: &Config) -> Backend {
+    let specs = config
+        .sim
+        .devices
+        .iter()
+        .map(|device| sim_spec(device, config.sim.seed))
+        .collect();
+    let (transport, control) = SimTransport::new(specs, radio_model(config));
+    let remembered = sim_state_path(config)
+        .map(|path| load_sim_state(&control, &path))
+        .unwrap_or_default();
+    // Factory-fresh devices come out of the box in pairing mode; remembered ones do not.
+    for device in config
+        .sim
+        .devices
+        .iter()
+        .filter(|d| d.start_in_pairing_mode && !remembered.contains(&d.address))
+    {
+        let address = crate::ble::DeviceAddress(device.address.clone());
+        if let Err(error) = control.press_button(&address) {
+            tracing::warn!(device = %address, %error, "could not put the simulated device into pairing mode");
+        }
+    }
+    Backend {
+        transport: Arc::new(transport),
+        sim: Some(control),
+    }
+}
+
+pub fn radio_model(config: &Config) -> RadioModel {
+    RadioModel {
+        fragment_len: config.sim.fragment_len,
+        connection_interval: Duration::from_millis(config.sim.connection_interval_ms),
+        connect_time: Duration::from_millis(config.sim.connect_time_ms),
+        ..RadioModel::default()
+    }
+}
+
+pub fn sim_spec(device: &SimDeviceConfig, building_seed: u64) -> SimDeviceSpec {
+    let kind = match device.kind {
+        DeviceKind::Box => SimKind::Box,
+        DeviceKind::SmartLock2 => SimKind::SmartLock2,
+        DeviceKind::SmartLock4 => SimKind::SmartLock4,
+        DeviceKind::SmartLockUltra => SimKind::SmartLockUltra,
+        DeviceKind::Opener => SimKind::Opener,
+    };
+    let mut spec = SimDeviceSpec::new(&device.address, &device.name, device.nuki_id, kind);
+    spec.pin = Some(device.security_pin);
+    spec.states_layout_len = device.states_layout_len;
+    if let Some(motor_time_ms) = device.motor_time_ms {
+        spec.motor_time = Duration::from_millis(motor_time_ms);
+    }
+    spec.door_sensor = device.door_sensor;
+    spec.seed = Some(building_seed ^ u64::from(device.nuki_id));
+    spec
+}
+
+pub fn link_timeouts(config: &Config) -> LinkTimeouts {
+    LinkTimeouts {
+        connect: config.ble.connect_timeout(),
+        command: config.ble.command_timeout(),
+    }
+}
+
+/// Where the simulated building keeps its devices' memory between runs.
+pub fn sim_state_path(config: &Config) -> Option<std::path::PathBuf> {
+    if config.ble.backend != BleBackend::Sim {
+        return None;
+    }
+    Some(config.sim.state_path.clone().unwrap_or_else(|| {
+        let mut path = config.store.path.clone().into_os_string();
+        path.push(".sim.json");
+        path.into()
+    }))
+}
+
+/// Writes the simulated devices' memory (it holds keys: mode 0600, replaced atomically).
+fn save_sim_state(sim: &SimControl, path: &Path) {
+    if let Err(error) = write_sim_state(sim, path) {
+        tracing::warn!(path = %path.display(), %error, "could not save the simulated devices' memory");
+    }
+}
+
+fn write_sim_state(sim: &SimControl, path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let text = serde_json::to_vec_pretty(&sim.memories()).map_err(std::io::Error::other)?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = std::path::PathBuf::from(temporary);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Powers the simulated devices up with what they remembered and returns the addresses of
+/// those with any pairing. A missing file is a first start; a damaged one is reported and
+/// ignored (the devices start factory-fresh).
+fn load_sim_state(sim: &SimControl, path: &Path) -> HashSet<String> {
+    let mut remembered = HashSet::new();
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return remembered,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot read the simulated devices' memory");
+            return remembered;
+        }
+    };
+    let memories: BTreeMap<DeviceAddress, DeviceMemory> = match serde_json::from_slice(&text) {
+        Ok(memories) => memories,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "the simulated devices' memory is damaged; starting fresh");
+            return remembered;
+        }
+    };
+    for (address, memory) in &memories {
+        match sim.restore(address, memory) {
+            Ok(()) if !memory.authorizations.is_empty() => {
+                remembered.insert(address.0.clone());
+            }
+            Ok(()) => {}
+            Err(error) => {
+                tracing::debug!(device = %address, %error, "remembered device is no longer in the config")
+            }
+        }
+    }
+    remembered
+}

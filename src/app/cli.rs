@@ -1,0 +1,183 @@
+//! The command line, as clap types. `main.rs` carries the commands out.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::nuki::uuids::ServiceFamily;
+
+/// BLE gateway for Nuki Boxes, Smart Locks and Openers.
+#[derive(Debug, Parser)]
+#[command(name = "nuki-edge", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway until SIGINT or SIGTERM.
+    Run(ConfigArg),
+    /// Load and validate a configuration file, then exit.
+    CheckConfig {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+    /// Listen for Nuki devices and list them.
+    Scan {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How long to listen (default: ble.scan_seconds).
+        #[arg(long, value_name = "N")]
+        seconds: Option<u64>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Pair with a device in pairing mode and store the key.
+    Pair {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        device: DeviceArg,
+        /// Pair as bridge or as app (default: pairing.id_type).
+        #[arg(long = "as", value_enum, value_name = "ID_TYPE")]
+        as_id_type: Option<PairAs>,
+        /// The device's security PIN (needed for a Smart Lock Ultra). Prefer
+        /// pairing.security_pin_file: command lines are visible to other users.
+        #[arg(long, value_name = "PIN")]
+        pin: Option<String>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Read a paired device's state.
+    State(DeviceCommandArgs),
+    /// Lock a paired device.
+    Lock(DeviceCommandArgs),
+    /// Unlock a paired device.
+    Unlock(DeviceCommandArgs),
+    /// Unlock and pull the latch (Opener: open the door).
+    Unlatch(DeviceCommandArgs),
+    /// Decode captured messages or advertisements (hex) into JSON.
+    Decode {
+        /// The shared key (64 hex digits), to open encrypted messages.
+        #[arg(long, value_name = "HEX")]
+        key: Option<String>,
+        /// The hex is advertisement data, not a message.
+        #[arg(long)]
+        advert: bool,
+        /// Which payload layouts to use (default: keyturner).
+        #[arg(long, value_enum)]
+        family: Option<FamilyArg>,
+        /// One message, possibly in several fragments as captured.
+        #[arg(required = true, value_name = "HEX")]
+        hex: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// The configuration file.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArg {
+    /// The device: its address, or its name as configured or paired.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArg {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeviceCommandArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PairAs {
+    Bridge,
+    App,
+}
+
+impl PairAs {
+    pub fn is_bridge(self) -> bool {
+        self == PairAs::Bridge
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FamilyArg {
+    Keyturner,
+    Ultra,
+    Opener,
+}
+
+impl From<FamilyArg> for ServiceFamily {
+    fn from(family: FamilyArg) -> Self {
+        match family {
+            FamilyArg::Keyturner => ServiceFamily::Keyturner,
+            FamilyArg::Ultra => ServiceFamily::Ultra,
+            FamilyArg::Opener => ServiceFamily::Opener,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn pair_takes_as_and_pin() {
+        let cli = Cli::try_parse_from([
+            "nuki-edge",
+            "pair",
+            "--config",
+            "c.toml",
+            "Flat 2.1",
+            "--as",
+            "bridge",
+            "--pin",
+            "1234",
+        ])
+        .unwrap();
+        let Command::Pair {
+            device,
+            as_id_type,
+            pin,
+            ..
+        } = cli.command
+        else {
+            panic!("not pair");
+        };
+        assert_eq!(device.device, "Flat 2.1");
+        assert_eq!(as_id_type, Some(PairAs::Bridge));
+        assert_eq!(pin.as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn decode_needs_hex() {
+        assert!(Cli::try_parse_from(["nuki-edge", "decode"]).is_err());
+        let cli = Cli::try_parse_from(["nuki-edge", "decode", "--family", "opener", "0A00", "FF"])
+            .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Decode { family: Some(FamilyArg::Opener), ref hex, .. } if hex.len() == 2
+        ));
+    }
+}

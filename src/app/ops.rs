@@ -1,0 +1,506 @@
+//! One-shot installer commands: scan, pair, read state, lock, unlock, unlatch.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::ble::{Advertisement, BleError, DeviceAddress};
+use crate::config::Config;
+use crate::devices::client::DeviceClient;
+use crate::devices::link::{LinkError, NukiLink};
+use crate::nuki::advert;
+use crate::nuki::enums::{DeviceAction, ErrorCode, IdType, LockAction, OpenerAction};
+use crate::nuki::exchange::Session;
+use crate::nuki::messages::{PinError, SecurityPin};
+use crate::nuki::pairing::{PairingError, PairingRequest};
+use crate::nuki::uuids::ServiceFamily;
+use crate::store::{Pairing, Store, StoreError};
+
+use super::backend::{self, Backend};
+
+/// How often the pairing countdown looks for the device's pairing advertisement.
+const PAIRING_POLL: Duration = Duration::from_secs(1);
+/// In the simulated building the installer presses the button after this delay.
+const SIM_BUTTON_PRESS_DELAY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("unknown device '{0}': give an address or a device name from the config or the store")]
+    UnknownDevice(String),
+    #[error("{0} is not paired yet: run `nuki-edge pair` for it first")]
+    NotPaired(String),
+    #[error("invalid security PIN: {0}")]
+    BadPin(#[from] PinError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("radio: {0}")]
+    Ble(#[from] BleError),
+    #[error("{device}: {source}")]
+    Device { device: String, source: LinkError },
+    #[error("{device}: pairing failed: {advice}")]
+    Pairing { device: String, advice: String },
+    #[error("{device} was not seen in pairing mode within {seconds} s: hold its button for about 5 s until the LED ring lights up, then run pair again")]
+    PairingModeTimeout { device: String, seconds: u64 },
+}
+
+impl OpsError {
+    /// Exit code 2 (the user's input is wrong) versus 1 (something failed at run time).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            OpsError::UnknownDevice(_) | OpsError::NotPaired(_) | OpsError::BadPin(_)
+        )
+    }
+}
+
+/// One device heard during a scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanRow {
+    pub address: DeviceAddress,
+    pub name: Option<String>,
+    pub kind: Option<ServiceFamily>,
+    pub nuki_id: Option<String>,
+    pub rssi: Option<i16>,
+    pub pairing_mode: bool,
+    pub state_changed: bool,
+}
+
+impl std::fmt::Display for ScanRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<20} {:<24} {:<10} {:<10} {:>5} {}{}",
+            self.address,
+            self.name.as_deref().unwrap_or("-"),
+            self.kind.map(family_label).unwrap_or("-"),
+            self.nuki_id.as_deref().unwrap_or("-"),
+            self.rssi
+                .map(|r| format!("{r}"))
+                .unwrap_or_else(|| "-".into()),
+            if self.pairing_mode {
+                "PAIRING MODE"
+            } else {
+                "door mode"
+            },
+            if self.state_changed {
+                ", state changed"
+            } else {
+                ""
+            },
+        )
+    }
+}
+
+fn family_label(family: ServiceFamily) -> &'static str {
+    match family {
+        ServiceFamily::Keyturner => "keyturner",
+        ServiceFamily::Ultra => "ultra",
+        ServiceFamily::Opener => "opener",
+    }
+}
+
+/// Lists the Nuki devices heard within `seconds`.
+pub async fn scan(config: &Config, seconds: u64) -> Result<Vec<ScanRow>, OpsError> {
+    let backend = backend::open(config).await?;
+    let adverts = backend.transport.scan(Duration::from_secs(seconds)).await?;
+    let mut rows: Vec<ScanRow> = adverts.iter().filter_map(scan_row).collect();
+    rows.sort_by(|a, b| a.address.cmp(&b.address));
+    Ok(rows)
+}
+
+fn scan_row(advert: &Advertisement) -> Option<ScanRow> {
+    let address = advert.address.clone()?;
+    let beacon = advert
+        .manufacturer_data
+        .get(&advert::APPLE_COMPANY_ID)
+        .and_then(|data| advert::parse_beacon(data));
+    let pairing = advert
+        .service_data
+        .iter()
+        .find_map(|(uuid, data)| advert::parse_pairing_service_data(*uuid, data));
+    if beacon.is_none() && pairing.is_none() {
+        return None;
+    }
+    let nuki_id = beacon.map(|b| b.nuki_id).or(pairing.map(|p| p.nuki_id));
+    Some(ScanRow {
+        address,
+        name: advert.local_name.clone(),
+        kind: pairing.map(|p| p.family).or(beacon.map(|b| b.family)),
+        nuki_id: nuki_id.map(|id| format!("{id:08X}")),
+        rssi: advert.rssi,
+        pairing_mode: pairing.is_some(),
+        state_changed: beacon.is_some_and(|b| b.state_changed),
+    })
+}
+
+/// Pairing progress, shown to the installer.
+#[derive(Debug, Clone)]
+pub enum PairProgress {
+    WaitingForButton { device: String, seconds_left: u64 },
+    SimulatedButtonPress { device: String },
+    Pairing { device: String },
+}
+
+impl std::fmt::Display for PairProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PairProgress::WaitingForButton { device, seconds_left } => write!(
+                f,
+                "waiting for {device} to enter pairing mode: hold its button for about 5 s ({seconds_left} s left)"
+            ),
+            PairProgress::SimulatedButtonPress { device } => {
+                write!(f, "simulated building: pressing the button of {device}")
+            }
+            PairProgress::Pairing { device } => write!(f, "{device} is in pairing mode, pairing…"),
+        }
+    }
+}
+
+/// The result of a pairing.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairSummary {
+    pub address: DeviceAddress,
+    pub name: String,
+    pub kind: ServiceFamily,
+    pub authorization_id: u32,
+    pub paired_as: &'static str,
+    pub app_id: u32,
+}
+
+impl std::fmt::Display for PairSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "paired with {} ({}, {}) as {}: authorization id {}",
+            self.name,
+            self.address,
+            family_label(self.kind),
+            self.paired_as,
+            self.authorization_id
+        )
+    }
+}
+
+/// A device named on the command line.
+#[derive(Debug, Clone)]
+pub struct DeviceRef {
+    pub address: DeviceAddress,
+    pub name: String,
+}
+
+/// Finds a device by address or name, in the simulated building and in the store.
+pub fn resolve_device(config: &Config, store: &Store, text: &str) -> Result<DeviceRef, OpsError> {
+    if let Some(device) = config.find_sim_device(text) {
+        return Ok(DeviceRef {
+            address: DeviceAddress(device.address.clone()),
+            name: device.name.clone(),
+        });
+    }
+    let pairings = store.pairings()?;
+    let found = pairings.iter().find(|p| {
+        p.address.0.eq_ignore_ascii_case(text) || p.device_name.eq_ignore_ascii_case(text)
+    });
+    if let Some(pairing) = found {
+        return Ok(DeviceRef {
+            address: pairing.address.clone(),
+            name: pairing.device_name.clone(),
+        });
+    }
+    if looks_like_mac(text) {
+        return Ok(DeviceRef {
+            address: DeviceAddress(text.to_ascii_uppercase()),
+            name: text.to_ascii_uppercase(),
+        });
+    }
+    Err(OpsError::UnknownDevice(text.to_owned()))
+}
+
+fn looks_like_mac(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Waits for the device to enter pairing mode (with a countdown), pairs and stores the key.
+pub async fn pair(
+    config: &Config,
+    device: &str,
+    as_bridge: Option<bool>,
+    pin: Option<String>,
+    progress: &dyn Fn(PairProgress),
+) -> Result<PairSummary, OpsError> {
+    let store = Store::open(&config.store.path)?;
+    let target = resolve_device(config, &store, device)?;
+    let backend = backend::open(config).await?;
+    // The installer knows a simulated device's PIN from the building's config.
+    let pin = pin.or_else(|| {
+        config
+            .find_sim_device(device)
+            .map(|d| d.security_pin.to_string())
+    });
+    pair_device(config, &store, &backend, &target, as_bridge, pin, progress).await
+}
+
+/// Pairing on an open backend; used by `pair` and by the daemon's automatic pairing.
+/// `pin_text` is the PIN the installer gave; without it `pairing.security_pin` is tried.
+pub async fn pair_device(
+    config: &Config,
+    store: &Store,
+    backend: &Backend,
+    target: &DeviceRef,
+    as_bridge: Option<bool>,
+    pin_text: Option<String>,
+    progress: &dyn Fn(PairProgress),
+) -> Result<PairSummary, OpsError> {
+    let family = wait_for_pairing_mode(config, backend, target, progress).await?;
+    progress(PairProgress::Pairing {
+        device: target.name.clone(),
+    });
+    let security_pin = match pin_text {
+        Some(text) => Some(SecurityPin::parse(&text, family.pin_is_wide())?),
+        // The configured PIN is a building-wide default; use it only where it fits.
+        None => config
+            .pairing
+            .security_pin
+            .map(|pin| pin.value())
+            .filter(|&value| family.pin_is_wide() || value <= crate::config::MAX_NARROW_PIN)
+            .map(|value| SecurityPin::for_family(value, family)),
+    };
+    let id_type = match as_bridge {
+        Some(true) => IdType::Bridge,
+        Some(false) => IdType::App,
+        None => IdType::from_u8(config.pairing.id_type.as_u8()),
+    };
+    let app_id = match config.pairing.app_id {
+        Some(id) => id,
+        None => store.app_id_or_insert_with(rand::random)?,
+    };
+    let request = PairingRequest {
+        id_type,
+        app_id,
+        name: config.pairing.name.clone(),
+        security_pin,
+    };
+    let device_error = |source: LinkError| OpsError::Device {
+        device: target.name.clone(),
+        source,
+    };
+    let mut link = NukiLink::connect(
+        backend.transport.as_ref(),
+        &target.address,
+        backend::link_timeouts(config),
+        None,
+    )
+    .await
+    .map_err(device_error)?;
+    let outcome = link.pair(request).await;
+    link.disconnect().await;
+    backend.persist_sim(config);
+    let outcome = outcome.map_err(|error| match error {
+        LinkError::Pairing(pairing) => OpsError::Pairing {
+            device: target.name.clone(),
+            advice: pairing_advice(&pairing),
+        },
+        other => device_error(other),
+    })?;
+    let family = if outcome.ultra {
+        ServiceFamily::Ultra
+    } else {
+        family
+    };
+    store.save_pairing(&Pairing {
+        address: target.address.clone(),
+        nuki_id: 0,
+        family,
+        device_name: target.name.clone(),
+        auth_id: outcome.auth_id,
+        app_id,
+        id_type: id_type.to_u8(),
+        key: outcome.key,
+        security_pin: security_pin.map(|pin| pin.value()),
+        paired_at_unix: unix_now(),
+    })?;
+    Ok(PairSummary {
+        address: target.address.clone(),
+        name: target.name.clone(),
+        kind: family,
+        authorization_id: outcome.auth_id,
+        paired_as: id_type.name(),
+        app_id,
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// What the installer should do about a failed pairing.
+fn pairing_advice(error: &PairingError) -> String {
+    match error.device_code() {
+        Some(ErrorCode::PErrorNotPairing) => {
+            "the device left pairing mode; hold its button again and retry".into()
+        }
+        Some(ErrorCode::PErrorMaxUser) => {
+            "the device has no free authorization slot; remove an unused one in the Nuki app".into()
+        }
+        Some(ErrorCode::KErrorBadPin) => "the security PIN is wrong".into(),
+        Some(ErrorCode::KErrorTooManyPinAttempts) => {
+            "too many wrong PINs; the device refuses pairing for a while, wait and retry".into()
+        }
+        _ => match error {
+            PairingError::PinRequired => {
+                "this Smart Lock Ultra needs its 6-digit security PIN: pass --pin or set pairing.security_pin".into()
+            }
+            other => other.to_string(),
+        },
+    }
+}
+
+async fn wait_for_pairing_mode(
+    config: &Config,
+    backend: &Backend,
+    target: &DeviceRef,
+    progress: &dyn Fn(PairProgress),
+) -> Result<ServiceFamily, OpsError> {
+    let limit = config.ble.pairing_timeout();
+    let started = Instant::now();
+    let deadline = started + limit;
+    let mut pressed = false;
+    loop {
+        let adverts = backend.transport.scan(PAIRING_POLL).await?;
+        let pairing = adverts
+            .iter()
+            .filter(|a| a.address.as_ref() == Some(&target.address))
+            .flat_map(|a| a.service_data.iter())
+            .find_map(|(uuid, data)| advert::parse_pairing_service_data(*uuid, data));
+        if let Some(pairing) = pairing {
+            return Ok(pairing.family);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(OpsError::PairingModeTimeout {
+                device: target.name.clone(),
+                seconds: limit.as_secs(),
+            });
+        }
+        progress(PairProgress::WaitingForButton {
+            device: target.name.clone(),
+            seconds_left: deadline.saturating_duration_since(now).as_secs(),
+        });
+        if let Some(sim) = &backend.sim {
+            if !pressed && now.duration_since(started) >= SIM_BUTTON_PRESS_DELAY {
+                progress(PairProgress::SimulatedButtonPress {
+                    device: target.name.clone(),
+                });
+                sim.press_button(&target.address)
+                    .map_err(|error| BleError::Adapter(error.to_string()))?;
+                pressed = true;
+            }
+        }
+    }
+}
+
+/// A command on a paired device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceCommand {
+    State,
+    Lock,
+    Unlock,
+    Unlatch,
+}
+
+impl DeviceCommand {
+    /// The device action, in the device's own action set (an Opener's "unlock" activates ring
+    /// to open, its "unlatch" opens the door, as in the Bridge API).
+    pub fn action(self, family: ServiceFamily) -> Option<DeviceAction> {
+        let lock = |action| Some(DeviceAction::Lock(action));
+        let opener = |action| Some(DeviceAction::Opener(action));
+        match (self, family.is_opener()) {
+            (DeviceCommand::State, _) => None,
+            (DeviceCommand::Lock, false) => lock(LockAction::Lock),
+            (DeviceCommand::Unlock, false) => lock(LockAction::Unlock),
+            (DeviceCommand::Unlatch, false) => lock(LockAction::Unlatch),
+            (DeviceCommand::Lock, true) => opener(OpenerAction::DeactivateRto),
+            (DeviceCommand::Unlock, true) => opener(OpenerAction::ActivateRto),
+            (DeviceCommand::Unlatch, true) => opener(OpenerAction::ElectricStrikeActuation),
+        }
+    }
+}
+
+/// Connects to a paired device and opens a client session on it.
+pub async fn connect_client(
+    config: &Config,
+    backend: &Backend,
+    pairing: &Pairing,
+) -> Result<DeviceClient, LinkError> {
+    let link = NukiLink::connect(
+        backend.transport.as_ref(),
+        &pairing.address,
+        backend::link_timeouts(config),
+        None,
+    )
+    .await?;
+    let session = Session {
+        auth_id: pairing.auth_id,
+        key: pairing.key.clone(),
+        family: pairing.family,
+    };
+    let pin = pairing
+        .security_pin
+        .map(|value| SecurityPin::for_family(value, pairing.family));
+    Ok(DeviceClient::new(link, session, pairing.app_id, pin))
+}
+
+/// Reads the state of, or operates, a paired device; returns the final state as JSON.
+pub async fn device_command(
+    config: &Config,
+    device: &str,
+    command: DeviceCommand,
+) -> Result<serde_json::Value, OpsError> {
+    let store = Store::open(&config.store.path)?;
+    let target = resolve_device(config, &store, device)?;
+    let pairing = store
+        .pairing(&target.address)?
+        .ok_or_else(|| OpsError::NotPaired(target.name.clone()))?;
+    let backend = backend::open(config).await?;
+    let device_error = |source: LinkError| OpsError::Device {
+        device: target.name.clone(),
+        source,
+    };
+    let mut client = connect_client(config, &backend, &pairing)
+        .await
+        .map_err(device_error)?;
+    let result = run_command(&mut client, command).await;
+    client.close().await;
+    backend.persist_sim(config);
+    let value = result.map_err(device_error)?;
+    Ok(serde_json::json!({
+        "device": target.name,
+        "address": target.address,
+        "result": value,
+    }))
+}
+
+async fn run_command(
+    client: &mut DeviceClient,
+    command: DeviceCommand,
+) -> Result<serde_json::Value, LinkError> {
+    let family = client.session().family;
+    Ok(match command.action(family) {
+        None => serde_json::json!({ "state": client.states().await? }),
+        Some(action) => {
+            let report = client.act(action).await?;
+            serde_json::json!({
+                "action": action,
+                "accepted": report.accepted,
+                "state": report.final_state(),
+            })
+        }
+    })
+}

@@ -1,0 +1,145 @@
+//! Shares BlueZ discovery between its users. Discovery is one switch per D-Bus client, but
+//! scans and advertisement feeds overlap, and a connect must pause it: many controllers cannot
+//! scan and initiate a connection at the same time.
+
+use btleplug::api::{Central, ScanFilter};
+use btleplug::platform::Adapter;
+use tokio::sync::Mutex;
+
+use super::calls::{timed, Operation};
+use crate::ble::BleError;
+
+/// What the radio has to do after a change of users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    Start,
+    Stop,
+    Keep,
+}
+
+#[derive(Debug, Default)]
+struct Users {
+    listeners: usize,
+    paused: bool,
+}
+
+impl Users {
+    fn listening(&self) -> bool {
+        self.listeners > 0 && !self.paused
+    }
+
+    fn change(&mut self, change: impl FnOnce(&mut Self)) -> Switch {
+        let before = self.listening();
+        change(self);
+        match (before, self.listening()) {
+            (false, true) => Switch::Start,
+            (true, false) => Switch::Stop,
+            _ => Switch::Keep,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Discovery {
+    users: Mutex<Users>,
+}
+
+impl Discovery {
+    pub(super) async fn start_listening(&self, adapter: &Adapter) -> Result<(), BleError> {
+        let mut users = self.users.lock().await;
+        let switch = users.change(|users| users.listeners += 1);
+        if let Err(error) = apply(adapter, switch).await {
+            users.listeners -= 1;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn stop_listening(&self, adapter: &Adapter) {
+        let mut users = self.users.lock().await;
+        let switch = users.change(|users| users.listeners = users.listeners.saturating_sub(1));
+        report(apply(adapter, switch).await);
+    }
+
+    pub(super) async fn pause(&self, adapter: &Adapter) {
+        let mut users = self.users.lock().await;
+        let switch = users.change(|users| users.paused = true);
+        report(apply(adapter, switch).await);
+    }
+
+    pub(super) async fn resume(&self, adapter: &Adapter) {
+        let mut users = self.users.lock().await;
+        let switch = users.change(|users| users.paused = false);
+        report(apply(adapter, switch).await);
+    }
+}
+
+async fn apply(adapter: &Adapter, switch: Switch) -> Result<(), BleError> {
+    match switch {
+        // Unfiltered: the Nuki iBeacon carries no service UUID.
+        Switch::Start => {
+            timed(
+                Operation::StartScan,
+                None,
+                adapter.start_scan(ScanFilter::default()),
+            )
+            .await
+        }
+        Switch::Stop => timed(Operation::StopScan, None, adapter.stop_scan()).await,
+        Switch::Keep => Ok(()),
+    }
+}
+
+/// Stopping or restarting discovery on behalf of others has no caller to fail.
+fn report(result: Result<(), BleError>) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "could not switch BlueZ discovery");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(users: &mut Users) -> Switch {
+        users.change(|users| users.listeners += 1)
+    }
+
+    fn remove(users: &mut Users) -> Switch {
+        users.change(|users| users.listeners = users.listeners.saturating_sub(1))
+    }
+
+    #[test]
+    fn the_first_listener_starts_and_the_last_stops_discovery() {
+        let mut users = Users::default();
+        assert_eq!(add(&mut users), Switch::Start);
+        assert_eq!(add(&mut users), Switch::Keep);
+        assert_eq!(remove(&mut users), Switch::Keep);
+        assert_eq!(remove(&mut users), Switch::Stop);
+        assert_eq!(remove(&mut users), Switch::Keep);
+        assert_eq!(users.listeners, 0);
+    }
+
+    #[test]
+    fn a_connect_pauses_discovery_and_restarts_it_only_if_still_wanted() {
+        let mut users = Users::default();
+        add(&mut users);
+        assert_eq!(users.change(|users| users.paused = true), Switch::Stop);
+        assert_eq!(add(&mut users), Switch::Keep);
+        assert_eq!(users.change(|users| users.paused = false), Switch::Start);
+
+        users.change(|users| users.paused = true);
+        remove(&mut users);
+        remove(&mut users);
+        assert_eq!(users.change(|users| users.paused = false), Switch::Keep);
+    }
+
+    #[test]
+    fn pausing_without_listeners_touches_nothing() {
+        let mut users = Users::default();
+        assert_eq!(users.change(|users| users.paused = true), Switch::Keep);
+        assert_eq!(add(&mut users), Switch::Keep);
+        assert_eq!(remove(&mut users), Switch::Keep);
+        assert_eq!(users.change(|users| users.paused = false), Switch::Keep);
+    }
+}

@@ -1,0 +1,198 @@
+//! The sections of the configuration file, with their defaults. `config/default.toml`
+//! documents every key; keep the two in step (a test checks it).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::pin::SecurityPin;
+use super::sim::SimConfig;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// How this gateway names itself in logs and reports.
+    pub name: String,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            name: "nuki-edge".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The redb file holding pairings and settings; relative paths are relative to the
+    /// working directory.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("/var/lib/nuki-edge/nuki-edge.redb"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter: a level (`info`) or directives (`info,nuki_edge::ble=debug`).
+    /// `RUST_LOG`, when set, wins.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BleBackend {
+    /// The host's Bluetooth adapter through BlueZ.
+    #[default]
+    Bluez,
+    /// The simulated building from `[sim]`.
+    Sim,
+}
+
+impl BleBackend {
+    /// The spelling used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BleBackend::Bluez => "bluez",
+            BleBackend::Sim => "sim",
+        }
+    }
+}
+
+impl std::fmt::Display for BleBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BleConfig {
+    pub backend: BleBackend,
+    /// BlueZ adapter name (`hci0`); the first adapter when absent.
+    pub adapter: Option<String>,
+    pub scan_seconds: u64,
+    pub connect_timeout_ms: u64,
+    pub command_timeout_ms: u64,
+    pub pairing_timeout_s: u64,
+}
+
+impl Default for BleConfig {
+    fn default() -> Self {
+        Self {
+            backend: BleBackend::Bluez,
+            adapter: None,
+            scan_seconds: 5,
+            connect_timeout_ms: 10_000,
+            command_timeout_ms: 20_000,
+            pairing_timeout_s: 30,
+        }
+    }
+}
+
+impl BleConfig {
+    pub fn scan_duration(&self) -> Duration {
+        Duration::from_secs(self.scan_seconds)
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms)
+    }
+
+    pub fn pairing_timeout(&self) -> Duration {
+        Duration::from_secs(self.pairing_timeout_s)
+    }
+}
+
+/// Which kind of authorization the gateway asks for when pairing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdType {
+    /// Only one Bridge can be paired per device; pairing a new one replaces the old.
+    Bridge,
+    #[default]
+    App,
+}
+
+impl IdType {
+    /// The protocol's ID type byte (0 app, 1 bridge).
+    pub fn as_u8(self) -> u8 {
+        match self {
+            IdType::App => 0,
+            IdType::Bridge => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PairingConfig {
+    pub id_type: IdType,
+    /// The app/bridge id sent when pairing; when absent the app generates one once and keeps
+    /// it in the store.
+    pub app_id: Option<u32>,
+    /// The authorization name shown in the Nuki app (at most 32 bytes of UTF-8).
+    pub name: String,
+    /// Pair on its own with every unknown device found in pairing mode.
+    pub auto_pair: bool,
+    /// Needed to pair a Smart Lock Ultra and for administrative commands. After loading, a
+    /// PIN read from `security_pin_file` is here too.
+    pub security_pin: Option<SecurityPin>,
+    pub security_pin_file: Option<PathBuf>,
+}
+
+impl Default for PairingConfig {
+    fn default() -> Self {
+        Self {
+            id_type: IdType::App,
+            app_id: None,
+            name: "nuki-edge".to_owned(),
+            auto_pair: false,
+            security_pin: None,
+            security_pin_file: None,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub gateway: GatewayConfig,
+    pub store: StoreConfig,
+    pub log: LogConfig,
+    pub ble: BleConfig,
+    pub pairing: PairingConfig,
+    pub sim: SimConfig,
+}

@@ -1,0 +1,205 @@
+//! `[sim]`: the simulated building, as plain data. The app turns each [`SimDeviceConfig`] into
+//! the simulator's own device spec; this module knows nothing of the simulator.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::nuki::uuids::ServiceFamily;
+
+use super::pin::{MAX_NARROW_PIN, MAX_WIDE_PIN};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Seeds every random choice of the simulator (keys, nonces, timing jitter).
+    pub seed: u64,
+    /// Time between two radio packets of a link; every fragment costs one.
+    pub connection_interval_ms: u64,
+    /// How long establishing a link takes.
+    pub connect_time_ms: u64,
+    /// Bytes per radio fragment (ATT MTU 23 leaves 20).
+    pub fragment_len: usize,
+    /// Simulated residents operate a random door this often (seconds); 0 = never. Makes the
+    /// demo's state log move.
+    pub activity_interval_s: u64,
+    /// Where the simulated devices keep their own memory (authorizations, PINs, lock state)
+    /// between runs, as real devices do; unset = next to the store file (`<store>.sim.json`).
+    pub state_path: Option<std::path::PathBuf>,
+    pub devices: Vec<SimDeviceConfig>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            connection_interval_ms: 30,
+            connect_time_ms: 200,
+            fragment_len: 20,
+            activity_interval_s: 0,
+            state_path: None,
+            devices: Vec::new(),
+        }
+    }
+}
+
+/// Which product a simulated device plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum DeviceKind {
+    /// An entrance door unit; speaks the keyturner protocol.
+    #[serde(rename = "box")]
+    Box,
+    #[serde(rename = "smart_lock_2")]
+    SmartLock2,
+    #[serde(rename = "smart_lock_4")]
+    SmartLock4,
+    #[serde(rename = "smart_lock_ultra")]
+    SmartLockUltra,
+    #[serde(rename = "opener")]
+    Opener,
+}
+
+impl DeviceKind {
+    pub fn family(self) -> ServiceFamily {
+        match self {
+            DeviceKind::Box | DeviceKind::SmartLock2 | DeviceKind::SmartLock4 => {
+                ServiceFamily::Keyturner
+            }
+            DeviceKind::SmartLockUltra => ServiceFamily::Ultra,
+            DeviceKind::Opener => ServiceFamily::Opener,
+        }
+    }
+
+    /// The largest security PIN the device's PIN field can hold.
+    pub fn max_security_pin(self) -> u32 {
+        if self.family().pin_is_wide() {
+            MAX_WIDE_PIN
+        } else {
+            MAX_NARROW_PIN
+        }
+    }
+
+    /// The spelling used in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Box => "box",
+            DeviceKind::SmartLock2 => "smart_lock_2",
+            DeviceKind::SmartLock4 => "smart_lock_4",
+            DeviceKind::SmartLockUltra => "smart_lock_ultra",
+            DeviceKind::Opener => "opener",
+        }
+    }
+}
+
+impl fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `[[sim.devices]]` entry.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimDeviceConfig {
+    /// The radio address the device answers to (any unique text for the simulator).
+    pub address: String,
+    /// The device name (Config name), at most 32 bytes.
+    pub name: String,
+    /// Accepts a number or a hex string such as `"0x33C335C5"`.
+    #[serde(deserialize_with = "deserialize_nuki_id")]
+    pub nuki_id: u32,
+    pub kind: DeviceKind,
+    /// The simulated device's security PIN (0 = never set).
+    #[serde(default)]
+    pub security_pin: u32,
+    /// Whether the device is in pairing mode when the simulation starts.
+    #[serde(default)]
+    pub start_in_pairing_mode: bool,
+    /// Length of the Keyturner States payload it sends (the firmware profile); the
+    /// simulator's default when absent.
+    #[serde(default)]
+    pub states_layout_len: Option<usize>,
+    /// How long a lock action keeps the motor running; the simulator's default when absent.
+    #[serde(default)]
+    pub motor_time_ms: Option<u64>,
+    /// Whether a door sensor is installed.
+    #[serde(default)]
+    pub door_sensor: bool,
+}
+
+// The PIN of a simulated device is test data, but printing it would teach bad habits.
+impl fmt::Debug for SimDeviceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimDeviceConfig")
+            .field("address", &self.address)
+            .field("name", &self.name)
+            .field("nuki_id", &format_args!("{:08X}", self.nuki_id))
+            .field("kind", &self.kind)
+            .field("security_pin", &"<redacted>")
+            .field("start_in_pairing_mode", &self.start_in_pairing_mode)
+            .field("states_layout_len", &self.states_layout_len)
+            .field("motor_time_ms", &self.motor_time_ms)
+            .field("door_sensor", &self.door_sensor)
+            .finish()
+    }
+}
+
+fn deserialize_nuki_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    deserializer.deserialize_any(NukiIdVisitor)
+}
+
+struct NukiIdVisitor;
+
+impl Visitor<'_> for NukiIdVisitor {
+    type Value = u32;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a 32-bit Nuki id, as a number or a hex string like \"0x33C335C5\"")
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<u32, E> {
+        u32::try_from(value).map_err(|_| E::custom("a Nuki id must fit 32 bits"))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<u32, E> {
+        u32::try_from(value).map_err(|_| E::custom("a Nuki id must fit 32 bits"))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<u32, E> {
+        parse_nuki_id(text).ok_or_else(|| E::invalid_value(de::Unexpected::Str(text), &self))
+    }
+}
+
+/// `0x`-prefixed hex or plain decimal.
+pub fn parse_nuki_id(text: &str) -> Option<u32> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nuki_id_text() {
+        assert_eq!(parse_nuki_id("0x33C335C5"), Some(0x33C3_35C5));
+        assert_eq!(parse_nuki_id("0X0a"), Some(10));
+        assert_eq!(parse_nuki_id("12"), Some(12));
+        assert_eq!(parse_nuki_id("0x1_0000_0000"), None);
+        assert_eq!(parse_nuki_id("0x100000000"), None);
+        assert_eq!(parse_nuki_id("lock"), None);
+    }
+
+    #[test]
+    fn kinds_map_to_families() {
+        assert_eq!(DeviceKind::Box.family(), ServiceFamily::Keyturner);
+        assert_eq!(DeviceKind::SmartLockUltra.family(), ServiceFamily::Ultra);
+        assert_eq!(DeviceKind::Opener.family(), ServiceFamily::Opener);
+        assert_eq!(DeviceKind::SmartLock4.max_security_pin(), 9_999);
+        assert_eq!(DeviceKind::SmartLockUltra.max_security_pin(), 999_999);
+    }
+}

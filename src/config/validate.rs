@@ -1,0 +1,129 @@
+//! Checks that types alone cannot express.
+
+use std::collections::HashSet;
+
+use super::error::{one_line, ConfigError};
+use super::sections::BleBackend;
+use super::sim::SimConfig;
+use super::Config;
+
+/// Name fields of the protocol are 32 bytes, zero padded.
+pub const MAX_NAME_BYTES: usize = 32;
+const MAX_GATEWAY_NAME_BYTES: usize = 64;
+const MAX_FRAGMENT_LEN: usize = 512;
+
+impl Config {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_name("gateway.name", &self.gateway.name, MAX_GATEWAY_NAME_BYTES)?;
+        if self.store.path.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("store.path", "must not be empty"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|err| ConfigError::invalid("log.level", one_line(&err.to_string())))?;
+        self.validate_ble()?;
+        check_name("pairing.name", &self.pairing.name, MAX_NAME_BYTES)?;
+        validate_sim(&self.sim, self.ble.backend)
+    }
+
+    fn validate_ble(&self) -> Result<(), ConfigError> {
+        let ble = &self.ble;
+        if ble.adapter.as_deref().is_some_and(|a| a.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                "ble.adapter",
+                "must not be empty (leave it out to use the first adapter)",
+            ));
+        }
+        for (key, value) in [
+            ("ble.scan_seconds", ble.scan_seconds),
+            ("ble.connect_timeout_ms", ble.connect_timeout_ms),
+            ("ble.command_timeout_ms", ble.command_timeout_ms),
+            ("ble.pairing_timeout_s", ble.pairing_timeout_s),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_name(key: &str, name: &str, max_bytes: usize) -> Result<(), ConfigError> {
+    if name.trim().is_empty() {
+        return Err(ConfigError::invalid(key, "must not be empty"));
+    }
+    if name.len() > max_bytes {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "is {} bytes long; at most {max_bytes} are allowed",
+                name.len()
+            ),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(
+            key,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_sim(sim: &SimConfig, backend: BleBackend) -> Result<(), ConfigError> {
+    if backend == BleBackend::Sim && sim.devices.is_empty() {
+        return Err(ConfigError::invalid(
+            "sim.devices",
+            "ble.backend is \"sim\" but no [[sim.devices]] are configured",
+        ));
+    }
+    if !(1..=MAX_FRAGMENT_LEN).contains(&sim.fragment_len) {
+        return Err(ConfigError::invalid(
+            "sim.fragment_len",
+            format!("must be between 1 and {MAX_FRAGMENT_LEN}"),
+        ));
+    }
+    let mut addresses = HashSet::new();
+    let mut names = HashSet::new();
+    let mut ids = HashSet::new();
+    for (index, device) in sim.devices.iter().enumerate() {
+        let key = |field: &str| format!("sim.devices[{index}].{field}");
+        if device.address.trim().is_empty() {
+            return Err(ConfigError::invalid(key("address"), "must not be empty"));
+        }
+        // MAC addresses are case-insensitive; treat every address that way.
+        if !addresses.insert(device.address.to_ascii_lowercase()) {
+            return Err(ConfigError::Duplicate {
+                key: key("address"),
+                value: device.address.clone(),
+            });
+        }
+        check_name(&key("name"), &device.name, MAX_NAME_BYTES)?;
+        // Names select devices on the command line, so they must be unambiguous.
+        if !names.insert(device.name.to_lowercase()) {
+            return Err(ConfigError::Duplicate {
+                key: key("name"),
+                value: device.name.clone(),
+            });
+        }
+        if !ids.insert(device.nuki_id) {
+            return Err(ConfigError::Duplicate {
+                key: key("nuki_id"),
+                value: format!("0x{:08X}", device.nuki_id),
+            });
+        }
+        let max_pin = device.kind.max_security_pin();
+        if device.security_pin > max_pin {
+            return Err(ConfigError::invalid(
+                key("security_pin"),
+                format!("a {} takes a PIN of at most {max_pin}", device.kind),
+            ));
+        }
+        if device.states_layout_len == Some(0) {
+            return Err(ConfigError::invalid(
+                key("states_layout_len"),
+                "must be at least 1",
+            ));
+        }
+    }
+    Ok(())
+}

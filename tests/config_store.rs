@@ -1,0 +1,599 @@
+//! The configuration files shipped in config/, the loader's layering and checks, and the
+//! store's persistence guarantees.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nuki_edge::ble::DeviceAddress;
+use nuki_edge::config::{
+    BleBackend, Config, ConfigError, DeviceKind, IdType, LogFormat, SecurityPin,
+};
+use nuki_edge::nuki::crypto::SharedKey;
+use nuki_edge::nuki::uuids::ServiceFamily;
+use nuki_edge::store::{Pairing, Store, StoreError, CURRENT_SCHEMA_VERSION};
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const DEMO_TOML: &str = include_str!("../config/demo.toml");
+
+fn no_env() -> HashMap<String, String> {
+    HashMap::new()
+}
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("test.toml"), no_env())
+}
+
+/// Parses, resolves secret files and validates, like loading a file does.
+fn load_text(text: &str) -> Result<Config, ConfigError> {
+    let mut config = parse(text)?;
+    config.resolve_secret_files()?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `#key = value` lines (no space after `#`) are the optional keys of default.toml.
+fn uncomment_optional_keys(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.strip_prefix('#') {
+            Some(rest) if rest.starts_with("[[") || is_assignment(rest) => rest,
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_assignment(line: &str) -> bool {
+    line.split_once(" = ").is_some_and(|(key, _)| {
+        !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    })
+}
+
+fn sim_device(address: &str, name: &str, nuki_id: &str, kind: &str, pin: u32) -> String {
+    format!(
+        "[[sim.devices]]\naddress = \"{address}\"\nname = \"{name}\"\nnuki_id = {nuki_id}\n\
+         kind = \"{kind}\"\nsecurity_pin = {pin}\n"
+    )
+}
+
+fn assert_one_line_naming(err: &ConfigError, key: &str) {
+    let text = err.to_string();
+    assert!(!text.contains('\n'), "not one line: {text}");
+    assert!(text.contains(key), "{text:?} does not name {key}");
+    assert_eq!(err.key(), Some(key));
+}
+
+// --- the shipped files ---------------------------------------------------------------------
+
+#[test]
+fn default_toml_loads_and_matches_the_code_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "default.toml", DEFAULT_TOML);
+    let config = Config::load_with_env(&path, no_env()).unwrap();
+    assert_eq!(config, Config::default());
+    assert_eq!(config.ble.backend, BleBackend::Bluez);
+    assert_eq!(config.ble.scan_seconds, 5);
+    assert_eq!(config.ble.connect_timeout_ms, 10_000);
+    assert_eq!(config.ble.command_timeout_ms, 20_000);
+    assert_eq!(config.ble.pairing_timeout_s, 30);
+    assert_eq!(config.pairing.id_type, IdType::App);
+    assert!(!config.pairing.auto_pair);
+    assert_eq!(
+        config.store.path,
+        PathBuf::from("/var/lib/nuki-edge/nuki-edge.redb")
+    );
+    assert_eq!(config.sim.seed, 1);
+    assert_eq!(config.sim.fragment_len, 20);
+}
+
+#[test]
+fn every_key_documented_in_default_toml_is_known() {
+    let full = uncomment_optional_keys(DEFAULT_TOML);
+    assert_ne!(full, DEFAULT_TOML, "default.toml documents optional keys");
+    let config = parse(&full).unwrap();
+    // The optional keys really were read, so none of them is a silently ignored typo.
+    assert_eq!(config.ble.adapter.as_deref(), Some("hci0"));
+    assert_eq!(config.pairing.app_id, Some(4242));
+    assert_eq!(config.pairing.security_pin, SecurityPin::new(123_456).ok());
+    assert!(config.pairing.security_pin_file.is_some());
+    let [device] = config.sim.devices.as_slice() else {
+        panic!("the documented device block was not read");
+    };
+    assert_eq!(device.nuki_id, 0x33C3_35C5);
+    assert_eq!(device.kind, DeviceKind::SmartLock4);
+    assert_eq!(device.states_layout_len, Some(27));
+    assert_eq!(device.motor_time_ms, Some(1500));
+}
+
+#[test]
+fn every_config_key_is_documented_in_default_toml() {
+    let keys = [
+        "[gateway]",
+        "[store]",
+        "[log]",
+        "[ble]",
+        "[pairing]",
+        "[sim]",
+        "[[sim.devices]]",
+        "name =",
+        "path =",
+        "level =",
+        "format =",
+        "backend =",
+        "adapter =",
+        "scan_seconds =",
+        "connect_timeout_ms =",
+        "command_timeout_ms =",
+        "pairing_timeout_s =",
+        "id_type =",
+        "app_id =",
+        "auto_pair =",
+        "security_pin =",
+        "security_pin_file =",
+        "seed =",
+        "connection_interval_ms =",
+        "connect_time_ms =",
+        "fragment_len =",
+        "address =",
+        "nuki_id =",
+        "kind =",
+        "start_in_pairing_mode =",
+        "states_layout_len =",
+        "motor_time_ms =",
+        "door_sensor =",
+    ];
+    for key in keys {
+        assert!(DEFAULT_TOML.contains(key), "default.toml lacks {key}");
+    }
+}
+
+#[test]
+fn demo_toml_is_the_simulated_building() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "demo.toml", DEMO_TOML);
+    let config = Config::load_with_env(&path, no_env()).unwrap();
+    assert_eq!(config.ble.backend, BleBackend::Sim);
+    assert!(config.pairing.auto_pair);
+    assert_eq!(config.store.path, PathBuf::from("./nuki-edge-demo.redb"));
+    let devices = &config.sim.devices;
+    assert_eq!(devices.len(), 8);
+    let count = |kind| devices.iter().filter(|d| d.kind == kind).count();
+    assert_eq!(count(DeviceKind::Box), 2);
+    assert_eq!(count(DeviceKind::Opener), 1);
+    assert_eq!(count(DeviceKind::SmartLockUltra), 1);
+    assert_eq!(
+        count(DeviceKind::SmartLock2) + count(DeviceKind::SmartLock4),
+        4
+    );
+    assert!(count(DeviceKind::SmartLock2) > 0 && count(DeviceKind::SmartLock4) > 0);
+    let ultra = devices
+        .iter()
+        .find(|d| d.kind == DeviceKind::SmartLockUltra)
+        .unwrap();
+    assert_eq!(ultra.security_pin, 123_456);
+    assert_eq!(config.pairing.security_pin, SecurityPin::new(123_456).ok());
+    for entrance in ["Entrance North", "Entrance South"] {
+        let found = config.find_sim_device(entrance).unwrap();
+        assert_eq!(found.kind, DeviceKind::Box);
+    }
+    assert!(devices.iter().all(|d| d.start_in_pairing_mode));
+}
+
+#[test]
+fn devices_are_found_by_address_or_name() {
+    let config = parse(DEMO_TOML).unwrap();
+    let by_address = config.find_sim_device("54:d2:72:5a:00:31").unwrap();
+    assert_eq!(by_address.name, "Penthouse");
+    assert_eq!(
+        config.find_sim_device("penthouse").unwrap().address,
+        "54:D2:72:5A:00:31"
+    );
+    assert!(config.find_sim_device("Cellar").is_none());
+}
+
+// --- layering ------------------------------------------------------------------------------
+
+#[test]
+fn environment_overrides_the_file() {
+    let text = "[ble]\nbackend = \"bluez\"\nscan_seconds = 2\n[log]\nformat = \"text\"\n";
+    let overrides = env(&[
+        ("NUKI_EDGE__BLE__SCAN_SECONDS", "9"),
+        ("NUKI_EDGE__LOG__FORMAT", "json"),
+        ("NUKI_EDGE__PAIRING__AUTO_PAIR", "true"),
+        ("NUKI_EDGE__PAIRING__SECURITY_PIN", "0042"),
+        ("NUKI_EDGE__GATEWAY__NAME", "north-wing"),
+        ("OTHER_APP__BLE__SCAN_SECONDS", "1"),
+    ]);
+    let config = Config::parse(text, Path::new("t.toml"), overrides).unwrap();
+    assert_eq!(config.ble.scan_seconds, 9);
+    assert_eq!(config.ble.backend, BleBackend::Bluez);
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert!(config.pairing.auto_pair);
+    assert_eq!(config.pairing.security_pin, SecurityPin::new(42).ok());
+    assert_eq!(config.gateway.name, "north-wing");
+}
+
+#[test]
+fn environment_cannot_add_unknown_keys() {
+    let err = Config::parse(
+        "",
+        Path::new("t.toml"),
+        env(&[("NUKI_EDGE__BLE__SCAN_SECONS", "3")]),
+    )
+    .unwrap_err();
+    assert_one_line_naming(&err, "ble");
+    assert!(err.to_string().contains("scan_secons"));
+}
+
+#[test]
+fn load_with_env_applies_overrides_before_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "c.toml", "");
+    let err = Config::load_with_env(&path, env(&[("NUKI_EDGE__BLE__BACKEND", "sim")])).unwrap_err();
+    assert_one_line_naming(&err, "sim.devices");
+}
+
+// --- errors --------------------------------------------------------------------------------
+
+#[test]
+fn unknown_keys_are_rejected_everywhere() {
+    for (text, key) in [
+        ("[gateway]\nnmae = \"x\"\n", "gateway"),
+        ("[store]\npaht = \"x\"\n", "store"),
+        ("[log]\nlevle = \"x\"\n", "log"),
+        ("[ble]\nbackends = \"sim\"\n", "ble"),
+        ("[pairing]\nautopair = true\n", "pairing"),
+        ("[sim]\nseeds = 1\n", "sim"),
+        ("[bridge]\ntoken = \"x\"\n", "(top level)"),
+        ("toplevel = 1\n", "(top level)"),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { .. }),
+            "{text}: {err:?}"
+        );
+        assert_one_line_naming(&err, key);
+    }
+    let err = parse(&format!(
+        "{}colour = \"red\"\n",
+        sim_device("a", "A", "1", "box", 0)
+    ))
+    .unwrap_err();
+    assert_one_line_naming(&err, "sim.devices[0]");
+    assert!(err.to_string().contains("colour"));
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let err = parse("[ble]\nscan_seconds = \"five\"\n").unwrap_err();
+    assert!(matches!(err, ConfigError::WrongType { .. }), "{err:?}");
+    assert_one_line_naming(&err, "ble.scan_seconds");
+
+    let err = parse("[ble]\nbackend = \"bluetooth\"\n").unwrap_err();
+    assert_one_line_naming(&err, "ble.backend");
+
+    let err = parse(&sim_device("a", "A", "\"0xZZ\"", "box", 0)).unwrap_err();
+    assert_one_line_naming(&err, "sim.devices[0].nuki_id");
+
+    let err = parse(&sim_device("a", "A", "1", "smart_lock_9", 0)).unwrap_err();
+    assert_one_line_naming(&err, "sim.devices[0].kind");
+}
+
+#[test]
+fn nuki_ids_accept_numbers_and_hex_text() {
+    let text = format!(
+        "{}{}",
+        sim_device("a", "A", "\"0x33C335C5\"", "box", 0),
+        sim_device("b", "B", "123", "opener", 0)
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(config.sim.devices[0].nuki_id, 0x33C3_35C5);
+    assert_eq!(config.sim.devices[1].nuki_id, 123);
+}
+
+#[test]
+fn syntax_errors_give_a_position_but_not_the_line() {
+    let err = parse("[pairing]\nsecurity_pin = 98765x\n").unwrap_err();
+    let ConfigError::Syntax { line, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*line, 2);
+    let text = err.to_string();
+    assert!(!text.contains('\n'));
+    assert!(!text.contains("98765"), "{text}");
+}
+
+#[test]
+fn bad_pins_are_refused_without_echoing_them() {
+    for text in [
+        "[pairing]\nsecurity_pin = \"98765x\"\n",
+        "[pairing]\nsecurity_pin = 9876543\n",
+        "[pairing]\nsecurity_pin = -98765\n",
+    ] {
+        let err = parse(text).unwrap_err();
+        assert_one_line_naming(&err, "pairing.security_pin");
+        assert!(!err.to_string().contains("98765"), "{err}");
+    }
+}
+
+#[test]
+fn validation_errors_name_the_key() {
+    let sim = "[ble]\nbackend = \"sim\"\n";
+    let cases: Vec<(String, &str)> = vec![
+        (sim.to_owned(), "sim.devices"),
+        (
+            format!("[pairing]\nname = \"{}\"\n", "x".repeat(33)),
+            "pairing.name",
+        ),
+        ("[pairing]\nname = \"\"\n".to_owned(), "pairing.name"),
+        (
+            format!("[gateway]\nname = \"{}\"\n", "g".repeat(65)),
+            "gateway.name",
+        ),
+        ("[ble]\nscan_seconds = 0\n".to_owned(), "ble.scan_seconds"),
+        (
+            "[ble]\ncommand_timeout_ms = 0\n".to_owned(),
+            "ble.command_timeout_ms",
+        ),
+        ("[ble]\nadapter = \"\"\n".to_owned(), "ble.adapter"),
+        (
+            "[log]\nlevel = \"nuki_edge=loud\"\n".to_owned(),
+            "log.level",
+        ),
+        ("[sim]\nfragment_len = 0\n".to_owned(), "sim.fragment_len"),
+        (
+            format!("{sim}{}", sim_device("a", "A", "1", "smart_lock_4", 10_000)),
+            "sim.devices[0].security_pin",
+        ),
+        (
+            format!("{sim}{}", sim_device("a", "A", "1", "opener", 12_345)),
+            "sim.devices[0].security_pin",
+        ),
+        (
+            format!(
+                "{sim}{}",
+                sim_device("a", "A", "1", "smart_lock_ultra", 1_000_000)
+            ),
+            "sim.devices[0].security_pin",
+        ),
+        (
+            format!(
+                "{sim}{}{}",
+                sim_device("sim:1", "A", "1", "box", 0),
+                sim_device("SIM:1", "B", "2", "box", 0)
+            ),
+            "sim.devices[1].address",
+        ),
+        (
+            format!(
+                "{sim}{}{}",
+                sim_device("a", "Flat", "1", "box", 0),
+                sim_device("b", "flat", "2", "box", 0)
+            ),
+            "sim.devices[1].name",
+        ),
+        (
+            format!(
+                "{sim}{}{}",
+                sim_device("a", "A", "1", "box", 0),
+                sim_device("b", "B", "\"0x1\"", "box", 0)
+            ),
+            "sim.devices[1].nuki_id",
+        ),
+        (
+            format!("{sim}{}", sim_device("a", &"n".repeat(33), "1", "box", 0)),
+            "sim.devices[0].name",
+        ),
+    ];
+    for (text, key) in cases {
+        let err = load_text(&text).unwrap_err();
+        assert_one_line_naming(&err, key);
+    }
+    let duplicate = load_text(&format!(
+        "{sim}{}{}",
+        sim_device("a", "A", "7", "box", 0),
+        sim_device("b", "B", "7", "box", 0)
+    ))
+    .unwrap_err();
+    assert!(matches!(duplicate, ConfigError::Duplicate { .. }));
+
+    let ultra = format!(
+        "{sim}{}",
+        sim_device("a", "A", "1", "smart_lock_ultra", 999_999)
+    );
+    assert!(load_text(&ultra).is_ok());
+}
+
+// --- secret files --------------------------------------------------------------------------
+
+#[test]
+fn security_pin_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pin_file = write_temp(dir.path(), "pin", "654321\n");
+    let text = format!(
+        "[pairing]\nsecurity_pin_file = \"{}\"\n",
+        pin_file.display()
+    );
+    let config = load_text(&text).unwrap();
+    assert_eq!(config.pairing.security_pin, SecurityPin::new(654_321).ok());
+    assert!(!format!("{config:?}").contains("654321"));
+}
+
+#[test]
+fn secret_file_problems_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let pin_file = write_temp(dir.path(), "pin", "12ab56\n");
+    let missing = dir.path().join("missing");
+
+    let both = format!(
+        "[pairing]\nsecurity_pin = 1\nsecurity_pin_file = \"{}\"\n",
+        pin_file.display()
+    );
+    let err = load_text(&both).unwrap_err();
+    assert!(matches!(err, ConfigError::SecretTwice { .. }));
+    assert_one_line_naming(&err, "pairing.security_pin");
+
+    let absent = format!("[pairing]\nsecurity_pin_file = \"{}\"\n", missing.display());
+    let err = load_text(&absent).unwrap_err();
+    assert!(matches!(err, ConfigError::SecretFile { .. }));
+    assert_one_line_naming(&err, "pairing.security_pin");
+
+    let garbage = format!(
+        "[pairing]\nsecurity_pin_file = \"{}\"\n",
+        pin_file.display()
+    );
+    let err = load_text(&garbage).unwrap_err();
+    assert_one_line_naming(&err, "pairing.security_pin_file");
+    assert!(!err.to_string().contains("12ab56"));
+}
+
+// --- store ---------------------------------------------------------------------------------
+
+const KEY_BYTES: [u8; 32] = [
+    0x21, 0x7F, 0xCB, 0x0F, 0x18, 0xCA, 0xF2, 0x84, 0xE9, 0xBD, 0xEA, 0x0B, 0x94, 0xB8, 0x3B, 0x8D,
+    0x10, 0x86, 0x7E, 0xD7, 0x06, 0xBF, 0xDE, 0xDB, 0xD2, 0x38, 0x1F, 0x4C, 0xB3, 0xB8, 0xF7, 0x30,
+];
+
+fn pairing(address: &str, family: ServiceFamily, pin: Option<u32>) -> Pairing {
+    Pairing {
+        address: DeviceAddress(address.to_owned()),
+        nuki_id: 0x2A00_0011,
+        family,
+        device_name: "Flat 1.1".to_owned(),
+        auth_id: 2,
+        app_id: 0x1234_5678,
+        id_type: 0,
+        key: SharedKey::from_bytes(KEY_BYTES),
+        security_pin: pin,
+        paired_at_unix: 1_767_225_600,
+    }
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn pairings_round_trip_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state").join("nested").join("store.redb");
+    let lock = pairing("54:D2:72:2A:00:11", ServiceFamily::Keyturner, None);
+    let ultra = pairing("54:D2:72:5A:00:31", ServiceFamily::Ultra, Some(123_456));
+    {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.pairing(&lock.address).unwrap(), None);
+        store.save_pairing(&ultra).unwrap();
+        store.save_pairing(&lock).unwrap();
+        assert_eq!(store.pairing(&ultra.address).unwrap(), Some(ultra.clone()));
+        store.set_setting("app_id", "305419896").unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.pairings().unwrap(), vec![lock.clone(), ultra.clone()]);
+    assert_eq!(
+        store.get_setting("app_id").unwrap().as_deref(),
+        Some("305419896")
+    );
+    assert_eq!(store.get_setting("missing").unwrap(), None);
+
+    let mut renewed = lock.clone();
+    renewed.auth_id = 9;
+    store.save_pairing(&renewed).unwrap();
+    assert_eq!(store.pairing(&lock.address).unwrap(), Some(renewed));
+    assert_eq!(store.pairings().unwrap().len(), 2);
+
+    assert!(store.remove_pairing(&lock.address).unwrap());
+    assert!(!store.remove_pairing(&lock.address).unwrap());
+    assert_eq!(store.pairings().unwrap(), vec![ultra]);
+}
+
+#[test]
+fn store_file_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    drop(Store::open(&path).unwrap());
+    assert_eq!(mode_of(&path), 0o600);
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(store.schema_version().unwrap(), CURRENT_SCHEMA_VERSION);
+}
+
+#[test]
+fn schema_version_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    drop(Store::open(&path).unwrap());
+    let db = redb::Database::create(&path).unwrap();
+    let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let meta = txn
+        .open_table(redb::TableDefinition::<&str, u64>::new("meta"))
+        .unwrap();
+    let version = meta.get("schema_version").unwrap().unwrap().value();
+    assert_eq!(version, CURRENT_SCHEMA_VERSION);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    drop(Store::open(&path).unwrap());
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn
+                .open_table(redb::TableDefinition::<&str, u64>::new("meta"))
+                .unwrap();
+            meta.insert("schema_version", CURRENT_SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(
+        err,
+        StoreError::NewerSchema {
+            path: path.clone(),
+            found: CURRENT_SCHEMA_VERSION + 1,
+            supported: CURRENT_SCHEMA_VERSION,
+        }
+    );
+    assert!(!err.to_string().contains('\n'));
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "store.redb", "this is not a database at all");
+    assert!(matches!(Store::open(&path), Err(StoreError::Open { .. })));
+}
+
+#[test]
+fn pairing_debug_hides_the_key_and_pin() {
+    let shown = format!(
+        "{:?}",
+        pairing("54:D2:72:5A:00:31", ServiceFamily::Ultra, Some(123_456))
+    );
+    assert!(shown.contains("54:D2:72:5A:00:31"), "{shown}");
+    let key_hex = hex::encode(KEY_BYTES);
+    assert!(!shown.to_lowercase().contains(&key_hex[..8]), "{shown}");
+    assert!(!shown.contains("123456"), "{shown}");
+    assert!(
+        !shown.contains(&format!("{:?}", &KEY_BYTES[..4])),
+        "{shown}"
+    );
+}
