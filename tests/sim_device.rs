@@ -1776,7 +1776,7 @@ fn states_layouts_and_device_kinds() {
         (SimKind::SmartLock2, None, 21),
         (SimKind::SmartLock4, None, 27),
         (SimKind::SmartLockUltra, None, 27),
-        (SimKind::Box, None, 21),
+        (SimKind::Box, None, 27),
     ] {
         let mut spec = spec(kind);
         spec.states_layout_len = layout;
@@ -1794,19 +1794,16 @@ fn states_layouts_and_device_kinds() {
     else {
         panic!("lock config expected");
     };
-    assert_eq!(
-        config.device_type.map(|t| t.to_u8()),
-        None,
-        "74-byte layout has no type"
-    );
-    let mut box_spec = spec(SimKind::Box);
-    box_spec.config_layout_len = Some(75);
-    let mut direct = Direct::with_spec(box_spec, IdType::App);
+    assert_eq!(config.device_type.map(|t| t.to_u8()), Some(1));
+    // The oldest Config layout stops before the device type.
+    let mut old_firmware = spec(SimKind::Box);
+    old_firmware.config_layout_len = Some(74);
+    let mut direct = Direct::with_spec(old_firmware, IdType::App);
     let Message::Config(Config::Lock(config)) = only(direct.command(&Message::RequestConfig))
     else {
         panic!("lock config expected");
     };
-    assert_eq!(config.device_type.map(|t| t.to_u8()), Some(1));
+    assert_eq!(config.device_type, None);
     let opener = fresh_device(spec(SimKind::Opener));
     let advert = opener.advertisement(Duration::ZERO).unwrap();
     assert_eq!(advert.local_name.as_deref(), Some("Nuki_Opener_11223344"));
