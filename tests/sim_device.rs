@@ -2335,3 +2335,36 @@ async fn the_same_seed_produces_the_same_indications() {
     }
     assert_eq!(session().await, session().await);
 }
+
+#[test]
+fn time_control_entries_run_at_their_local_time() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    // The device runs UTC+60 min: 12:34:56 UTC is 13:34:56 local.
+    let add = Message::AddTimeControlEntry {
+        weekdays: messages::Weekdays(0),
+        time: nuki_edge::nuki::codec::TimeOfDay {
+            hour: 13,
+            minute: 36,
+        },
+        action: DeviceAction::Lock(LockAction::Lock),
+    };
+    assert!(matches!(
+        only(direct.command(&add)),
+        Message::TimeControlEntryId { .. }
+    ));
+    assert_eq!(direct.device.next_deadline(), Some(Duration::from_secs(64)));
+    assert!(direct.advance(Duration::from_secs(63)).is_empty());
+    // Unsolicited states to the connected authorization; no ACCEPTED/COMPLETE (nobody asked).
+    let replies = direct.advance(Duration::from_secs(1));
+    assert_eq!(states_of(&replies), [LockState::Locking.to_u8()]);
+    let replies = direct.advance(Duration::from_secs(2));
+    assert_eq!(states_of(&replies), [LockState::Locked.to_u8()]);
+    assert!(!replies.contains(&Message::Status(StatusCode::Complete)));
+    // Trigger "automatic".
+    assert_eq!(direct.device.snapshot().last_action, (0x02, 0x03, 0x00));
+    // Tomorrow, same time.
+    assert_eq!(
+        direct.device.next_deadline(),
+        Some(Duration::from_secs(64 + 86_400))
+    );
+}

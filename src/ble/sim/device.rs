@@ -7,6 +7,7 @@
 mod actions;
 mod admin;
 mod keyturner;
+mod timed;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -195,6 +196,8 @@ pub struct SimDevice {
     disconnect_requested: bool,
     most_recent_command: CommandId,
     boots: u64,
+    /// Local time up to which time control entries have run; `None` after the clock moved.
+    schedule_checked_local: Option<i64>,
 }
 
 impl std::fmt::Debug for SimDevice {
@@ -271,6 +274,7 @@ impl SimDevice {
             disconnect_requested: false,
             most_recent_command: CommandId::Unknown(0),
             boots: 0,
+            schedule_checked_local: None,
             spec,
         }
     }
@@ -385,6 +389,7 @@ impl SimDevice {
             self.pairing_mode_until,
             self.rebooting_until,
             self.mechanism.next_deadline(),
+            self.next_schedule_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -400,7 +405,9 @@ impl SimDevice {
             self.rebooting_until = None;
         }
         let events = self.mechanism.advance(now);
-        self.on_mechanism_events(events, now)
+        let mut out = self.on_mechanism_events(events, now);
+        out.extend(self.run_schedule(now));
+        out
     }
 
     /// Applies a pending byte corruption to the first outgoing message.

@@ -193,7 +193,7 @@ impl SimDevice {
 
     /// Starts a movement. ACCEPTED goes to the requester first unless the device is already
     /// where the action would take it.
-    fn start_motion(
+    pub(super) fn start_motion(
         &mut self,
         mut request: MotionRequest,
         now: Duration,
