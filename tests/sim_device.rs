@@ -91,6 +91,8 @@ struct PairingScript {
     key: Option<SharedKey>,
     authenticator_sent: bool,
     auth_id: u32,
+    /// Every nonce the device sent (challenges and nK3), to check they never repeat.
+    device_nonces: Vec<[u8; 32]>,
 }
 
 impl PairingScript {
@@ -107,6 +109,7 @@ impl PairingScript {
             key: None,
             authenticator_sent: false,
             auth_id: 0,
+            device_nonces: Vec::new(),
         }
     }
 
@@ -151,6 +154,7 @@ impl PairingScript {
                 ))
             }
             Message::Challenge(challenge) if !self.authenticator_sent => {
+                self.device_nonces.push(challenge);
                 let key = self.key();
                 let client_public = self.client.public_key();
                 let parts: [&[u8]; 3] = [&client_public, &self.lock_public, &challenge];
@@ -161,6 +165,7 @@ impl PairingScript {
                 ))
             }
             Message::Challenge(challenge) => {
+                self.device_nonces.push(challenge);
                 let key = self.key();
                 let mut data = AuthorizationData {
                     authenticator: [0; 32],
@@ -191,6 +196,7 @@ impl PairingScript {
                 ))
             }
             Message::AuthorizationId(id) => {
+                self.device_nonces.push(id.nonce);
                 let key = self.key();
                 let auth_id = id.auth_id.to_le_bytes();
                 let parts: [&[u8]; 4] = [&auth_id, &id.uuid, &id.nonce, &self.client_nonce];
@@ -255,6 +261,8 @@ struct Direct {
     auth_id: u32,
     now: Duration,
     nonce_counter: u64,
+    /// Nonces the device sent during the first pairing.
+    pairing_nonces: Vec<[u8; 32]>,
 }
 
 impl Direct {
@@ -298,6 +306,7 @@ impl Direct {
             auth_id,
             now: Duration::ZERO,
             nonce_counter: 0,
+            pairing_nonces: script.device_nonces,
         }
     }
 
@@ -2367,4 +2376,37 @@ fn time_control_entries_run_at_their_local_time() {
         direct.device.next_deadline(),
         Some(Duration::from_secs(64 + 86_400))
     );
+}
+
+#[test]
+fn memory_survives_a_power_cycle_without_repeating_nonces() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    direct.command(&lock_action(LockAction::Lock));
+    direct.advance(Duration::from_secs(2));
+    let mut issued = direct.pairing_nonces.clone();
+    issued.push(direct.challenge());
+    let memory = direct.device.memory();
+    let json = serde_json::to_string(&memory).unwrap();
+    assert!(!format!("{memory:?}").contains(&hex::encode(direct.key.expose())));
+    let restored: nuki_edge::ble::sim::DeviceMemory = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored, memory);
+
+    let mut rebooted = SimDevice::new(spec(SimKind::SmartLock4), WALL_CLOCK);
+    rebooted.restore(&restored);
+    rebooted.on_connect(Duration::ZERO);
+    let mut direct = Direct {
+        device: rebooted,
+        ..direct
+    };
+    // The old key still works, the random stream moved on (no nonce of the first run comes
+    // back), and the bolt is where it was.
+    for _ in 0..3 {
+        assert!(!issued.contains(&direct.challenge()));
+    }
+    assert_eq!(
+        direct.states().lock_state,
+        DeviceLockState::Lock(LockState::Locked)
+    );
+    let (_, next) = paired(direct.pair_another(IdType::App, 5, 0x55));
+    assert!(next > direct.auth_id);
 }
