@@ -2410,3 +2410,25 @@ fn memory_survives_a_power_cycle_without_repeating_nonces() {
     let (_, next) = paired(direct.pair_another(IdType::App, 5, 0x55));
     assert!(next > direct.auth_id);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_link_delivers_nothing_more_and_frees_the_device() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::App).await;
+    client.request_states().await;
+    client.link.disconnect().await.unwrap();
+    assert_eq!(
+        client.link.next_indication().await,
+        Err(BleError::Disconnected)
+    );
+    assert_eq!(
+        client.link.subscribe(client.chars.keyturner_usdio).await,
+        Err(BleError::Disconnected)
+    );
+    assert!(!control.snapshot(&address()).unwrap().connected);
+    // Dropping a link without disconnecting frees the device too.
+    let other = LinkClient::connect(&transport, &address()).await;
+    drop(other);
+    assert!(transport.connect(&address()).await.is_ok());
+}

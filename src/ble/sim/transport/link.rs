@@ -135,6 +135,9 @@ impl BleLink for SimLink {
 
     async fn next_indication(&mut self) -> Result<Indication, BleError> {
         loop {
+            if self.closed {
+                return Err(BleError::Disconnected);
+            }
             while let Ok(event) = self.events.try_recv() {
                 self.absorb(event);
             }
@@ -161,7 +164,7 @@ impl BleLink for SimLink {
                         },
                     }
                 }
-                None if self.closed || self.device_gone => {
+                None if self.device_gone => {
                     self.closed = true;
                     return Err(BleError::Disconnected);
                 }
