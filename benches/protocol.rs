@@ -91,8 +91,36 @@ fn full_pairing_without_radio(c: &mut Criterion) {
     c.bench_function("full_pairing_no_radio", |b| b.iter(pair_once));
 }
 
+/// Baselines measured in the same run: the cryptography alone, which is the floor of each
+/// path above (seal / open of the same PDATA; the four X25519 operations of a pairing).
+fn crypto_baselines(c: &mut Criterion) {
+    use nuki_edge::nuki::crypto::{self, KeyPair};
+
+    let key = SharedKey::from_bytes(KEY);
+    let lock_pdata = [0u8; 46];
+    c.bench_function("baseline_seal_lock_action_pdata", |b| {
+        b.iter(|| crypto::seal(&key, &[7; 24], black_box(&lock_pdata)))
+    });
+    let states_pdata = [0u8; 35];
+    let sealed = crypto::seal(&key, &[9; 24], &states_pdata);
+    c.bench_function("baseline_open_states_pdata", |b| {
+        b.iter(|| crypto::open(&key, &[9; 24], black_box(&sealed)))
+    });
+    c.bench_function("baseline_pairing_x25519", |b| {
+        b.iter(|| {
+            let client = KeyPair::from_secret(black_box([1; 32]));
+            let device = KeyPair::from_secret(black_box([2; 32]));
+            (
+                client.shared_key(&device.public_key()),
+                device.shared_key(&client.public_key()),
+            )
+        })
+    });
+}
+
 criterion_group!(
     benches,
+    crypto_baselines,
     lock_action_build_and_encrypt,
     keyturner_states_decrypt_and_decode,
     full_pairing_without_radio

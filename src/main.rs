@@ -174,8 +174,16 @@ fn pair(
             println!("{progress}");
         }
     };
+    // Only a person at a terminal is asked for a PIN; scripts get a clear error instead.
+    let ask_pin = |device: &str| {
+        rpassword::prompt_password(format!("security PIN of {device}: "))
+            .ok()
+            .filter(|pin| !pin.trim().is_empty())
+    };
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let ask_pin: Option<&ops::PinPrompt> = if interactive { Some(&ask_pin) } else { None };
     let summary = block_on(async {
-        ops::pair(config, device, as_bridge, pin, &show_progress)
+        ops::pair(config, device, as_bridge, pin, &show_progress, ask_pin)
             .await
             .map_err(Failure::from)
     })?;

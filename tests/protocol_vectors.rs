@@ -285,3 +285,86 @@ fn encrypted_messages_reassemble_from_20_byte_indications() {
         assert_eq!(out, Some(bytes));
     }
 }
+
+/// Crypto constants from the simulator project's unit tests (not Nuki's).
+#[test]
+fn simulator_project_crypto_constants() {
+    let lock = KeyPair::from_secret(h32(
+        "e7b0ed4e3fd53beb1ace91475b4a9eabc4d7c47f19c84193ebddac953ff9bc45",
+    ));
+    let client = KeyPair::from_secret(h32(
+        "4122ac9fd03aed655010583c279507577981fa6738a90a16fb05a87475954ba4",
+    ));
+    assert_eq!(
+        lock.public_key(),
+        h32("0d4105dbc4dd1e9ff474bd28ef9539b1b0b09fa5444c0d1adabc590f4b5e2e56")
+    );
+    assert_eq!(
+        client.public_key(),
+        h32("76541d1e8bddfa8bb545e5172734c35653761ccbddc5536ef5bf544bde99b427")
+    );
+    let shared = SharedKey::from_bytes(h32(
+        "fadc14fc1cbb2813e0c5bc29b9411370a76b85e3983783aadfa1f11c5aa6aa25",
+    ));
+    assert_eq!(lock.shared_key(&client.public_key()), shared);
+    assert_eq!(client.shared_key(&lock.public_key()), shared);
+
+    let plaintext = h("1234567890abcdef");
+    let nonce: [u8; 24] = h("8c34a5503c40cfae7184b296f58fbaa2f6f9d3ccff58f103")
+        .try_into()
+        .expect("24 bytes");
+    let sealed = nuki_edge::nuki::crypto::seal(&shared, &nonce, &plaintext);
+    assert_eq!(
+        sealed,
+        h("e0c19497e5e8dc6d1f444ffb1efebca6a977b136f5846e18")
+    );
+    assert_eq!(
+        nuki_edge::nuki::crypto::open(&shared, &nonce, &sealed).expect("opens"),
+        plaintext
+    );
+    assert_eq!(
+        nuki_edge::nuki::crypto::authenticator(&shared, &[&plaintext, &nonce]).to_vec(),
+        h("7d5dac4faf9dae6a1e18d9a62e31137f187c920a389a828602d86ba234362285")
+    );
+}
+
+/// The generated session's derivation: dh1 and kdf1 from the published lock key.
+#[test]
+fn generated_session_key_derivation() {
+    let lock = KeyPair::from_secret(h32(
+        "404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F",
+    ));
+    assert_eq!(
+        lock.public_key(),
+        h32("79A631EEDE1BF9C98F12032CDEADD0E7A079398FC786B88CC846EC89AF85A51A")
+    );
+    let client = KeyPair::from_secret(h32(
+        "8CAA54672307BFFDF5EA183FC607158D2011D008ECA6A1088614FF0853A5AA07",
+    ));
+    assert_eq!(
+        client.shared_key(&lock.public_key()),
+        SharedKey::from_bytes(h32(GEN_KEY))
+    );
+}
+
+/// Our HSalsa20 + secretbox path against the independent `crypto_box` implementation.
+#[test]
+fn shared_key_matches_the_crypto_box_oracle() {
+    use crypto_box::aead::Aead;
+    let client_secret = [0x11u8; 32];
+    let lock_secret = [0x22u8; 32];
+    let ours = KeyPair::from_secret(client_secret)
+        .shared_key(&KeyPair::from_secret(lock_secret).public_key());
+    let oracle = crypto_box::SalsaBox::new(
+        &crypto_box::SecretKey::from(lock_secret).public_key(),
+        &crypto_box::SecretKey::from(client_secret),
+    );
+    let nonce = [0x33u8; 24];
+    let expected = oracle
+        .encrypt((&nonce).into(), &b"nuki-edge"[..])
+        .expect("oracle seals");
+    assert_eq!(
+        nuki_edge::nuki::crypto::seal(&ours, &nonce, b"nuki-edge"),
+        expected
+    );
+}

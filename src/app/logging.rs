@@ -36,8 +36,11 @@ fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter
 /// Installs the global subscriber. Call once, early.
 pub fn init(level: &str, format: LogFormat) -> Result<(), LoggingError> {
     let filter = filter(level)?;
+    use std::io::IsTerminal;
+    // Colour codes only for a person at a terminal, never into the journal or a file.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let installed = match format {
         LogFormat::Text => builder.try_init(),

@@ -231,6 +231,7 @@ pub async fn pair(
     as_bridge: Option<bool>,
     pin: Option<String>,
     progress: &dyn Fn(PairProgress),
+    ask_pin: Option<&PinPrompt>,
 ) -> Result<PairSummary, OpsError> {
     let store = Store::open(&config.store.path)?;
     let target = resolve_device(config, &store, device)?;
@@ -241,7 +242,19 @@ pub async fn pair(
             .find_sim_device(device)
             .map(|d| d.security_pin.to_string())
     });
-    pair_device(config, &store, &backend, &target, as_bridge, pin, progress).await
+    let prompts = PairPrompts { progress, ask_pin };
+    pair_device(config, &store, &backend, &target, as_bridge, pin, prompts).await
+}
+
+/// Asks the installer for a device's security PIN (the argument is the device name).
+pub type PinPrompt = dyn Fn(&str) -> Option<String>;
+
+/// How pairing talks to the person at the keyboard, if any.
+#[derive(Clone, Copy)]
+pub struct PairPrompts<'a> {
+    pub progress: &'a dyn Fn(PairProgress),
+    /// Asked when a device needs its PIN and none was given; `None` when nobody is there.
+    pub ask_pin: Option<&'a PinPrompt>,
 }
 
 /// Pairing on an open backend; used by `pair` and by the daemon's automatic pairing.
@@ -253,12 +266,18 @@ pub async fn pair_device(
     target: &DeviceRef,
     as_bridge: Option<bool>,
     pin_text: Option<String>,
-    progress: &dyn Fn(PairProgress),
+    prompts: PairPrompts<'_>,
 ) -> Result<PairSummary, OpsError> {
-    let family = wait_for_pairing_mode(config, backend, target, progress).await?;
-    progress(PairProgress::Pairing {
+    let family = wait_for_pairing_mode(config, backend, target, prompts.progress).await?;
+    (prompts.progress)(PairProgress::Pairing {
         device: target.name.clone(),
     });
+    let pin_text = match (pin_text, prompts.ask_pin) {
+        (None, Some(ask)) if family.pin_is_wide() && config.pairing.security_pin.is_none() => {
+            ask(&target.name)
+        }
+        (given, _) => given,
+    };
     let security_pin = match pin_text {
         Some(text) => Some(SecurityPin::parse(&text, family.pin_is_wide())?),
         // The configured PIN is a building-wide default; use it only where it fits.

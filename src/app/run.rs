@@ -19,6 +19,9 @@ use super::shutdown;
 
 /// Slow safety refresh of every paired device, in case a flag was missed.
 const SAFETY_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// While a state-changed flag stays set (paired as App, no Bridge clears it), read the device
+/// again no sooner than this: every connection costs the lock's battery.
+const STUCK_FLAG_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Shared daemon state; small enough to live behind one mutex.
 #[derive(Default)]
@@ -26,6 +29,28 @@ struct Fleet {
     pairings: HashMap<DeviceAddress, Pairing>,
     last_states: HashMap<DeviceAddress, KeyturnerStates>,
     refreshing: HashSet<DeviceAddress>,
+    /// Devices whose last advertisement had the state-changed flag set, and when we last
+    /// read them because of it.
+    flagged_since_read: HashMap<DeviceAddress, tokio::time::Instant>,
+}
+
+impl Fleet {
+    /// A raised flag is worth a connection on its rising edge, and after that only now and
+    /// then while it stays raised.
+    fn should_refresh_for_flag(&mut self, address: &DeviceAddress, flag: bool) -> bool {
+        let now = tokio::time::Instant::now();
+        if !flag {
+            self.flagged_since_read.remove(address);
+            return false;
+        }
+        match self.flagged_since_read.get(address) {
+            Some(last) if now.duration_since(*last) < STUCK_FLAG_REFRESH_INTERVAL => false,
+            _ => {
+                self.flagged_since_read.insert(address.clone(), now);
+                true
+            }
+        }
+    }
 }
 
 pub async fn run(config: Config) -> Result<(), OpsError> {
@@ -131,7 +156,11 @@ async fn pair_and_remember(
     pin: Option<String>,
 ) {
     let progress = |step: ops::PairProgress| tracing::info!("{step}");
-    match ops::pair_device(config, store, backend, target, None, pin, &progress).await {
+    let prompts = ops::PairPrompts {
+        progress: &progress,
+        ask_pin: None,
+    };
+    match ops::pair_device(config, store, backend, target, None, pin, prompts).await {
         Ok(summary) => {
             tracing::info!(device = %summary.name, address = %summary.address, auth_id = summary.authorization_id, "paired");
             if let Ok(Some(pairing)) = store.pairing(&target.address) {
@@ -154,12 +183,14 @@ async fn on_advert(
     };
     let paired = lock(fleet).pairings.contains_key(&address);
     if paired {
-        let changed = advert
+        let Some(beacon) = advert
             .manufacturer_data
             .get(&advert::APPLE_COMPANY_ID)
             .and_then(|data| advert::parse_beacon(data))
-            .is_some_and(|beacon| beacon.state_changed);
-        if changed {
+        else {
+            return;
+        };
+        if lock(fleet).should_refresh_for_flag(&address, beacon.state_changed) {
             spawn_refresh(config, backend, fleet, address);
         }
         return;
