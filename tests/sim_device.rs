@@ -91,6 +91,8 @@ struct PairingScript {
     key: Option<SharedKey>,
     authenticator_sent: bool,
     auth_id: u32,
+    /// Every nonce the device sent (challenges and nK3), to check they never repeat.
+    device_nonces: Vec<[u8; 32]>,
 }
 
 impl PairingScript {
@@ -107,6 +109,7 @@ impl PairingScript {
             key: None,
             authenticator_sent: false,
             auth_id: 0,
+            device_nonces: Vec::new(),
         }
     }
 
@@ -151,6 +154,7 @@ impl PairingScript {
                 ))
             }
             Message::Challenge(challenge) if !self.authenticator_sent => {
+                self.device_nonces.push(challenge);
                 let key = self.key();
                 let client_public = self.client.public_key();
                 let parts: [&[u8]; 3] = [&client_public, &self.lock_public, &challenge];
@@ -161,6 +165,7 @@ impl PairingScript {
                 ))
             }
             Message::Challenge(challenge) => {
+                self.device_nonces.push(challenge);
                 let key = self.key();
                 let mut data = AuthorizationData {
                     authenticator: [0; 32],
@@ -191,6 +196,7 @@ impl PairingScript {
                 ))
             }
             Message::AuthorizationId(id) => {
+                self.device_nonces.push(id.nonce);
                 let key = self.key();
                 let auth_id = id.auth_id.to_le_bytes();
                 let parts: [&[u8]; 4] = [&auth_id, &id.uuid, &id.nonce, &self.client_nonce];
@@ -255,6 +261,8 @@ struct Direct {
     auth_id: u32,
     now: Duration,
     nonce_counter: u64,
+    /// Nonces the device sent during the first pairing.
+    pairing_nonces: Vec<[u8; 32]>,
 }
 
 impl Direct {
@@ -298,6 +306,7 @@ impl Direct {
             auth_id,
             now: Duration::ZERO,
             nonce_counter: 0,
+            pairing_nonces: script.device_nonces,
         }
     }
 
@@ -1776,7 +1785,7 @@ fn states_layouts_and_device_kinds() {
         (SimKind::SmartLock2, None, 21),
         (SimKind::SmartLock4, None, 27),
         (SimKind::SmartLockUltra, None, 27),
-        (SimKind::Box, None, 21),
+        (SimKind::Box, None, 27),
     ] {
         let mut spec = spec(kind);
         spec.states_layout_len = layout;
@@ -1794,19 +1803,16 @@ fn states_layouts_and_device_kinds() {
     else {
         panic!("lock config expected");
     };
-    assert_eq!(
-        config.device_type.map(|t| t.to_u8()),
-        None,
-        "74-byte layout has no type"
-    );
-    let mut box_spec = spec(SimKind::Box);
-    box_spec.config_layout_len = Some(75);
-    let mut direct = Direct::with_spec(box_spec, IdType::App);
+    assert_eq!(config.device_type.map(|t| t.to_u8()), Some(1));
+    // The oldest Config layout stops before the device type.
+    let mut old_firmware = spec(SimKind::Box);
+    old_firmware.config_layout_len = Some(74);
+    let mut direct = Direct::with_spec(old_firmware, IdType::App);
     let Message::Config(Config::Lock(config)) = only(direct.command(&Message::RequestConfig))
     else {
         panic!("lock config expected");
     };
-    assert_eq!(config.device_type.map(|t| t.to_u8()), Some(1));
+    assert_eq!(config.device_type, None);
     let opener = fresh_device(spec(SimKind::Opener));
     let advert = opener.advertisement(Duration::ZERO).unwrap();
     assert_eq!(advert.local_name.as_deref(), Some("Nuki_Opener_11223344"));
@@ -1814,4 +1820,615 @@ fn states_layouts_and_device_kinds() {
         advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID]).unwrap();
     assert_eq!(beacon.family, ServiceFamily::Opener);
     assert_eq!(beacon.nuki_id, 0x1122_3344);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transport: radio timing, fragments, subscriptions, faults (paused tokio clock).
+// ---------------------------------------------------------------------------------------------
+
+use tokio::time::Instant;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+enum Silence {
+    Timeout,
+    Link(BleError),
+}
+
+/// The client side of one link, built from the public protocol functions only.
+struct LinkClient {
+    link: Box<dyn BleLink>,
+    family: ServiceFamily,
+    chars: Characteristics,
+    reassemblers: HashMap<Uuid, Reassembler>,
+    key: SharedKey,
+    auth_id: u32,
+    nonce_counter: u64,
+    /// (characteristic, fragment length, arrival) of every indication.
+    fragments: Vec<(Uuid, usize, Instant)>,
+}
+
+impl LinkClient {
+    async fn connect(transport: &SimTransport, address: &DeviceAddress) -> Self {
+        let mut client = Self::connect_unsubscribed(transport, address).await;
+        for characteristic in [
+            client.chars.pairing_gdio,
+            client.chars.keyturner_gdio,
+            client.chars.keyturner_usdio,
+        ] {
+            client.link.subscribe(characteristic).await.unwrap();
+        }
+        client
+    }
+
+    async fn connect_unsubscribed(transport: &SimTransport, address: &DeviceAddress) -> Self {
+        let link = transport.connect(address).await.expect("connect");
+        let family = ServiceFamily::detect(&link.characteristics()).expect("Nuki services");
+        Self {
+            link,
+            family,
+            chars: family.characteristics(),
+            reassemblers: HashMap::new(),
+            key: SharedKey::from_bytes([0; 32]),
+            auth_id: 0,
+            nonce_counter: 0,
+            fragments: Vec::new(),
+        }
+    }
+
+    async fn recv_raw(&mut self, within: Duration) -> Result<(Uuid, Vec<u8>), Silence> {
+        let deadline = Instant::now() + within;
+        loop {
+            let indication =
+                match tokio::time::timeout_at(deadline, self.link.next_indication()).await {
+                    Err(_) => return Err(Silence::Timeout),
+                    Ok(Err(error)) => return Err(Silence::Link(error)),
+                    Ok(Ok(indication)) => indication,
+                };
+            let characteristic = indication.characteristic;
+            self.fragments
+                .push((characteristic, indication.value.len(), Instant::now()));
+            let framing = if characteristic == self.chars.keyturner_usdio {
+                Framing::Encrypted
+            } else {
+                Framing::Plain
+            };
+            let reassembler = self
+                .reassemblers
+                .entry(characteristic)
+                .or_insert_with(|| Reassembler::new(framing));
+            if let Some(message) = reassembler.push(&indication.value).expect("reassembly") {
+                return Ok((characteristic, message));
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Result<Message, Silence> {
+        let (characteristic, bytes) = self.recv_raw(WAIT).await?;
+        Ok(if characteristic == self.chars.keyturner_usdio {
+            let (auth_id, message) = decode_sealed(&self.key, &bytes, self.family);
+            assert_eq!(auth_id, self.auth_id);
+            message
+        } else {
+            decode_plain(&bytes, self.family)
+        })
+    }
+
+    async fn pair(&mut self, script: &mut PairingScript) -> PairingStep {
+        let mut request = script.first();
+        loop {
+            self.link
+                .write(self.chars.pairing_gdio, &request)
+                .await
+                .expect("write");
+            let (_, reply) = self.recv_raw(WAIT).await.expect("pairing reply");
+            match script.on_reply(&reply) {
+                PairingStep::Send(next) => request = next,
+                done => return done,
+            }
+        }
+    }
+
+    async fn pair_as(&mut self, control: &SimControl, address: &DeviceAddress, id_type: IdType) {
+        assert!(control.press_button(address).unwrap());
+        let mut script =
+            PairingScript::new(self.family, array(OFFICIAL_CLIENT_SECRET), id_type, 42);
+        let (key, auth_id) = paired(self.pair(&mut script).await);
+        self.key = key;
+        self.auth_id = auth_id;
+    }
+
+    async fn send(&mut self, message: &Message, proof: Option<&Proof>) {
+        self.nonce_counter += 1;
+        let mut nonce = [0u8; 24];
+        nonce[..8].copy_from_slice(&self.nonce_counter.to_le_bytes());
+        let payload = messages::encode(message, self.family, proof);
+        let bytes =
+            frame::encode_encrypted(&self.key, &nonce, self.auth_id, message.command(), &payload);
+        self.link
+            .write(self.chars.keyturner_usdio, &bytes)
+            .await
+            .expect("write");
+    }
+
+    async fn challenge(&mut self) -> [u8; 32] {
+        self.send(
+            &Message::RequestData {
+                command: CommandId::Challenge,
+                extra: Vec::new(),
+            },
+            None,
+        )
+        .await;
+        match self.recv().await {
+            Ok(Message::Challenge(nonce)) => nonce,
+            other => panic!("challenge expected, got {other:?}"),
+        }
+    }
+
+    async fn request_states(&mut self) {
+        self.send(
+            &Message::RequestData {
+                command: CommandId::KeyturnerStates,
+                extra: Vec::new(),
+            },
+            None,
+        )
+        .await;
+    }
+
+    async fn states(&mut self) -> KeyturnerStates {
+        self.request_states().await;
+        match self.recv().await {
+            Ok(Message::KeyturnerStates(states)) => states,
+            other => panic!("states expected, got {other:?}"),
+        }
+    }
+
+    async fn lock_action(&mut self, action: LockAction) {
+        let challenge = self.challenge().await;
+        self.send(&lock_action(action), Some(&Proof::challenge(challenge)))
+            .await;
+    }
+}
+
+fn address() -> DeviceAddress {
+    DeviceAddress("sim-1".into())
+}
+
+fn building(kinds: &[SimKind], radio: RadioModel) -> (SimTransport, SimControl) {
+    let specs = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let mut spec = spec(*kind);
+            spec.address = DeviceAddress(format!("sim-{}", i + 1));
+            spec.nuki_id += i as u32;
+            spec
+        })
+        .collect();
+    SimTransport::with_wall_clock(specs, radio, WALL_CLOCK)
+}
+
+#[tokio::test(start_paused = true)]
+async fn lock_action_over_the_radio_takes_motor_time() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let started = Instant::now();
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    // Connect time plus three CCCD writes of one interval each.
+    assert_eq!(started.elapsed(), Duration::from_millis(300 + 3 * 30));
+    client.pair_as(&control, &address(), IdType::Bridge).await;
+    client.lock_action(LockAction::Lock).await;
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Accepted)
+    );
+    let locking = client.recv().await.unwrap();
+    assert_eq!(lock_state(&locking), Some(LockState::Locking.to_u8()));
+    let moving_since = Instant::now();
+    let locked = client.recv().await.unwrap();
+    assert_eq!(lock_state(&locked), Some(LockState::Locked.to_u8()));
+    let motor = moving_since.elapsed();
+    assert!(
+        motor >= Duration::from_millis(1400) && motor <= Duration::from_millis(1700),
+        "motor took {motor:?}"
+    );
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Complete)
+    );
+    assert_eq!(
+        control.snapshot(&address()).unwrap().lock_state,
+        LockState::Locked.to_u8()
+    );
+    // Every indication fits the default ATT payload.
+    assert!(client.fragments.iter().all(|(_, len, _)| *len <= 20));
+    // Busy while moving: a second action is refused.
+    client.lock_action(LockAction::Unlock).await;
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Accepted)
+    );
+    let unlocking = client.recv().await.unwrap();
+    assert_eq!(lock_state(&unlocking), Some(LockState::Unlocking.to_u8()));
+    client.lock_action(LockAction::Lock).await;
+    assert_eq!(
+        client.recv().await.unwrap(),
+        error(ErrorCode::KErrorBusy, CommandId::LockAction)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_arrive_as_twenty_byte_indications_one_interval_apart() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::App).await;
+    client.fragments.clear();
+    let started = Instant::now();
+    client.request_states().await;
+    let (_, message) = client.recv_raw(WAIT).await.unwrap();
+    // 27-byte states: 30 ADATA + 16 tag + 8 PDATA overhead + 27 = 81 bytes.
+    assert_eq!(message.len(), 81);
+    let lens: Vec<usize> = client.fragments.iter().map(|(_, len, _)| *len).collect();
+    assert_eq!(lens, [20, 20, 20, 20, 1]);
+    let arrivals: Vec<Duration> = client
+        .fragments
+        .iter()
+        .map(|(_, _, at)| at.duration_since(started))
+        .collect();
+    // The 56-byte request takes three intervals; each fragment one more.
+    let expected: Vec<Duration> = (4..=8).map(|n| Duration::from_millis(30 * n)).collect();
+    assert_eq!(arrivals, expected);
+
+    // With a large MTU the same message is one indication.
+    let (transport, control) = building(
+        &[SimKind::SmartLock4],
+        RadioModel {
+            fragment_len: 512,
+            ..RadioModel::default()
+        },
+    );
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::App).await;
+    client.fragments.clear();
+    client.request_states().await;
+    client.recv_raw(WAIT).await.unwrap();
+    assert_eq!(client.fragments.len(), 1);
+    assert_eq!(client.fragments[0].1, 81);
+}
+
+#[tokio::test(start_paused = true)]
+async fn indications_on_unsubscribed_characteristics_are_lost() {
+    let (transport, control) = building(&[SimKind::SmartLock2], RadioModel::default());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::App).await;
+    let (key, auth_id) = (client.key.clone(), client.auth_id);
+    client.link.disconnect().await.unwrap();
+    drop(client);
+    // Reconnect and forget to enable indications on USDIO.
+    let mut client = LinkClient::connect_unsubscribed(&transport, &address()).await;
+    client.key = key;
+    client.auth_id = auth_id;
+    client
+        .link
+        .subscribe(client.chars.keyturner_gdio)
+        .await
+        .unwrap();
+    client.request_states().await;
+    assert!(matches!(
+        client.recv_raw(Duration::from_secs(10)).await,
+        Err(Silence::Timeout)
+    ));
+    client
+        .link
+        .subscribe(client.chars.keyturner_usdio)
+        .await
+        .unwrap();
+    assert_eq!(client.states().await.nuki_state, NukiState::DoorMode);
+    // Writes to a characteristic the device lacks fail at once.
+    let opener_usdio = ServiceFamily::Opener.characteristics().keyturner_usdio;
+    assert_eq!(
+        client.link.write(opener_usdio, &[0]).await,
+        Err(BleError::NoSuchCharacteristic(opener_usdio))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_central_at_a_time_and_out_of_range_devices() {
+    let (transport, control) = building(
+        &[SimKind::SmartLock4, SimKind::Opener],
+        RadioModel::default(),
+    );
+    let opener = DeviceAddress("sim-2".into());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    assert!(matches!(
+        transport.connect(&address()).await,
+        Err(BleError::ConnectFailed { .. })
+    ));
+    assert!(matches!(
+        transport.connect(&DeviceAddress("nowhere".into())).await,
+        Err(BleError::NotFound(_))
+    ));
+    let adverts = transport.scan(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(adverts.len(), 2);
+    // Leaving range drops the link and silences the device.
+    control.set_in_range(&address(), false).unwrap();
+    assert!(matches!(
+        client.recv_raw(WAIT).await,
+        Err(Silence::Link(BleError::Disconnected))
+    ));
+    let adverts = transport.scan(Duration::from_secs(1)).await.unwrap();
+    let names: Vec<_> = adverts
+        .iter()
+        .filter_map(|a| a.local_name.clone())
+        .collect();
+    assert_eq!(names, ["Nuki_Opener_11223345"]);
+    assert!(matches!(
+        transport.connect(&address()).await,
+        Err(BleError::ConnectFailed { .. })
+    ));
+    control.set_in_range(&address(), true).unwrap();
+    // A one-shot fault: the next attempt fails, the one after works.
+    control.inject_fault(&opener, Fault::OutOfRange).unwrap();
+    assert!(transport.connect(&opener).await.is_err());
+    let client = LinkClient::connect(&transport, &opener).await;
+    assert_eq!(client.family, ServiceFamily::Opener);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_dropped_mid_command_still_executes_the_command() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::Bridge).await;
+    control
+        .inject_fault(&address(), Fault::DropLinkMidCommand)
+        .unwrap();
+    client.lock_action(LockAction::Lock).await;
+    assert!(matches!(
+        client.recv().await,
+        Err(Silence::Link(BleError::Disconnected))
+    ));
+    assert!(matches!(
+        client
+            .link
+            .write(client.chars.keyturner_usdio, &[0; 40])
+            .await,
+        Err(BleError::Disconnected)
+    ));
+    // The motor kept running without a link.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let snapshot = control.snapshot(&address()).unwrap();
+    assert_eq!(snapshot.lock_state, LockState::Locked.to_u8());
+    assert!(!snapshot.connected);
+    let (key, auth_id) = (client.key.clone(), client.auth_id);
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.key = key;
+    client.auth_id = auth_id;
+    assert_eq!(
+        client.states().await.lock_state,
+        DeviceLockState::Lock(LockState::Locked)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_requests_and_corrupted_replies() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::App).await;
+    control.inject_fault(&address(), Fault::NoAnswer).unwrap();
+    client.request_states().await;
+    assert!(matches!(
+        client.recv_raw(Duration::from_secs(5)).await,
+        Err(Silence::Timeout)
+    ));
+    control
+        .inject_fault(&address(), Fault::CorruptByte)
+        .unwrap();
+    client.request_states().await;
+    let (_, corrupted) = client.recv_raw(WAIT).await.unwrap();
+    assert_eq!(
+        frame::decode_encrypted(&client.key, &corrupted),
+        Err(frame::FrameError::Authentication)
+    );
+    // Faults are one-offs.
+    assert_eq!(client.states().await.nuki_state, NukiState::DoorMode);
+    assert!(control
+        .snapshot(&address())
+        .unwrap()
+        .pending_faults
+        .is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn reboot_drops_the_link_and_the_device_comes_back() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::App).await;
+    let challenge = client.challenge().await;
+    client
+        .send(
+            &Message::RequestReboot,
+            Some(&Proof::with_pin(challenge, SecurityPin::Short(1234))),
+        )
+        .await;
+    assert_eq!(
+        client.recv().await.unwrap(),
+        Message::Status(StatusCode::Complete)
+    );
+    assert!(matches!(
+        client.recv().await,
+        Err(Silence::Link(BleError::Disconnected))
+    ));
+    assert!(transport
+        .scan(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .is_empty());
+    let refused_at = Instant::now();
+    assert!(transport.connect(&address()).await.is_err());
+    // The failed attempt waited for the connect timeout; by then the device is back.
+    assert_eq!(refused_at.elapsed(), RadioModel::default().connect_timeout);
+    assert!(transport.connect(&address()).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn adverts_show_pairing_mode_state_flag_and_timeouts_without_a_link() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let mut feed = transport.advertisements().await.unwrap();
+    let advert = feed.recv().await.unwrap();
+    assert_eq!(advert.address, Some(address()));
+    assert_eq!(advert.local_name.as_deref(), Some("Nuki_11223344"));
+    let rssi = advert.rssi.unwrap();
+    assert!((-65..=-59).contains(&rssi), "rssi {rssi}");
+    let beacon =
+        advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID]).unwrap();
+    assert_eq!(beacon.nuki_id, 0x1122_3344);
+    assert!(!beacon.state_changed);
+    assert!(control.press_button(&address()).unwrap());
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
+    let pairing = ServiceFamily::Keyturner.characteristics().pairing_service;
+    let parsed =
+        advert::parse_pairing_service_data(pairing, &advert.service_data[&pairing]).unwrap();
+    assert_eq!(parsed.nuki_id, 0x1122_3344);
+    // Nobody pairs: pairing mode ends by itself.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(advert.service_data.is_empty());
+    assert!(!control.snapshot(&address()).unwrap().pairing_mode);
+    // A manual turn sets the flag; a Bridge reading the state clears it.
+    control.manual_action(&address(), 0x02).unwrap();
+    let beacon_flag = |advert: &nuki_edge::ble::Advertisement| {
+        advert::parse_beacon(&advert.manufacturer_data[&advert::APPLE_COMPANY_ID])
+            .unwrap()
+            .state_changed
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(beacon_flag(&advert));
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::Bridge).await;
+    client.states().await;
+    let advert = transport
+        .scan(Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(!beacon_flag(&advert));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_seed_produces_the_same_indications() {
+    async fn session() -> Vec<Vec<u8>> {
+        let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+        let mut client = LinkClient::connect(&transport, &address()).await;
+        client.pair_as(&control, &address(), IdType::App).await;
+        let mut received = Vec::new();
+        client.lock_action(LockAction::Lock).await;
+        for _ in 0..4 {
+            received.push(client.recv_raw(WAIT).await.unwrap().1);
+        }
+        received
+    }
+    assert_eq!(session().await, session().await);
+}
+
+#[test]
+fn time_control_entries_run_at_their_local_time() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    // The device runs UTC+60 min: 12:34:56 UTC is 13:34:56 local.
+    let add = Message::AddTimeControlEntry {
+        weekdays: messages::Weekdays(0),
+        time: nuki_edge::nuki::codec::TimeOfDay {
+            hour: 13,
+            minute: 36,
+        },
+        action: DeviceAction::Lock(LockAction::Lock),
+    };
+    assert!(matches!(
+        only(direct.command(&add)),
+        Message::TimeControlEntryId { .. }
+    ));
+    assert_eq!(direct.device.next_deadline(), Some(Duration::from_secs(64)));
+    assert!(direct.advance(Duration::from_secs(63)).is_empty());
+    // Unsolicited states to the connected authorization; no ACCEPTED/COMPLETE (nobody asked).
+    let replies = direct.advance(Duration::from_secs(1));
+    assert_eq!(states_of(&replies), [LockState::Locking.to_u8()]);
+    let replies = direct.advance(Duration::from_secs(2));
+    assert_eq!(states_of(&replies), [LockState::Locked.to_u8()]);
+    assert!(!replies.contains(&Message::Status(StatusCode::Complete)));
+    // Trigger "automatic".
+    assert_eq!(direct.device.snapshot().last_action, (0x02, 0x03, 0x00));
+    // Tomorrow, same time.
+    assert_eq!(
+        direct.device.next_deadline(),
+        Some(Duration::from_secs(64 + 86_400))
+    );
+}
+
+#[test]
+fn memory_survives_a_power_cycle_without_repeating_nonces() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    direct.command(&lock_action(LockAction::Lock));
+    direct.advance(Duration::from_secs(2));
+    let mut issued = direct.pairing_nonces.clone();
+    issued.push(direct.challenge());
+    let memory = direct.device.memory();
+    let json = serde_json::to_string(&memory).unwrap();
+    assert!(!format!("{memory:?}").contains(&hex::encode(direct.key.expose())));
+    let restored: nuki_edge::ble::sim::DeviceMemory = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored, memory);
+
+    let mut rebooted = SimDevice::new(spec(SimKind::SmartLock4), WALL_CLOCK);
+    rebooted.restore(&restored);
+    rebooted.on_connect(Duration::ZERO);
+    let mut direct = Direct {
+        device: rebooted,
+        ..direct
+    };
+    // The old key still works, the random stream moved on (no nonce of the first run comes
+    // back), and the bolt is where it was.
+    for _ in 0..3 {
+        assert!(!issued.contains(&direct.challenge()));
+    }
+    assert_eq!(
+        direct.states().lock_state,
+        DeviceLockState::Lock(LockState::Locked)
+    );
+    let (_, next) = paired(direct.pair_another(IdType::App, 5, 0x55));
+    assert!(next > direct.auth_id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_link_delivers_nothing_more_and_frees_the_device() {
+    let (transport, control) = building(&[SimKind::SmartLock4], RadioModel::default());
+    let mut client = LinkClient::connect(&transport, &address()).await;
+    client.pair_as(&control, &address(), IdType::App).await;
+    client.request_states().await;
+    client.link.disconnect().await.unwrap();
+    assert_eq!(
+        client.link.next_indication().await,
+        Err(BleError::Disconnected)
+    );
+    assert_eq!(
+        client.link.subscribe(client.chars.keyturner_usdio).await,
+        Err(BleError::Disconnected)
+    );
+    assert!(!control.snapshot(&address()).unwrap().connected);
+    // Dropping a link without disconnecting frees the device too.
+    let other = LinkClient::connect(&transport, &address()).await;
+    drop(other);
+    assert!(transport.connect(&address()).await.is_ok());
 }

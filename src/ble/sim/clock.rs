@@ -24,6 +24,12 @@ impl WallClock {
         DateTime::from_unix(self.unix(now))
     }
 
+    /// The simulated time at which the clock reads `unix` (zero if that lies before the start).
+    pub fn monotonic_at(&self, unix: i64) -> Duration {
+        let seconds = unix.saturating_sub(self.unix_at_origin).max(0);
+        Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+    }
+
     /// Update Time: from now on the clock reads `value`.
     pub fn set(&mut self, now: Duration, value: &DateTime) -> bool {
         match value.to_offset() {

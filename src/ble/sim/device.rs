@@ -6,15 +6,17 @@
 
 mod actions;
 mod admin;
+mod battery;
 mod keyturner;
+mod report;
+mod states;
+mod timed;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::ble::{Advertisement, DeviceAddress};
-use crate::nuki::advert::{self, Beacon, PairingAdvert};
+use crate::ble::DeviceAddress;
 use crate::nuki::command::CommandId;
 use crate::nuki::crypto::KeyPair;
 use crate::nuki::enums::{DeviceLockState, ErrorCode, NukiState, StatusCode};
@@ -22,6 +24,7 @@ use crate::nuki::frame;
 use crate::nuki::messages::{self, Message};
 use crate::nuki::uuids::{Characteristics, ServiceFamily};
 
+use self::battery::Battery;
 use super::auth::AuthorizationTable;
 use super::clock::WallClock;
 use super::entropy::{Entropy, ForcedSecrets};
@@ -46,8 +49,8 @@ pub struct Outbound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
-    /// The next written command reaches the device (and is executed), then the link drops
-    /// before any answer.
+    /// The next command written (any message but Request Data) reaches the device and is
+    /// executed, then the link drops before any answer.
     DropLinkMidCommand,
     /// The next written message is lost on the air.
     NoAnswer,
@@ -61,43 +64,7 @@ pub enum Fault {
     Jam,
 }
 
-/// What a test may look at without going through the protocol.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimSnapshot {
-    pub address: DeviceAddress,
-    pub nuki_id: u32,
-    pub nuki_state: u8,
-    pub lock_state: u8,
-    /// A movement (motor, relay or calibration) is in progress.
-    pub moving: bool,
-    pub pairing_mode: bool,
-    pub state_changed_flag: bool,
-    pub connected: bool,
-    pub authorizations: Vec<AuthorizationSnapshot>,
-    pub log_count: usize,
-    pub logging_enabled: bool,
-    pub door_open: Option<bool>,
-    pub battery_percent: u8,
-    pub config_update_count: u8,
-    pub config_name: String,
-    pub keypad_code_count: usize,
-    pub time_control_count: usize,
-    /// Last lock action, its trigger and completion status (wire values).
-    pub last_action: (u8, u8, u8),
-    pub pending_faults: Vec<Fault>,
-}
-
-/// An authorization as a snapshot shows it (never the key).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthorizationSnapshot {
-    pub auth_id: u32,
-    pub id_type: u8,
-    pub app_id: Option<u32>,
-    pub name: String,
-    pub enabled: bool,
-    pub remote_allowed: bool,
-    pub lock_count: u16,
-}
+pub use self::report::{AuthorizationSnapshot, SimSnapshot};
 
 /// Why a control action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,50 +82,6 @@ struct Connection {
     pairing: PairingSession,
     /// The authorization that last talked on this connection; unsolicited states go to it.
     session_auth: Option<u32>,
-}
-
-#[derive(Debug)]
-struct Battery {
-    mains: bool,
-    permille: u16,
-    last_drain_mws: u16,
-}
-
-impl Battery {
-    fn percent(&self) -> u8 {
-        u8::try_from(self.permille / 10).unwrap_or(100)
-    }
-
-    fn critical(&self) -> bool {
-        !self.mains && self.percent() < 20
-    }
-
-    /// States byte 12: bit 0 critical, bit 1 charging, bits 2–7 percent / 2 (locks only).
-    fn state_byte(&self, opener: bool) -> u8 {
-        let critical = u8::from(self.critical());
-        if opener {
-            return critical;
-        }
-        let charging = u8::from(self.mains) << 1;
-        ((self.percent() / 2) << 2) | charging | critical
-    }
-
-    fn millivolts(&self) -> u16 {
-        if self.mains {
-            5000
-        } else {
-            4600 + self.permille.min(1000) * 14 / 10
-        }
-    }
-
-    fn drain(&mut self) {
-        if self.mains {
-            self.last_drain_mws = 0;
-        } else {
-            self.permille = self.permille.saturating_sub(1);
-            self.last_drain_mws = 260;
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -195,6 +118,8 @@ pub struct SimDevice {
     disconnect_requested: bool,
     most_recent_command: CommandId,
     boots: u64,
+    /// Local time up to which time control entries have run; `None` after the clock moved.
+    schedule_checked_local: Option<i64>,
 }
 
 impl std::fmt::Debug for SimDevice {
@@ -271,6 +196,7 @@ impl SimDevice {
             disconnect_requested: false,
             most_recent_command: CommandId::Unknown(0),
             boots: 0,
+            schedule_checked_local: None,
             spec,
         }
     }
@@ -385,6 +311,7 @@ impl SimDevice {
             self.pairing_mode_until,
             self.rebooting_until,
             self.mechanism.next_deadline(),
+            self.next_schedule_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -400,7 +327,9 @@ impl SimDevice {
             self.rebooting_until = None;
         }
         let events = self.mechanism.advance(now);
-        self.on_mechanism_events(events, now)
+        let mut out = self.on_mechanism_events(events, now);
+        out.extend(self.run_schedule(now));
+        out
     }
 
     /// Applies a pending byte corruption to the first outgoing message.
@@ -428,6 +357,21 @@ impl SimDevice {
             }
             None => false,
         }
+    }
+
+    /// Whether a written message is a command rather than a Request Data (which only reads).
+    /// Messages the device cannot read count as commands.
+    pub fn is_command(&self, characteristic: Uuid, bytes: &[u8]) -> bool {
+        let command = if characteristic == self.characteristics.keyturner_usdio {
+            frame::read_header(bytes)
+                .ok()
+                .and_then(|header| self.authorizations.get(header.auth_id))
+                .and_then(|entry| frame::open_encrypted(entry.key(), bytes).ok())
+                .map(|opened| opened.command)
+        } else {
+            frame::inspect_plain(bytes).ok().map(|plain| plain.command)
+        };
+        command != Some(CommandId::RequestData)
     }
 
     fn has_fault(&self, fault: Fault) -> bool {
@@ -547,76 +491,6 @@ impl SimDevice {
         self.connection
             .as_ref()
             .and_then(|connection| connection.session_auth)
-    }
-
-    /// The advertisement as broadcast now, or `None` while rebooting. RSSI is the radio's job.
-    pub fn advertisement(&self, now: Duration) -> Option<Advertisement> {
-        if !self.is_reachable(now) {
-            return None;
-        }
-        let beacon = Beacon {
-            family: self.family,
-            nuki_id: self.spec.nuki_id,
-            tx_power: if self.spec.kind.is_opener() { -60 } else { -56 },
-            state_changed: self.state_changed,
-        };
-        let mut manufacturer_data = HashMap::new();
-        manufacturer_data.insert(advert::APPLE_COMPANY_ID, advert::encode_beacon(&beacon));
-        let mut service_data = HashMap::new();
-        let mut services = vec![self.characteristics.keyturner_service];
-        if self.in_pairing_mode() {
-            let (uuid, data) = advert::encode_pairing_service_data(&PairingAdvert {
-                family: self.family,
-                nuki_id: self.spec.nuki_id,
-                uninitialized: false,
-            });
-            service_data.insert(uuid, data);
-            services.push(self.characteristics.pairing_service);
-        }
-        Some(Advertisement {
-            address: Some(self.spec.address.clone()),
-            local_name: Some(self.spec.local_name()),
-            rssi: None,
-            manufacturer_data,
-            service_data,
-            services,
-        })
-    }
-
-    pub fn snapshot(&self) -> SimSnapshot {
-        SimSnapshot {
-            address: self.spec.address.clone(),
-            nuki_id: self.spec.nuki_id,
-            nuki_state: self.nuki_state().to_u8(),
-            lock_state: self.mechanism.lock_state(),
-            moving: self.mechanism.is_busy(),
-            pairing_mode: self.in_pairing_mode(),
-            state_changed_flag: self.state_changed,
-            connected: self.connection.is_some(),
-            authorizations: self
-                .authorizations
-                .iter()
-                .map(|a| AuthorizationSnapshot {
-                    auth_id: a.id,
-                    id_type: a.id_type,
-                    app_id: a.app_id,
-                    name: a.name.clone(),
-                    enabled: a.enabled,
-                    remote_allowed: a.remote_allowed,
-                    lock_count: a.lock_count,
-                })
-                .collect(),
-            log_count: self.logbook.len(),
-            logging_enabled: self.logbook.enabled(),
-            door_open: self.door.sensor.then_some(self.door.open),
-            battery_percent: self.battery.percent(),
-            config_update_count: self.settings.config_update_count,
-            config_name: self.settings.name().to_owned(),
-            keypad_code_count: self.keypad.len(),
-            time_control_count: self.schedule.len(),
-            last_action: self.mechanism.last_action(),
-            pending_faults: self.faults.clone(),
-        }
     }
 
     fn lock_state_enum(&self) -> DeviceLockState {

@@ -73,16 +73,18 @@ impl SimKind {
 
     fn default_states_layout_len(self) -> usize {
         match self {
-            SimKind::SmartLock2 | SimKind::Box => 21,
-            SimKind::SmartLock4 | SimKind::SmartLockUltra => 27,
+            SimKind::SmartLock2 => 21,
+            SimKind::Box | SimKind::SmartLock4 | SimKind::SmartLockUltra => 27,
             SimKind::Opener => 26,
         }
     }
 
+    /// The Box is a current product: it reports the newest layouts, so its Config carries
+    /// the device type byte (1).
     fn default_config_layout_len(self) -> usize {
         match self {
-            SimKind::SmartLock2 | SimKind::Box => 74,
-            SimKind::SmartLock4 | SimKind::SmartLockUltra => 79,
+            SimKind::SmartLock2 => 74,
+            SimKind::Box | SimKind::SmartLock4 | SimKind::SmartLockUltra => 79,
             SimKind::Opener => 73,
         }
     }

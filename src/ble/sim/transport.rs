@@ -6,7 +6,10 @@
 //! device sends to the open link, if any. Time is `tokio::time`, so tests with a paused clock
 //! run instantly.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+mod control;
+mod link;
+
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -18,11 +21,13 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::device::{ControlError, Fault, Outbound, SimDevice, SimSnapshot};
-use super::memory::DeviceMemory;
+use super::device::{ControlError, Fault, Outbound, SimDevice};
 use super::radio::RadioModel;
 use super::spec::SimDeviceSpec;
 use crate::ble::{Advertisement, BleError, BleLink, BleTransport, DeviceAddress, Indication};
+
+pub use control::SimControl;
+pub use link::SimLink;
 
 /// Why a [`SimControl`] call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -226,13 +231,6 @@ pub struct SimTransport {
     world: Arc<World>,
 }
 
-/// Test and demo controls: buttons, faults, range, door, knob, snapshots. Never a path into
-/// a link: the gateway must learn everything over the protocol.
-#[derive(Clone)]
-pub struct SimControl {
-    world: Arc<World>,
-}
-
 impl SimTransport {
     /// Devices whose wall clocks start at the system time (unless their spec sets one).
     pub fn new(specs: Vec<SimDeviceSpec>, radio: RadioModel) -> (SimTransport, SimControl) {
@@ -283,7 +281,7 @@ impl SimTransport {
             SimTransport {
                 world: Arc::clone(&world),
             },
-            SimControl { world },
+            SimControl::new(world),
         )
     }
 }
@@ -352,14 +350,12 @@ impl BleTransport for SimTransport {
             (link_id, state.device.characteristic_uuids())
         };
         node.wake.notify_one();
-        Ok(Box::new(SimLink {
+        Ok(Box::new(SimLink::new(
             node,
             link_id,
             characteristics,
-            events: receiver,
-            queue: VecDeque::new(),
-            closed: false,
-        }))
+            receiver,
+        )))
     }
 }
 
@@ -387,273 +383,10 @@ async fn advertise(world: Weak<World>, sender: mpsc::Sender<Advertisement>, inte
     }
 }
 
-/// The central's end of a link to a simulated device.
-pub struct SimLink {
-    node: Arc<Node>,
-    link_id: u64,
-    characteristics: Vec<Uuid>,
-    events: mpsc::UnboundedReceiver<LinkEvent>,
-    /// Events received but not yet due, in time order.
-    queue: VecDeque<LinkEvent>,
-    closed: bool,
-}
-
-impl SimLink {
-    fn check_characteristic(&self, characteristic: Uuid) -> Result<(), BleError> {
-        if self.characteristics.contains(&characteristic) {
-            Ok(())
-        } else {
-            Err(BleError::NoSuchCharacteristic(characteristic))
-        }
-    }
-
-    fn absorb(&mut self, event: LinkEvent) {
-        if let LinkEvent::Dropped { at } = event {
-            // What the radio had not sent yet when the link dropped is lost.
-            self.queue.retain(|queued| queued.at() <= at);
-        }
-        self.queue.push_back(event);
-    }
-
-    fn release(&mut self) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        let mut state = self.node.lock();
-        if Node::link_alive(&state, self.link_id) {
-            state.link = None;
-            let now = self.node.now();
-            state.device.on_disconnect(now);
-        }
-    }
-}
-
-#[async_trait]
-impl BleLink for SimLink {
-    fn characteristics(&self) -> Vec<Uuid> {
-        self.characteristics.clone()
-    }
-
-    async fn subscribe(&mut self, characteristic: Uuid) -> Result<(), BleError> {
-        self.check_characteristic(characteristic)?;
-        if self.closed {
-            return Err(BleError::Disconnected);
-        }
-        // Writing the CCCD takes one packet.
-        tokio::time::sleep(self.node.radio.write_time(2)).await;
-        let mut state = self.node.lock();
-        match state.link.as_mut() {
-            Some(port) if port.id == self.link_id => {
-                port.subscribed.insert(characteristic);
-                Ok(())
-            }
-            _ => Err(BleError::Disconnected),
-        }
-    }
-
-    async fn write(&mut self, characteristic: Uuid, value: &[u8]) -> Result<(), BleError> {
-        self.check_characteristic(characteristic)?;
-        if self.closed || !Node::link_alive(&self.node.lock(), self.link_id) {
-            return Err(BleError::Disconnected);
-        }
-        tokio::time::sleep(self.node.radio.write_time(value.len())).await;
-        let node = Arc::clone(&self.node);
-        {
-            let mut state = node.lock();
-            if !Node::link_alive(&state, self.link_id) {
-                return Err(BleError::Disconnected);
-            }
-            let now = node.now();
-            node.catch_up(&mut state, now);
-            if state.device.take_fault(Fault::NoAnswer) {
-                return Ok(());
-            }
-            let drop_now = state.device.take_fault(Fault::DropLinkMidCommand);
-            let out = state.device.on_write(characteristic, value, now);
-            if drop_now {
-                node.drop_link(&mut state, now, now);
-            } else {
-                node.deliver(&mut state, out, now);
-                if state.device.take_disconnect_request() {
-                    let at = state
-                        .link
-                        .as_ref()
-                        .map_or(now, |port| port.air_free_at.max(now));
-                    node.drop_link(&mut state, now, at);
-                }
-            }
-        }
-        node.wake.notify_one();
-        Ok(())
-    }
-
-    async fn next_indication(&mut self) -> Result<Indication, BleError> {
-        loop {
-            while let Ok(event) = self.events.try_recv() {
-                self.absorb(event);
-            }
-            let now = self.node.now();
-            match self.queue.front() {
-                Some(event) if event.at() <= now => match self.queue.pop_front() {
-                    Some(LinkEvent::Indication { indication, .. }) => return Ok(indication),
-                    _ => {
-                        self.closed = true;
-                        return Err(BleError::Disconnected);
-                    }
-                },
-                Some(event) => {
-                    let due = self.node.instant(event.at());
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(due) => {}
-                        event = self.events.recv() => match event {
-                            Some(event) => self.absorb(event),
-                            None if self.queue.is_empty() => return Err(BleError::Disconnected),
-                            None => {}
-                        },
-                    }
-                }
-                None if self.closed => return Err(BleError::Disconnected),
-                None => match self.events.recv().await {
-                    Some(event) => self.absorb(event),
-                    None => {
-                        self.closed = true;
-                        return Err(BleError::Disconnected);
-                    }
-                },
-            }
-        }
-    }
-
-    async fn disconnect(&mut self) -> Result<(), BleError> {
-        self.release();
-        self.node.wake.notify_one();
-        Ok(())
-    }
-}
-
-impl Drop for SimLink {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-impl SimControl {
-    fn with_device<T>(
-        &self,
-        address: &DeviceAddress,
-        action: impl FnOnce(&mut SimDevice, Duration) -> Result<(T, Vec<Outbound>), ControlError>,
-    ) -> Result<T, SimError> {
-        let node = self.world.node(address)?;
-        let result = {
-            let mut state = node.lock();
-            let now = node.now();
-            node.catch_up(&mut state, now);
-            let (value, out) = action(&mut state.device, now)?;
-            node.deliver(&mut state, out, now);
-            value
-        };
-        node.wake.notify_one();
-        Ok(result)
-    }
-
-    /// Every simulated address.
-    pub fn addresses(&self) -> Vec<DeviceAddress> {
-        self.world.nodes.keys().cloned().collect()
-    }
-
-    /// Holds the button: pairing mode for the spec's timeout. False when the device's Config
-    /// disables pairing (or it is rebooting).
-    pub fn press_button(&self, address: &DeviceAddress) -> Result<bool, SimError> {
-        self.with_device(address, |device, now| {
-            Ok((device.press_button(now), Vec::new()))
-        })
-    }
-
-    pub fn inject_fault(&self, address: &DeviceAddress, fault: Fault) -> Result<(), SimError> {
-        self.with_device(address, |device, _| {
-            device.inject_fault(fault);
-            Ok(((), Vec::new()))
-        })
-    }
-
-    /// Moves the device out of (or back into) radio range. Leaving range drops an open link
-    /// and stops advertisements.
-    pub fn set_in_range(&self, address: &DeviceAddress, in_range: bool) -> Result<(), SimError> {
-        let node = self.world.node(address)?;
-        {
-            let mut state = node.lock();
-            let now = node.now();
-            node.catch_up(&mut state, now);
-            state.in_range = in_range;
-            if !in_range {
-                node.drop_link(&mut state, now, now);
-            }
-        }
-        node.wake.notify_one();
-        Ok(())
-    }
-
-    /// The door sensor sees the door open or closed.
-    pub fn set_door(&self, address: &DeviceAddress, open: bool) -> Result<(), SimError> {
-        self.with_device(address, |device, now| Ok(((), device.set_door(open, now)?)))
-    }
-
-    /// A manual turn of the knob or key (trigger "manual"), with a §5.3 action byte.
-    pub fn manual_action(&self, address: &DeviceAddress, action: u8) -> Result<(), SimError> {
-        self.with_device(address, |device, now| {
-            Ok(((), device.manual_action(action, now)?))
-        })
-    }
-
-    /// Opener: someone rings the doorbell.
-    pub fn ring_doorbell(&self, address: &DeviceAddress) -> Result<(), SimError> {
-        self.with_device(address, |device, now| Ok(((), device.ring_doorbell(now)?)))
-    }
-
-    pub fn snapshot(&self, address: &DeviceAddress) -> Result<SimSnapshot, SimError> {
-        self.with_device(address, |device, _| Ok((device.snapshot(), Vec::new())))
-    }
-
-    /// The non-volatile memory of every device, by address.
-    pub fn memories(&self) -> BTreeMap<DeviceAddress, DeviceMemory> {
-        self.world
-            .nodes
-            .iter()
-            .map(|(address, node)| (address.clone(), node.lock().device.memory()))
-            .collect()
-    }
-
-    /// Powers a device up with remembered memory (call before any link is opened).
-    pub fn restore(&self, address: &DeviceAddress, memory: &DeviceMemory) -> Result<(), SimError> {
-        self.with_device(address, |device, _| {
-            device.restore(memory);
-            Ok(((), Vec::new()))
-        })
-    }
-}
-
 impl std::fmt::Debug for SimTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimTransport")
             .field("devices", &self.world.nodes.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for SimControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimControl")
-            .field("devices", &self.world.nodes.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for SimLink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimLink")
-            .field("link_id", &self.link_id)
-            .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
 }

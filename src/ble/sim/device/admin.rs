@@ -89,6 +89,8 @@ impl SimDevice {
                 if !self.clock.set(now, &value) {
                     return Err(ErrorCode::KErrorBadParameter);
                 }
+                // Entries between the old and the new time do not run retroactively.
+                self.schedule_checked_local = None;
                 self.complete(origin)
             }
             Message::RequestReboot => {

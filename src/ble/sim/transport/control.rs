@@ -1,0 +1,124 @@
+//! Test and demo controls of the simulated building.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{SimError, World};
+use crate::ble::sim::device::{ControlError, Fault, Outbound, SimDevice, SimSnapshot};
+use crate::ble::sim::memory::DeviceMemory;
+use crate::ble::DeviceAddress;
+
+/// Test and demo controls: buttons, faults, range, door, knob, snapshots. Never a path into
+/// a link: the gateway must learn everything over the protocol.
+#[derive(Clone)]
+pub struct SimControl {
+    world: Arc<World>,
+}
+
+impl SimControl {
+    pub(super) fn new(world: Arc<World>) -> Self {
+        Self { world }
+    }
+
+    fn with_device<T>(
+        &self,
+        address: &DeviceAddress,
+        action: impl FnOnce(&mut SimDevice, Duration) -> Result<(T, Vec<Outbound>), ControlError>,
+    ) -> Result<T, SimError> {
+        let node = self.world.node(address)?;
+        let result = {
+            let mut state = node.lock();
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            let (value, out) = action(&mut state.device, now)?;
+            node.deliver(&mut state, out, now);
+            value
+        };
+        node.wake.notify_one();
+        Ok(result)
+    }
+
+    /// Every simulated address.
+    pub fn addresses(&self) -> Vec<DeviceAddress> {
+        self.world.nodes.keys().cloned().collect()
+    }
+
+    /// Holds the button: pairing mode for the spec's timeout. False when the device's Config
+    /// disables pairing (or it is rebooting).
+    pub fn press_button(&self, address: &DeviceAddress) -> Result<bool, SimError> {
+        self.with_device(address, |device, now| {
+            Ok((device.press_button(now), Vec::new()))
+        })
+    }
+
+    pub fn inject_fault(&self, address: &DeviceAddress, fault: Fault) -> Result<(), SimError> {
+        self.with_device(address, |device, _| {
+            device.inject_fault(fault);
+            Ok(((), Vec::new()))
+        })
+    }
+
+    /// Moves the device out of (or back into) radio range. Leaving range drops an open link
+    /// and stops advertisements.
+    pub fn set_in_range(&self, address: &DeviceAddress, in_range: bool) -> Result<(), SimError> {
+        let node = self.world.node(address)?;
+        {
+            let mut state = node.lock();
+            let now = node.now();
+            node.catch_up(&mut state, now);
+            state.in_range = in_range;
+            if !in_range {
+                node.drop_link(&mut state, now, now);
+            }
+        }
+        node.wake.notify_one();
+        Ok(())
+    }
+
+    /// The door sensor sees the door open or closed.
+    pub fn set_door(&self, address: &DeviceAddress, open: bool) -> Result<(), SimError> {
+        self.with_device(address, |device, now| Ok(((), device.set_door(open, now)?)))
+    }
+
+    /// A manual turn of the knob or key (trigger "manual"), with a §5.3 action byte.
+    pub fn manual_action(&self, address: &DeviceAddress, action: u8) -> Result<(), SimError> {
+        self.with_device(address, |device, now| {
+            Ok(((), device.manual_action(action, now)?))
+        })
+    }
+
+    /// Opener: someone rings the doorbell.
+    pub fn ring_doorbell(&self, address: &DeviceAddress) -> Result<(), SimError> {
+        self.with_device(address, |device, now| Ok(((), device.ring_doorbell(now)?)))
+    }
+
+    pub fn snapshot(&self, address: &DeviceAddress) -> Result<SimSnapshot, SimError> {
+        self.with_device(address, |device, _| Ok((device.snapshot(), Vec::new())))
+    }
+
+    /// The non-volatile memory of every device, by address.
+    pub fn memories(&self) -> BTreeMap<DeviceAddress, DeviceMemory> {
+        self.world
+            .nodes
+            .iter()
+            .map(|(address, node)| (address.clone(), node.lock().device.memory()))
+            .collect()
+    }
+
+    /// Powers a device up with remembered memory (call before any link is opened).
+    pub fn restore(&self, address: &DeviceAddress, memory: &DeviceMemory) -> Result<(), SimError> {
+        self.with_device(address, |device, _| {
+            device.restore(memory);
+            Ok(((), Vec::new()))
+        })
+    }
+}
+
+impl std::fmt::Debug for SimControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimControl")
+            .field("devices", &self.world.nodes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
