@@ -281,8 +281,7 @@ async fn ultra_pairing_without_pin_is_refused_clearly() {
     let (transport, control) = building(vec![spec]);
     let error = pair(&transport, &control, &address, IdType::App, None)
         .await
-        .err()
-        .expect("pairing must fail without PIN");
+        .expect_err("pairing must fail without PIN");
     assert_eq!(error, LinkError::Pairing(PairingError::PinRequired));
 }
 
@@ -299,8 +298,7 @@ async fn ultra_pairing_with_wrong_pin_is_refused_with_bad_pin() {
         Some(SecurityPin::Long(111_111)),
     )
     .await
-    .err()
-    .expect("wrong PIN must fail");
+    .expect_err("wrong PIN must fail");
     match error {
         LinkError::Pairing(pairing) => {
             assert_eq!(pairing.device_code(), Some(ErrorCode::KErrorBadPin))
@@ -366,7 +364,7 @@ async fn second_pairing_with_the_same_app_id_replaces_the_first() {
         .await
         .expect("connect");
     let mut old_client = DeviceClient::new(link, first, APP_ID, None);
-    let refused = old_client.states().await.err().expect("old key refused");
+    let refused = old_client.states().await.expect_err("old key refused");
     assert!(
         matches!(
             refused,
@@ -401,8 +399,7 @@ async fn out_of_range_device_fails_within_the_deadline() {
     let started = tokio::time::Instant::now();
     let error = NukiLink::connect(&transport, &address, timeouts, None)
         .await
-        .err()
-        .expect("unreachable");
+        .expect_err("unreachable");
     assert!(error.is_link_failure(), "{error}");
     assert!(started.elapsed() <= timeouts.connect + Duration::from_millis(1));
 }
@@ -422,8 +419,7 @@ async fn link_dropped_mid_command_is_reported_not_hung() {
     let error = client
         .act(DeviceAction::Lock(LockAction::Unlock))
         .await
-        .err()
-        .expect("link drop must surface");
+        .expect_err("link drop must surface");
     assert!(error.is_link_failure(), "{error}");
     assert!(matches!(
         error,
@@ -443,7 +439,7 @@ async fn corrupted_answer_is_dropped_and_counted_then_times_out() {
     control
         .inject_fault(&address, Fault::CorruptByte)
         .expect("device exists");
-    let error = client.states().await.err().expect("corrupt answer");
+    let error = client.states().await.expect_err("corrupt answer");
     assert!(matches!(error, LinkError::Timeout { .. }), "{error}");
     assert_eq!(client.link().dropped_frames(), 1);
     // The next command on the same link works again.

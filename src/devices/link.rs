@@ -85,6 +85,16 @@ pub struct NukiLink {
     dropped_frames: u64,
 }
 
+impl std::fmt::Debug for NukiLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NukiLink")
+            .field("address", &self.address)
+            .field("family", &self.family)
+            .field("dropped_frames", &self.dropped_frames)
+            .finish_non_exhaustive()
+    }
+}
+
 impl NukiLink {
     /// Connects, detects the device family from its services and enables indications on both
     /// keyturner characteristics (devices forget them on every disconnect). `seed` makes the
