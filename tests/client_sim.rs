@@ -91,7 +91,7 @@ async fn exercise_every_operation(kind: SimKind) {
     let spec = spec(kind);
     let address = spec.address.clone();
     let (transport, control) = building(vec![spec]);
-    let family = kind_family(kind);
+    let family = kind.family();
     let pin = pin_for(family, kind);
     let ultra_pin = (kind == SimKind::SmartLockUltra).then_some(pin);
     let (link, session) = pair(&transport, &control, &address, IdType::Bridge, ultra_pin)
@@ -241,13 +241,6 @@ async fn exercise_every_operation(kind: SimKind) {
     client.close().await;
 }
 
-fn kind_family(kind: SimKind) -> ServiceFamily {
-    match kind {
-        SimKind::SmartLockUltra => ServiceFamily::Ultra,
-        SimKind::Opener => ServiceFamily::Opener,
-        _ => ServiceFamily::Keyturner,
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn box_supports_every_operation() {

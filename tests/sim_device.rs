@@ -1358,24 +1358,7 @@ fn set_config_changes_the_config_and_the_update_counter() {
 }
 
 fn set_config_from(config: &messages::LockConfig) -> Option<SetConfig> {
-    Some(SetConfig::Lock(messages::LockSetConfig {
-        name: config.name.clone(),
-        latitude: config.latitude,
-        longitude: config.longitude,
-        auto_unlatch: config.auto_unlatch,
-        pairing_enabled: config.pairing_enabled,
-        button_enabled: config.button_enabled,
-        led_enabled: config.led_enabled,
-        led_brightness: config.led_brightness,
-        timezone_offset: config.timezone_offset,
-        dst_mode: config.dst_mode,
-        fob_action_1: config.fob_action_1,
-        fob_action_2: config.fob_action_2,
-        fob_action_3: config.fob_action_3,
-        single_lock: config.single_lock,
-        advertising_mode: config.advertising_mode,
-        timezone_id: config.timezone_id,
-    }))
+    Some(SetConfig::Lock(config.into()))
 }
 
 #[test]
