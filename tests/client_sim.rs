@@ -241,7 +241,6 @@ async fn exercise_every_operation(kind: SimKind) {
     client.close().await;
 }
 
-
 #[tokio::test(start_paused = true)]
 async fn box_supports_every_operation() {
     exercise_every_operation(SimKind::Box).await;

@@ -709,6 +709,63 @@ fn bad_crc_auth_id_mismatch_and_length_are_reported_encrypted() {
     );
 }
 
+/// One step of the challenge property: fetch a challenge, or spend one fetched earlier
+/// (by index), or spend made-up bytes.
+#[derive(Debug, Clone)]
+enum ChallengeStep {
+    Fetch,
+    Spend(usize),
+    Forge([u8; 32]),
+}
+
+fn challenge_step() -> impl proptest::strategy::Strategy<Value = ChallengeStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(ChallengeStep::Fetch),
+        any::<usize>().prop_map(ChallengeStep::Spend),
+        any::<[u8; 32]>().prop_map(ChallengeStep::Forge),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever the order of fetches and attempts, the device accepts a protected command only
+    /// with the last challenge it issued, and only once: replayed and stale challenges fail.
+    #[test]
+    fn only_the_last_unspent_challenge_is_accepted(
+        steps in proptest::collection::vec(challenge_step(), 1..24),
+    ) {
+        let mut direct = Direct::new(SimKind::SmartLock4);
+        let mut fetched: Vec<[u8; 32]> = Vec::new();
+        let mut pending: Option<[u8; 32]> = None;
+        for step in steps {
+            let nonce = match step {
+                ChallengeStep::Fetch => {
+                    let nonce = direct.challenge();
+                    proptest::prop_assert!(!fetched.contains(&nonce), "a challenge repeated");
+                    fetched.push(nonce);
+                    pending = Some(nonce);
+                    continue;
+                }
+                ChallengeStep::Spend(_) if fetched.is_empty() => continue,
+                ChallengeStep::Spend(index) => fetched[index % fetched.len()],
+                ChallengeStep::Forge(bytes) => bytes,
+            };
+            let replies = direct.send(&Message::RequestConfig, Some(&Proof::challenge(nonce)));
+            let accepted = matches!(replies.as_slice(), [Message::Config(_)]);
+            proptest::prop_assert_eq!(accepted, pending == Some(nonce), "{:?}", replies);
+            if !accepted {
+                proptest::prop_assert_eq!(
+                    replies,
+                    vec![error(ErrorCode::KErrorBadNonce, CommandId::RequestConfig)]
+                );
+            }
+            pending = None;
+        }
+    }
+}
+
 #[test]
 fn challenges_are_single_use_per_authorization_and_only_the_last_counts() {
     let mut direct = Direct::new(SimKind::SmartLock4);
