@@ -163,6 +163,7 @@ pub struct PairSummary {
     pub address: DeviceAddress,
     pub name: String,
     pub kind: ServiceFamily,
+    pub nuki_id: String,
     pub authorization_id: u32,
     pub paired_as: &'static str,
     pub app_id: u32,
@@ -172,10 +173,11 @@ impl std::fmt::Display for PairSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "paired with {} ({}, {}) as {}: authorization id {}",
+            "paired with {} ({}, {}, Nuki ID {}) as {}: authorization id {}",
             self.name,
             self.address,
             family_label(self.kind),
+            self.nuki_id,
             self.paired_as,
             self.authorization_id
         )
@@ -268,7 +270,8 @@ pub async fn pair_device(
     pin_text: Option<String>,
     prompts: PairPrompts<'_>,
 ) -> Result<PairSummary, OpsError> {
-    let family = wait_for_pairing_mode(config, backend, target, prompts.progress).await?;
+    let advert = wait_for_pairing_mode(config, backend, target, prompts.progress).await?;
+    let family = advert.family;
     (prompts.progress)(PairProgress::Pairing {
         device: target.name.clone(),
     });
@@ -332,7 +335,7 @@ pub async fn pair_device(
     };
     store.save_pairing(&Pairing {
         address: target.address.clone(),
-        nuki_id: 0,
+        nuki_id: advert.nuki_id,
         family,
         device_name: target.name.clone(),
         auth_id: outcome.auth_id,
@@ -346,6 +349,7 @@ pub async fn pair_device(
         address: target.address.clone(),
         name: target.name.clone(),
         kind: family,
+        nuki_id: format!("{:08X}", advert.nuki_id),
         authorization_id: outcome.auth_id,
         paired_as: id_type.name(),
         app_id,
@@ -386,7 +390,7 @@ async fn wait_for_pairing_mode(
     backend: &Backend,
     target: &DeviceRef,
     progress: &dyn Fn(PairProgress),
-) -> Result<ServiceFamily, OpsError> {
+) -> Result<advert::PairingAdvert, OpsError> {
     let limit = config.ble.pairing_timeout();
     let started = Instant::now();
     let deadline = started + limit;
@@ -399,7 +403,7 @@ async fn wait_for_pairing_mode(
             .flat_map(|a| a.service_data.iter())
             .find_map(|(uuid, data)| advert::parse_pairing_service_data(*uuid, data));
         if let Some(pairing) = pairing {
-            return Ok(pairing.family);
+            return Ok(pairing);
         }
         let now = Instant::now();
         if now >= deadline {

@@ -73,7 +73,15 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     let shutdown = shutdown::shutdown_signal();
     tokio::pin!(shutdown);
 
-    pair_configured_devices(&config, &store, &backend, &fleet).await;
+    // A stop request during the first pairings must still end the daemon cleanly.
+    tokio::select! {
+        signal = &mut shutdown => {
+            log_shutdown(signal);
+            backend.persist_sim(&config);
+            return Ok(());
+        }
+        () = pair_configured_devices(&config, &store, &backend, &fleet) => {}
+    }
     let known: Vec<DeviceAddress> = lock(&fleet).pairings.keys().cloned().collect();
     tracing::info!(
         devices = known.len(),
@@ -91,10 +99,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     loop {
         tokio::select! {
             signal = &mut shutdown => {
-                match signal {
-                    Ok(signal) => tracing::info!(?signal, "shutting down"),
-                    Err(error) => tracing::warn!(%error, "signal handling failed; shutting down"),
-                }
+                log_shutdown(signal);
                 break;
             }
             advert = adverts.recv() => match advert {
@@ -115,6 +120,13 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     backend.persist_sim(&config);
     tracing::info!("stopped");
     Ok(())
+}
+
+fn log_shutdown(signal: std::io::Result<shutdown::ShutdownSignal>) {
+    match signal {
+        Ok(signal) => tracing::info!(?signal, "shutting down"),
+        Err(error) => tracing::warn!(%error, "signal handling failed; shutting down"),
+    }
 }
 
 fn lock(fleet: &Mutex<Fleet>) -> std::sync::MutexGuard<'_, Fleet> {

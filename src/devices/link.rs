@@ -111,8 +111,13 @@ impl NukiLink {
                 operation: "connect",
                 after: timeouts.connect,
             })??;
-        let family = ServiceFamily::detect(&link.characteristics())
-            .ok_or_else(|| LinkError::NotNuki(address.clone()))?;
+        let Some(family) = ServiceFamily::detect(&link.characteristics()) else {
+            let mut link = link;
+            if let Err(error) = link.disconnect().await {
+                tracing::debug!(device = %address, %error, "disconnect failed");
+            }
+            return Err(LinkError::NotNuki(address.clone()));
+        };
         let characteristics = family.characteristics();
         let rng = match seed {
             Some(seed) => ChaCha20Rng::seed_from_u64(seed),
@@ -128,11 +133,20 @@ impl NukiLink {
             timeouts,
             dropped_frames: 0,
         };
-        this.subscribe(characteristics.keyturner_gdio, Framing::Plain)
-            .await?;
-        this.subscribe(characteristics.keyturner_usdio, Framing::Encrypted)
-            .await?;
-        Ok(this)
+        let subscribed = async {
+            this.subscribe(characteristics.keyturner_gdio, Framing::Plain)
+                .await?;
+            this.subscribe(characteristics.keyturner_usdio, Framing::Encrypted)
+                .await
+        }
+        .await;
+        match subscribed {
+            Ok(()) => Ok(this),
+            Err(error) => {
+                this.disconnect().await;
+                Err(error)
+            }
+        }
     }
 
     pub fn family(&self) -> ServiceFamily {
