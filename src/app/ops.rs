@@ -9,6 +9,7 @@ use crate::ble::{Advertisement, BleError, DeviceAddress};
 use crate::config::Config;
 use crate::devices::client::DeviceClient;
 use crate::devices::link::{LinkError, NukiLink};
+use crate::devices::read_advertisement;
 use crate::nuki::advert;
 use crate::nuki::enums::{DeviceAction, ErrorCode, IdType, LockAction, OpenerAction};
 use crate::nuki::exchange::Session;
@@ -109,26 +110,20 @@ pub async fn scan(config: &Config, seconds: u64) -> Result<Vec<ScanRow>, OpsErro
     Ok(rows)
 }
 
-fn scan_row(advert: &Advertisement) -> Option<ScanRow> {
-    let address = advert.address.clone()?;
-    let beacon = advert
-        .manufacturer_data
-        .get(&advert::APPLE_COMPANY_ID)
-        .and_then(|data| advert::parse_beacon(data));
-    let pairing = advert
-        .service_data
-        .iter()
-        .find_map(|(uuid, data)| advert::parse_pairing_service_data(*uuid, data));
+fn scan_row(heard: &Advertisement) -> Option<ScanRow> {
+    let address = heard.address.clone()?;
+    let summary = read_advertisement(heard);
+    let (beacon, pairing) = (summary.beacon, summary.pairing);
     if beacon.is_none() && pairing.is_none() {
         return None;
     }
     let nuki_id = beacon.map(|b| b.nuki_id).or(pairing.map(|p| p.nuki_id));
     Some(ScanRow {
         address,
-        name: advert.local_name.clone(),
+        name: heard.local_name.clone(),
         kind: pairing.map(|p| p.family).or(beacon.map(|b| b.family)),
         nuki_id: nuki_id.map(|id| format!("{id:08X}")),
-        rssi: advert.rssi,
+        rssi: heard.rssi,
         pairing_mode: pairing.is_some(),
         state_changed: beacon.is_some_and(|b| b.state_changed),
     })
@@ -399,9 +394,8 @@ async fn wait_for_pairing_mode(
         let adverts = backend.transport.scan(PAIRING_POLL).await?;
         let pairing = adverts
             .iter()
-            .filter(|a| a.address.as_ref() == Some(&target.address))
-            .flat_map(|a| a.service_data.iter())
-            .find_map(|(uuid, data)| advert::parse_pairing_service_data(*uuid, data));
+            .filter(|heard| heard.address.as_ref() == Some(&target.address))
+            .find_map(|heard| read_advertisement(heard).pairing);
         if let Some(pairing) = pairing {
             return Ok(pairing);
         }

@@ -9,7 +9,7 @@ use rand::Rng;
 
 use crate::ble::{Advertisement, DeviceAddress};
 use crate::config::Config;
-use crate::nuki::advert;
+use crate::devices::read_advertisement;
 use crate::nuki::messages::KeyturnerStates;
 use crate::store::{Pairing, Store};
 
@@ -193,13 +193,10 @@ async fn on_advert(
     let Some(address) = advert.address.clone() else {
         return;
     };
+    let summary = read_advertisement(advert);
     let paired = lock(fleet).pairings.contains_key(&address);
     if paired {
-        let Some(beacon) = advert
-            .manufacturer_data
-            .get(&advert::APPLE_COMPANY_ID)
-            .and_then(|data| advert::parse_beacon(data))
-        else {
+        let Some(beacon) = summary.beacon else {
             return;
         };
         if lock(fleet).should_refresh_for_flag(&address, beacon.state_changed) {
@@ -207,10 +204,7 @@ async fn on_advert(
         }
         return;
     }
-    let in_pairing_mode = advert
-        .service_data
-        .iter()
-        .any(|(uuid, data)| advert::parse_pairing_service_data(*uuid, data).is_some());
+    let in_pairing_mode = summary.pairing.is_some();
     if in_pairing_mode && config.pairing.auto_pair {
         let name = advert
             .local_name

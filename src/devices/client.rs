@@ -210,12 +210,6 @@ impl DeviceClient {
             .map(drop)
     }
 
-    pub async fn remove_authorization(&mut self, auth_id: u32) -> Result<(), LinkError> {
-        self.execute(Message::RemoveUserAuthorization { auth_id })
-            .await
-            .map(drop)
-    }
-
     /// Changes the security PIN; later commands of this client use the new one.
     pub async fn set_security_pin(&mut self, new_pin: SecurityPin) -> Result<(), LinkError> {
         self.execute(Message::SetSecurityPin { new_pin }).await?;
