@@ -8,7 +8,11 @@ use std::time::Duration;
 use crate::ble::sim::{DeviceMemory, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
 use crate::ble::{BleError, BleTransport, DeviceAddress};
 use crate::config::{BleBackend, Config, DeviceKind, SimDeviceConfig};
+use crate::devices::credentials::DeviceCredentials;
+use crate::devices::fleet::FleetConfig;
 use crate::devices::link::LinkTimeouts;
+use crate::nuki::messages::SecurityPin;
+use crate::store::Pairing;
 
 /// The radio and, for the simulated building, the hand that presses its buttons.
 pub struct Backend {
@@ -103,6 +107,42 @@ pub fn sim_spec(device: &SimDeviceConfig, building_seed: u64) -> SimDeviceSpec {
     spec.door_sensor = device.door_sensor;
     spec.seed = Some(building_seed ^ u64::from(device.nuki_id));
     spec
+}
+
+/// How the fleet shares the radio, from `[fleet]` and `[ble]`.
+pub fn fleet_config(config: &Config) -> FleetConfig {
+    let fleet = &config.fleet;
+    FleetConfig {
+        link_slots: fleet.link_slots,
+        idle_disconnect: Duration::from_millis(fleet.idle_disconnect_ms),
+        mains_idle_disconnect: Duration::from_secs(fleet.mains_idle_disconnect_s),
+        timeouts: link_timeouts(config),
+        backoff_base: Duration::from_millis(fleet.reconnect_backoff_ms),
+        backoff_max: Duration::from_secs(fleet.reconnect_backoff_max_s),
+        stuck_flag_refresh: Duration::from_secs(fleet.stuck_flag_refresh_s),
+    }
+}
+
+/// What the fleet needs of a stored pairing. A simulated Box is known to be mains powered;
+/// real devices are treated as battery powered (the cautious choice for their batteries).
+pub fn credentials(config: &Config, pairing: &Pairing) -> DeviceCredentials {
+    let mains_powered = config
+        .sim
+        .devices
+        .iter()
+        .any(|d| d.address == pairing.address.0 && d.kind == DeviceKind::Box);
+    DeviceCredentials {
+        address: pairing.address.clone(),
+        name: pairing.device_name.clone(),
+        family: pairing.family,
+        auth_id: pairing.auth_id,
+        app_id: pairing.app_id,
+        key: pairing.key.clone(),
+        security_pin: pairing
+            .security_pin
+            .map(|value| SecurityPin::for_family(value, pairing.family)),
+        mains_powered,
+    }
 }
 
 pub fn link_timeouts(config: &Config) -> LinkTimeouts {

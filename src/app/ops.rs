@@ -12,7 +12,6 @@ use crate::devices::link::{LinkError, NukiLink};
 use crate::devices::read_advertisement;
 use crate::nuki::advert;
 use crate::nuki::enums::{DeviceAction, ErrorCode, IdType, LockAction, OpenerAction};
-use crate::nuki::exchange::Session;
 use crate::nuki::messages::{PinError, SecurityPin};
 use crate::nuki::pairing::{PairingError, PairingRequest};
 use crate::nuki::uuids::ServiceFamily;
@@ -456,22 +455,12 @@ pub async fn connect_client(
     backend: &Backend,
     pairing: &Pairing,
 ) -> Result<DeviceClient, LinkError> {
-    let link = NukiLink::connect(
+    DeviceClient::connect(
         backend.transport.as_ref(),
-        &pairing.address,
+        &backend::credentials(config, pairing),
         backend::link_timeouts(config),
-        None,
     )
-    .await?;
-    let session = Session {
-        auth_id: pairing.auth_id,
-        key: pairing.key.clone(),
-        family: pairing.family,
-    };
-    let pin = pairing
-        .security_pin
-        .map(|value| SecurityPin::for_family(value, pairing.family));
-    Ok(DeviceClient::new(link, session, pairing.app_id, pin))
+    .await
 }
 
 /// Reads the state of, or operates, a paired device; returns the final state as JSON.

@@ -1,57 +1,22 @@
 //! The daemon: pairs with the devices it should know, keeps their pairings in the store and
-//! follows their states, refreshing a device when its advertisement's state-changed flag is set.
+//! follows their states through the fleet, which reads a device when its advertisement's
+//! state-changed flag rises (plus a slow safety refresh).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::broadcast;
 
 use crate::ble::{Advertisement, DeviceAddress};
 use crate::config::Config;
+use crate::devices::fleet::{Fleet, FleetEvent};
 use crate::devices::read_advertisement;
-use crate::nuki::messages::KeyturnerStates;
-use crate::store::{Pairing, Store};
+use crate::store::Store;
 
 use super::backend::{self, Backend};
 use super::ops::{self, DeviceRef, OpsError};
 use super::shutdown;
-
-/// Slow safety refresh of every paired device, in case a flag was missed.
-const SAFETY_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
-/// While a state-changed flag stays set (paired as App, no Bridge clears it), read the device
-/// again no sooner than this: every connection costs the lock's battery.
-const STUCK_FLAG_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Shared daemon state; small enough to live behind one mutex.
-#[derive(Default)]
-struct Fleet {
-    pairings: HashMap<DeviceAddress, Pairing>,
-    last_states: HashMap<DeviceAddress, KeyturnerStates>,
-    refreshing: HashSet<DeviceAddress>,
-    /// Devices whose last advertisement had the state-changed flag set, and when we last
-    /// read them because of it.
-    flagged_since_read: HashMap<DeviceAddress, tokio::time::Instant>,
-}
-
-impl Fleet {
-    /// A raised flag is worth a connection on its rising edge, and after that only now and
-    /// then while it stays raised.
-    fn should_refresh_for_flag(&mut self, address: &DeviceAddress, flag: bool) -> bool {
-        let now = tokio::time::Instant::now();
-        if !flag {
-            self.flagged_since_read.remove(address);
-            return false;
-        }
-        match self.flagged_since_read.get(address) {
-            Some(last) if now.duration_since(*last) < STUCK_FLAG_REFRESH_INTERVAL => false,
-            _ => {
-                self.flagged_since_read.insert(address.clone(), now);
-                true
-            }
-        }
-    }
-}
 
 pub async fn run(config: Config) -> Result<(), OpsError> {
     let store = Store::open(&config.store.path)?;
@@ -60,15 +25,20 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         name = %config.gateway.name,
         store = %config.store.path.display(),
         backend = %config.ble.backend,
+        link_slots = config.fleet.link_slots,
         "nuki-edge starting"
     );
-    let fleet = Arc::new(Mutex::new(Fleet::default()));
-    for pairing in store.pairings()? {
-        lock(&fleet)
-            .pairings
-            .insert(pairing.address.clone(), pairing);
-    }
-    let config = Arc::new(config);
+    let known = store
+        .pairings()?
+        .iter()
+        .map(|pairing| backend::credentials(&config, pairing))
+        .collect();
+    let fleet = Fleet::start(
+        backend.transport.clone(),
+        backend::fleet_config(&config),
+        known,
+    );
+    tokio::spawn(log_events(fleet.clone(), fleet.subscribe()));
     let mut adverts = backend.transport.advertisements().await?;
     let shutdown = shutdown::shutdown_signal();
     tokio::pin!(shutdown);
@@ -82,19 +52,16 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         }
         () = pair_configured_devices(&config, &store, &backend, &fleet) => {}
     }
-    let known: Vec<DeviceAddress> = lock(&fleet).pairings.keys().cloned().collect();
     tracing::info!(
-        devices = known.len(),
+        devices = fleet.addresses().len(),
         "paired devices loaded; reading their states"
     );
-    for address in known {
-        spawn_refresh(&config, &backend, &fleet, address);
-    }
+    fleet.refresh_all();
     if let Some(sim) = backend.sim.clone() {
         spawn_simulated_residents(&config, sim);
     }
 
-    let mut safety = tokio::time::interval(SAFETY_REFRESH_INTERVAL);
+    let mut safety = tokio::time::interval(config.fleet.safety_refresh());
     safety.tick().await;
     loop {
         tokio::select! {
@@ -109,12 +76,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
                     return Err(OpsError::Ble(crate::ble::BleError::Adapter("advertisement feed ended".into())));
                 }
             },
-            _ = safety.tick() => {
-                let known: Vec<DeviceAddress> = lock(&fleet).pairings.keys().cloned().collect();
-                for address in known {
-                    spawn_refresh(&config, &backend, &fleet, address);
-                }
-            }
+            _ = safety.tick() => fleet.refresh_all(),
         }
     }
     backend.persist_sim(&config);
@@ -129,20 +91,9 @@ fn log_shutdown(signal: std::io::Result<shutdown::ShutdownSignal>) {
     }
 }
 
-fn lock(fleet: &Mutex<Fleet>) -> std::sync::MutexGuard<'_, Fleet> {
-    fleet
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// With `pairing.auto_pair`, pairs every simulated device of the config that is not paired yet.
 /// Real devices are paired when they advertise pairing mode (see [`on_advert`]).
-async fn pair_configured_devices(
-    config: &Config,
-    store: &Store,
-    backend: &Backend,
-    fleet: &Mutex<Fleet>,
-) {
+async fn pair_configured_devices(config: &Config, store: &Store, backend: &Backend, fleet: &Fleet) {
     if !config.pairing.auto_pair || backend.sim.is_none() {
         return;
     }
@@ -151,19 +102,19 @@ async fn pair_configured_devices(
             address: DeviceAddress(device.address.clone()),
             name: device.name.clone(),
         };
-        if lock(fleet).pairings.contains_key(&target.address) {
+        if fleet.name(&target.address).is_some() {
             continue;
         }
         let pin = Some(device.security_pin.to_string());
-        pair_and_remember(config, store, backend, fleet, &target, pin).await;
+        pair_and_add(config, store, backend, fleet, &target, pin).await;
     }
 }
 
-async fn pair_and_remember(
+async fn pair_and_add(
     config: &Config,
     store: &Store,
     backend: &Backend,
-    fleet: &Mutex<Fleet>,
+    fleet: &Fleet,
     target: &DeviceRef,
     pin: Option<String>,
 ) {
@@ -175,8 +126,14 @@ async fn pair_and_remember(
     match ops::pair_device(config, store, backend, target, None, pin, prompts).await {
         Ok(summary) => {
             tracing::info!(device = %summary.name, address = %summary.address, auth_id = summary.authorization_id, "paired");
-            if let Ok(Some(pairing)) = store.pairing(&target.address) {
-                lock(fleet).pairings.insert(target.address.clone(), pairing);
+            match store.pairing(&target.address) {
+                Ok(Some(pairing)) => fleet.add(backend::credentials(config, &pairing)),
+                Ok(None) => {
+                    tracing::error!(device = %target.name, "pairing not found in the store right after saving it")
+                }
+                Err(error) => {
+                    tracing::error!(device = %target.name, %error, "cannot read the new pairing")
+                }
             }
         }
         Err(error) => tracing::warn!(device = %target.name, %error, "pairing failed"),
@@ -184,83 +141,56 @@ async fn pair_and_remember(
 }
 
 async fn on_advert(
-    config: &Arc<Config>,
+    config: &Config,
     store: &Store,
-    backend: &Arc<Backend>,
-    fleet: &Arc<Mutex<Fleet>>,
+    backend: &Backend,
+    fleet: &Fleet,
     advert: &Advertisement,
 ) {
     let Some(address) = advert.address.clone() else {
         return;
     };
-    let summary = read_advertisement(advert);
-    let paired = lock(fleet).pairings.contains_key(&address);
-    if paired {
-        let Some(beacon) = summary.beacon else {
-            return;
-        };
-        if lock(fleet).should_refresh_for_flag(&address, beacon.state_changed) {
-            spawn_refresh(config, backend, fleet, address);
-        }
+    if fleet.name(&address).is_some() {
+        fleet.on_advertisement(advert);
         return;
     }
-    let in_pairing_mode = summary.pairing.is_some();
-    if in_pairing_mode && config.pairing.auto_pair {
+    if config.pairing.auto_pair && read_advertisement(advert).pairing.is_some() {
         let name = advert
             .local_name
             .clone()
             .unwrap_or_else(|| address.to_string());
         let target = DeviceRef { address, name };
-        pair_and_remember(config, store, backend, fleet, &target, None).await;
+        pair_and_add(config, store, backend, fleet, &target, None).await;
     }
 }
 
-/// Reads a device's state in the background; at most one refresh per device at a time.
-fn spawn_refresh(
-    config: &Arc<Config>,
-    backend: &Arc<Backend>,
-    fleet: &Arc<Mutex<Fleet>>,
-    address: DeviceAddress,
-) {
-    let pairing = {
-        let mut fleet = lock(fleet);
-        let Some(pairing) = fleet.pairings.get(&address).cloned() else {
-            return;
-        };
-        if !fleet.refreshing.insert(address.clone()) {
-            return;
-        }
-        pairing
-    };
-    let (config, backend, fleet) = (config.clone(), backend.clone(), fleet.clone());
-    tokio::spawn(async move {
-        let result = async {
-            let mut client = ops::connect_client(&config, &backend, &pairing).await?;
-            let states = client.states().await;
-            client.close().await;
-            states
-        }
-        .await;
-        let mut fleet = lock(&fleet);
-        fleet.refreshing.remove(&address);
-        match result {
-            Ok(states) => {
-                let previous = fleet.last_states.insert(address.clone(), states.clone());
-                if previous.as_ref().map(|p| p.lock_state) != Some(states.lock_state) {
-                    tracing::info!(
-                        device = %pairing.device_name,
-                        lock_state = states.lock_state.name(),
-                        trigger = states.trigger.name(),
-                        battery_critical = states.battery_critical(),
-                        "state changed"
-                    );
-                }
+/// Logs what happens to the devices; the interfaces of later issues hang off the same events.
+async fn log_events(fleet: Arc<Fleet>, mut events: broadcast::Receiver<FleetEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(FleetEvent::StateChanged { address, state }) => tracing::info!(
+                device = %fleet.name(&address).unwrap_or_else(|| address.to_string()),
+                lock_state = state.lock_state.name(),
+                trigger = state.trigger.name(),
+                battery_critical = state.battery_critical(),
+                "state changed"
+            ),
+            Ok(FleetEvent::BatteryCritical { address }) => tracing::warn!(
+                device = %fleet.name(&address).unwrap_or_else(|| address.to_string()),
+                "battery critical"
+            ),
+            Ok(FleetEvent::Connected { address }) => {
+                tracing::debug!(device = %address, "connected")
             }
-            Err(error) => {
-                tracing::warn!(device = %pairing.device_name, %error, "could not read the state")
+            Ok(FleetEvent::Disconnected { address }) => {
+                tracing::debug!(device = %address, "disconnected")
             }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "event log fell behind")
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
         }
-    });
+    }
 }
 
 /// The demo's residents: now and then somebody turns a knob or opens a door by hand.

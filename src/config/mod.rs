@@ -14,8 +14,8 @@ pub use error::ConfigError;
 pub use load::{process_env_overrides, ENV_PREFIX, ENV_SEPARATOR};
 pub use pin::{BadPin, SecurityPin, MAX_NARROW_PIN, MAX_WIDE_PIN};
 pub use sections::{
-    BleBackend, BleConfig, Config, GatewayConfig, IdType, LogConfig, LogFormat, PairingConfig,
-    StoreConfig,
+    BleBackend, BleConfig, Config, FleetSettings, GatewayConfig, IdType, LogConfig, LogFormat,
+    PairingConfig, StoreConfig,
 };
 pub use sim::{parse_nuki_id, DeviceKind, SimConfig, SimDeviceConfig};
 pub use validate::MAX_NAME_BYTES;

@@ -185,6 +185,45 @@ impl Default for PairingConfig {
     }
 }
 
+/// `[fleet]`: how the gateway shares the radio among its devices.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetSettings {
+    /// BLE links open at the same time (BlueZ adapters manage a handful well).
+    pub link_slots: usize,
+    /// A battery device's link closes after this long without a command.
+    pub idle_disconnect_ms: u64,
+    /// A mains-powered Box may keep its link this long (unless another device needs a slot).
+    pub mains_idle_disconnect_s: u64,
+    /// First wait after a failed connection; doubles per failure (with jitter) up to the max.
+    pub reconnect_backoff_ms: u64,
+    pub reconnect_backoff_max_s: u64,
+    /// Every device's state is read this often even without a state-changed flag.
+    pub safety_refresh_min: u64,
+    /// While a device's state-changed flag stays raised, read it again no sooner than this.
+    pub stuck_flag_refresh_s: u64,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        Self {
+            link_slots: 3,
+            idle_disconnect_ms: 2_000,
+            mains_idle_disconnect_s: 60,
+            reconnect_backoff_ms: 1_000,
+            reconnect_backoff_max_s: 300,
+            safety_refresh_min: 15,
+            stuck_flag_refresh_s: 60,
+        }
+    }
+}
+
+impl FleetSettings {
+    pub fn safety_refresh(&self) -> Duration {
+        Duration::from_secs(self.safety_refresh_min.saturating_mul(60))
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -194,5 +233,6 @@ pub struct Config {
     pub log: LogConfig,
     pub ble: BleConfig,
     pub pairing: PairingConfig,
+    pub fleet: FleetSettings,
     pub sim: SimConfig,
 }

@@ -11,6 +11,8 @@ use super::Config;
 pub const MAX_NAME_BYTES: usize = 32;
 const MAX_GATEWAY_NAME_BYTES: usize = 64;
 const MAX_FRAGMENT_LEN: usize = 512;
+/// Controllers of Pi-class machines hold only a handful of LE links.
+const MAX_LINK_SLOTS: usize = 10;
 
 impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -21,6 +23,7 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|err| ConfigError::invalid("log.level", one_line(&err.to_string())))?;
         self.validate_ble()?;
+        self.validate_fleet()?;
         check_name("pairing.name", &self.pairing.name, MAX_NAME_BYTES)?;
         validate_sim(&self.sim, self.ble.backend)
     }
@@ -42,6 +45,34 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::invalid(key, "must be at least 1"));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_fleet(&self) -> Result<(), ConfigError> {
+        let fleet = &self.fleet;
+        for (key, value) in [
+            ("fleet.link_slots", fleet.link_slots as u64),
+            ("fleet.idle_disconnect_ms", fleet.idle_disconnect_ms),
+            ("fleet.reconnect_backoff_ms", fleet.reconnect_backoff_ms),
+            (
+                "fleet.reconnect_backoff_max_s",
+                fleet.reconnect_backoff_max_s,
+            ),
+            ("fleet.safety_refresh_min", fleet.safety_refresh_min),
+            ("fleet.stuck_flag_refresh_s", fleet.stuck_flag_refresh_s),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if fleet.link_slots > MAX_LINK_SLOTS {
+            return Err(ConfigError::invalid(
+                "fleet.link_slots",
+                format!("at most {MAX_LINK_SLOTS} links (BlueZ adapters manage only a few)"),
+            ));
         }
         Ok(())
     }

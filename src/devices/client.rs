@@ -12,7 +12,9 @@ use crate::nuki::messages::{
     UserAuthorizationUpdate,
 };
 
-use super::link::{LinkError, NukiLink};
+use super::credentials::DeviceCredentials;
+use super::link::{LinkError, LinkTimeouts, NukiLink};
+use crate::ble::BleTransport;
 
 /// Largest page the devices hand out in one list exchange.
 pub const LIST_PAGE: u16 = 100;
@@ -51,6 +53,21 @@ impl DeviceClient {
             pin,
             app_id,
         }
+    }
+
+    /// Opens a link to a paired device and a session on it.
+    pub async fn connect(
+        transport: &dyn BleTransport,
+        credentials: &DeviceCredentials,
+        timeouts: LinkTimeouts,
+    ) -> Result<Self, LinkError> {
+        let link = NukiLink::connect(transport, &credentials.address, timeouts, None).await?;
+        Ok(Self::new(
+            link,
+            credentials.session(),
+            credentials.app_id,
+            credentials.security_pin,
+        ))
     }
 
     pub fn session(&self) -> &Session {

@@ -1,7 +1,12 @@
 //! The fleet: links to paired devices.
 
 pub mod client;
+pub mod credentials;
+pub mod fleet;
 pub mod link;
+pub mod outcome;
+pub mod slots;
+mod task;
 
 use crate::ble::Advertisement;
 use crate::nuki::advert::{self, AdvertSummary};

@@ -1,0 +1,41 @@
+//! What the fleet needs to talk to one paired device. The app fills it from the store.
+
+use crate::ble::DeviceAddress;
+use crate::nuki::crypto::SharedKey;
+use crate::nuki::exchange::Session;
+use crate::nuki::messages::SecurityPin;
+use crate::nuki::uuids::ServiceFamily;
+
+#[derive(Clone)]
+pub struct DeviceCredentials {
+    pub address: DeviceAddress,
+    pub name: String,
+    pub family: ServiceFamily,
+    pub auth_id: u32,
+    pub app_id: u32,
+    pub key: SharedKey,
+    pub security_pin: Option<SecurityPin>,
+    /// Mains powered (a Box): its link may stay open longer.
+    pub mains_powered: bool,
+}
+
+impl DeviceCredentials {
+    pub fn session(&self) -> Session {
+        Session {
+            auth_id: self.auth_id,
+            key: self.key.clone(),
+            family: self.family,
+        }
+    }
+}
+
+impl std::fmt::Debug for DeviceCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCredentials")
+            .field("address", &self.address)
+            .field("name", &self.name)
+            .field("family", &self.family)
+            .field("auth_id", &self.auth_id)
+            .finish_non_exhaustive()
+    }
+}

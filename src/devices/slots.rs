@@ -1,0 +1,228 @@
+//! The adapter's link slots: how many BLE links may be open at once, handed out by priority.
+//!
+//! User actions go before background reads; within a priority, first come first served, and
+//! every device task asks for at most one slot at a time, so a burst on one device cannot
+//! starve the others. Holders of an idle link watch [`LinkSlots::contention`] and give their
+//! slot back when someone is waiting.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{oneshot, watch};
+
+/// Who is asking for a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// State refreshes and other work nobody is waiting for.
+    Background,
+    /// A person or an integration is waiting for the answer.
+    User,
+}
+
+struct Waiters {
+    free: usize,
+    user: VecDeque<oneshot::Sender<SlotPermit>>,
+    background: VecDeque<oneshot::Sender<SlotPermit>>,
+}
+
+impl Waiters {
+    fn waiting(&self) -> usize {
+        self.user.len() + self.background.len()
+    }
+}
+
+struct Shared {
+    waiters: Mutex<Waiters>,
+    contention: watch::Sender<usize>,
+    capacity: usize,
+}
+
+/// The pool of link slots of one adapter.
+#[derive(Clone)]
+pub struct LinkSlots {
+    shared: Arc<Shared>,
+}
+
+/// One open link's right to exist; the slot returns to the pool when this is dropped.
+pub struct SlotPermit {
+    shared: Option<Arc<Shared>>,
+}
+
+impl LinkSlots {
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let (contention, _) = watch::channel(0);
+        Self {
+            shared: Arc::new(Shared {
+                waiters: Mutex::new(Waiters {
+                    free: capacity,
+                    user: VecDeque::new(),
+                    background: VecDeque::new(),
+                }),
+                contention,
+                capacity,
+            }),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Waits for a slot. Cancel-safe: a dropped waiter is skipped when slots free up.
+    pub async fn acquire(&self, priority: Priority) -> SlotPermit {
+        let receiver = {
+            let mut waiters = lock(&self.shared.waiters);
+            let user_ahead = !waiters.user.is_empty();
+            let anyone_ahead = waiters.waiting() > 0;
+            let may_take = match priority {
+                Priority::User => !user_ahead,
+                Priority::Background => !anyone_ahead,
+            };
+            if waiters.free > 0 && may_take {
+                waiters.free -= 1;
+                return SlotPermit {
+                    shared: Some(self.shared.clone()),
+                };
+            }
+            let (sender, receiver) = oneshot::channel();
+            match priority {
+                Priority::User => waiters.user.push_back(sender),
+                Priority::Background => waiters.background.push_back(sender),
+            }
+            self.shared.contention.send_replace(waiters.waiting());
+            receiver
+        };
+        match receiver.await {
+            Ok(permit) => permit,
+            // The pool never drops a queued sender without sending.
+            Err(_) => unreachable!("link slot queue dropped a waiter"),
+        }
+    }
+
+    /// Number of tasks waiting for a slot; idle links close when it rises above zero.
+    pub fn contention(&self) -> watch::Receiver<usize> {
+        self.shared.contention.subscribe()
+    }
+
+    /// Slots not in use right now.
+    pub fn free(&self) -> usize {
+        lock(&self.shared.waiters).free
+    }
+}
+
+impl Drop for SlotPermit {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let mut waiters = lock(&shared.waiters);
+        loop {
+            let next = waiters
+                .user
+                .pop_front()
+                .or_else(|| waiters.background.pop_front());
+            let Some(sender) = next else {
+                waiters.free += 1;
+                break;
+            };
+            let handed = SlotPermit {
+                shared: Some(shared.clone()),
+            };
+            match sender.send(handed) {
+                Ok(()) => break,
+                // That waiter gave up; its returned permit must not re-enter this loop.
+                Err(mut unused) => unused.shared = None,
+            }
+        }
+        shared.contention.send_replace(waiters.waiting());
+    }
+}
+
+fn lock(waiters: &Mutex<Waiters>) -> MutexGuard<'_, Waiters> {
+    waiters
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn user_requests_overtake_background_ones() {
+        let slots = LinkSlots::new(1);
+        let held = slots.acquire(Priority::Background).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let background = {
+            let (slots, order) = (slots.clone(), order.clone());
+            tokio::spawn(async move {
+                let _permit = slots.acquire(Priority::Background).await;
+                order.lock().unwrap().push("background");
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let user = {
+            let (slots, order) = (slots.clone(), order.clone());
+            tokio::spawn(async move {
+                let _permit = slots.acquire(Priority::User).await;
+                order.lock().unwrap().push("user");
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(*slots.contention().borrow(), 2);
+        drop(held);
+        user.await.unwrap();
+        background.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["user", "background"]);
+        assert_eq!(slots.free(), 1);
+        assert_eq!(*slots.contention().borrow(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_waiter_does_not_lose_the_slot() {
+        let slots = LinkSlots::new(1);
+        let held = slots.acquire(Priority::User).await;
+        let cancelled = {
+            let slots = slots.clone();
+            tokio::spawn(async move { slots.acquire(Priority::User).await })
+        };
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        cancelled.abort();
+        let _ = cancelled.await;
+        drop(held);
+        assert_eq!(slots.free(), 1);
+        let _again = slots.acquire(Priority::Background).await;
+        assert_eq!(slots.free(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_holders_than_capacity() {
+        let slots = LinkSlots::new(3);
+        let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let (slots, active, peak) = (slots.clone(), active.clone(), peak.clone());
+                tokio::spawn(async move {
+                    let priority = if i % 2 == 0 {
+                        Priority::User
+                    } else {
+                        Priority::Background
+                    };
+                    let _permit = slots.acquire(priority).await;
+                    let now = active.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(slots.free(), 3);
+    }
+}

@@ -1,0 +1,337 @@
+//! The fleet over simulated devices: typed outcomes within deadlines, link slots never
+//! exceeded under a burst, idle links closed, state-changed flags followed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nuki_edge::ble::sim::{Fault, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
+use nuki_edge::ble::{BleTransport, DeviceAddress};
+use nuki_edge::devices::credentials::DeviceCredentials;
+use nuki_edge::devices::fleet::{Fleet, FleetConfig, FleetEvent};
+use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
+use nuki_edge::devices::outcome::Failure;
+use nuki_edge::nuki::enums::{DeviceAction, DeviceLockState, IdType, LockAction, LockState};
+use nuki_edge::nuki::messages::SecurityPin;
+use nuki_edge::nuki::pairing::PairingRequest;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn lock_spec(index: usize) -> SimDeviceSpec {
+    let address = format!("sim:lock-{index:02}");
+    let mut spec = SimDeviceSpec::new(
+        &address,
+        &address,
+        0x2000_0000 + index as u32,
+        SimKind::SmartLock4,
+    );
+    spec.pin = Some(1234);
+    spec
+}
+
+async fn pair_all(
+    transport: &SimTransport,
+    control: &SimControl,
+    specs: &[SimDeviceSpec],
+) -> Vec<DeviceCredentials> {
+    let mut credentials = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        control.press_button(&spec.address).expect("device exists");
+        let mut link = NukiLink::connect(
+            transport,
+            &spec.address,
+            LinkTimeouts::default(),
+            Some(index as u64),
+        )
+        .await
+        .expect("connect");
+        let outcome = link
+            .pair(PairingRequest {
+                id_type: IdType::Bridge,
+                app_id: 99,
+                name: "fleet test".into(),
+                security_pin: None,
+            })
+            .await
+            .expect("pairing");
+        link.disconnect().await;
+        credentials.push(DeviceCredentials {
+            address: spec.address.clone(),
+            name: spec.name.clone(),
+            family: spec.family(),
+            auth_id: outcome.auth_id,
+            app_id: 99,
+            key: outcome.key,
+            security_pin: Some(SecurityPin::Short(1234)),
+            mains_powered: false,
+        });
+    }
+    credentials
+}
+
+async fn fleet_of(
+    count: usize,
+    config: FleetConfig,
+) -> (
+    Arc<Fleet>,
+    SimControl,
+    Arc<SimTransport>,
+    Vec<DeviceAddress>,
+) {
+    let specs: Vec<SimDeviceSpec> = (0..count).map(lock_spec).collect();
+    let (transport, control) =
+        SimTransport::with_wall_clock(specs.clone(), RadioModel::default(), 1_764_417_600);
+    let credentials = pair_all(&transport, &control, &specs).await;
+    let transport = Arc::new(transport);
+    let fleet = Fleet::start(transport.clone(), config, credentials);
+    let addresses = specs.into_iter().map(|s| s.address).collect();
+    (fleet, control, transport, addresses)
+}
+
+fn final_lock_state(outcome: &nuki_edge::devices::outcome::Outcome) -> Option<DeviceLockState> {
+    outcome.as_ref().ok()?.state.as_ref().map(|s| s.lock_state)
+}
+
+#[tokio::test(start_paused = true)]
+async fn actions_complete_with_the_final_state() {
+    let (fleet, _control, _transport, addresses) = fleet_of(1, FleetConfig::default()).await;
+    let unlock = fleet
+        .act(
+            &addresses[0],
+            DeviceAction::Lock(LockAction::Unlock),
+            DEADLINE,
+        )
+        .await;
+    assert_eq!(
+        final_lock_state(&unlock),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    assert_eq!(
+        fleet.cached_state(&addresses[0]).map(|s| s.lock_state),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    // Already unlocked: the device completes at once and the fleet still reports the state.
+    let again = fleet
+        .act(
+            &addresses[0],
+            DeviceAction::Lock(LockAction::Unlock),
+            DEADLINE,
+        )
+        .await;
+    assert_eq!(
+        final_lock_state(&again),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    let state = fleet.read_state(&addresses[0], DEADLINE).await;
+    assert_eq!(
+        final_lock_state(&state),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_are_typed() {
+    let (fleet, control, _transport, addresses) = fleet_of(1, FleetConfig::default()).await;
+    let device = &addresses[0];
+    control.inject_fault(device, Fault::Busy).expect("exists");
+    assert_eq!(
+        fleet
+            .act(device, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+            .await,
+        Err(Failure::Busy)
+    );
+    control.inject_fault(device, Fault::Jam).expect("exists");
+    assert_eq!(
+        fleet
+            .act(device, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+            .await,
+        Err(Failure::MotorBlocked)
+    );
+    assert_eq!(
+        fleet
+            .act(
+                &DeviceAddress("sim:nowhere".into()),
+                DeviceAction::Lock(LockAction::Lock),
+                DEADLINE
+            )
+            .await,
+        Err(Failure::UnknownDevice)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn out_of_range_ends_within_the_deadline() {
+    let (fleet, control, _transport, addresses) = fleet_of(1, FleetConfig::default()).await;
+    control.set_in_range(&addresses[0], false).expect("exists");
+    let deadline = Duration::from_secs(4);
+    let started = tokio::time::Instant::now();
+    let outcome = fleet
+        .act(
+            &addresses[0],
+            DeviceAction::Lock(LockAction::Unlock),
+            deadline,
+        )
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Err(Failure::Unreachable { .. }) | Err(Failure::TimedOut)
+        ),
+        "{outcome:?}"
+    );
+    assert!(started.elapsed() <= deadline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_dropped_mid_command_is_retried_for_repeatable_actions() {
+    let (fleet, control, _transport, addresses) = fleet_of(1, FleetConfig::default()).await;
+    control
+        .inject_fault(&addresses[0], Fault::DropLinkMidCommand)
+        .expect("exists");
+    let unlock = fleet
+        .act(
+            &addresses[0],
+            DeviceAction::Lock(LockAction::Unlock),
+            DEADLINE,
+        )
+        .await;
+    assert_eq!(
+        final_lock_state(&unlock),
+        Some(DeviceLockState::Lock(LockState::Unlocked)),
+        "{unlock:?}"
+    );
+    // Unlatching twice is not harmless: a lost link is reported instead.
+    control
+        .inject_fault(&addresses[0], Fault::DropLinkMidCommand)
+        .expect("exists");
+    let unlatch = fleet
+        .act(
+            &addresses[0],
+            DeviceAction::Lock(LockAction::Unlatch),
+            DEADLINE,
+        )
+        .await;
+    assert!(
+        matches!(
+            unlatch,
+            Err(Failure::Unreachable { .. }) | Err(Failure::TimedOut)
+        ),
+        "{unlatch:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_across_twenty_devices_never_exceeds_the_link_slots() {
+    let config = FleetConfig {
+        link_slots: 3,
+        ..FleetConfig::default()
+    };
+    let (fleet, _control, _transport, addresses) = fleet_of(20, config).await;
+    let mut events = fleet.subscribe();
+    let peak = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let watcher = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            let mut open = 0i32;
+            while let Ok(event) = events.recv().await {
+                match event {
+                    FleetEvent::Connected { .. } => open += 1,
+                    FleetEvent::Disconnected { .. } => open -= 1,
+                    _ => {}
+                }
+                peak.fetch_max(open, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    let requests: Vec<_> = (0..100)
+        .map(|i| {
+            let fleet = fleet.clone();
+            let address = addresses[i % addresses.len()].clone();
+            let action = if (i / addresses.len()) % 2 == 0 {
+                LockAction::Unlock
+            } else {
+                LockAction::Lock
+            };
+            tokio::spawn(async move {
+                let outcome = fleet
+                    .act(
+                        &address,
+                        DeviceAction::Lock(action),
+                        Duration::from_secs(120),
+                    )
+                    .await;
+                (action, outcome)
+            })
+        })
+        .collect();
+    for request in requests {
+        let (action, outcome) = request.await.expect("task");
+        let expected = match action {
+            LockAction::Unlock => LockState::Unlocked,
+            _ => LockState::Locked,
+        };
+        assert_eq!(
+            final_lock_state(&outcome),
+            Some(DeviceLockState::Lock(expected)),
+            "{outcome:?}"
+        );
+    }
+    // Let the event watcher drain what is still in flight.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    watcher.abort();
+    let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&peak),
+        "at most 3 links at once, saw {peak}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_links_close_and_flags_bring_new_states() {
+    let config = FleetConfig {
+        idle_disconnect: Duration::from_secs(2),
+        ..FleetConfig::default()
+    };
+    let (fleet, control, transport, addresses) = fleet_of(1, config).await;
+    let device = addresses[0].clone();
+    let mut events = fleet.subscribe();
+    fleet.read_state(&device, DEADLINE).await.expect("state");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut saw_disconnect = false;
+    while let Ok(event) = events.try_recv() {
+        saw_disconnect |= matches!(event, FleetEvent::Disconnected { .. });
+    }
+    assert!(saw_disconnect, "idle link closed");
+    assert!(!control.snapshot(&device).expect("exists").connected);
+
+    // A resident turns the knob; the advertisement's flag leads the fleet to the new state.
+    let mut adverts = transport.advertisements().await.expect("advert feed");
+    let feeder = {
+        let fleet = fleet.clone();
+        tokio::spawn(async move {
+            while let Some(advert) = adverts.recv().await {
+                fleet.on_advertisement(&advert);
+            }
+        })
+    };
+    control.manual_action(&device, 0x01).expect("exists");
+    let changed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await {
+                Ok(FleetEvent::StateChanged { state, .. })
+                    if state.lock_state == DeviceLockState::Lock(LockState::Unlocked) =>
+                {
+                    return state
+                }
+                Ok(_) => {}
+                Err(error) => panic!("event stream: {error}"),
+            }
+        }
+    })
+    .await
+    .expect("the flag brought the unlocked state");
+    assert_eq!(
+        changed.lock_state,
+        DeviceLockState::Lock(LockState::Unlocked)
+    );
+    feeder.abort();
+}
