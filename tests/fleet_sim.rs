@@ -57,6 +57,7 @@ async fn pair_all(
         credentials.push(DeviceCredentials {
             address: spec.address.clone(),
             name: spec.name.clone(),
+            nuki_id: spec.nuki_id,
             family: spec.family(),
             auth_id: outcome.auth_id,
             app_id: 99,
@@ -334,4 +335,44 @@ async fn idle_links_close_and_flags_bring_new_states() {
         DeviceLockState::Lock(LockState::Unlocked)
     );
     feeder.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gateway_reports_every_action_on_its_bus() {
+    use nuki_edge::gateway::{Gateway, GatewayEvent, Principal};
+    let (fleet, _control, _transport, addresses) = fleet_of(1, FleetConfig::default()).await;
+    let gateway = Gateway::new(fleet, DEADLINE);
+    let mut events = gateway.subscribe();
+    let device = &addresses[0];
+    let outcome = gateway
+        .act(
+            &Principal::Owner,
+            device,
+            DeviceAction::Lock(LockAction::Unlock),
+        )
+        .await;
+    assert_eq!(
+        final_lock_state(&outcome),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    let mut seen = Vec::new();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    let position = |wanted: fn(&GatewayEvent) -> bool| seen.iter().position(wanted);
+    let requested = position(|e| matches!(e, GatewayEvent::ActionRequested { .. }));
+    let connected = position(|e| matches!(e, GatewayEvent::DeviceConnected { .. }));
+    let changed = position(|e| matches!(e, GatewayEvent::StateChanged { .. }));
+    let finished = position(|e| matches!(e, GatewayEvent::ActionFinished { outcome: Ok(_), .. }));
+    assert!(
+        requested.is_some() && connected.is_some() && changed.is_some() && finished.is_some(),
+        "{seen:#?}"
+    );
+    assert!(requested < finished, "{seen:#?}");
+    assert_eq!(gateway.devices().len(), 1);
+    assert_eq!(
+        gateway.cached_state(device).map(|s| s.lock_state),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
 }

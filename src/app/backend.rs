@@ -134,6 +134,7 @@ pub fn credentials(config: &Config, pairing: &Pairing) -> DeviceCredentials {
     DeviceCredentials {
         address: pairing.address.clone(),
         name: pairing.device_name.clone(),
+        nuki_id: pairing.nuki_id,
         family: pairing.family,
         auth_id: pairing.auth_id,
         app_id: pairing.app_id,

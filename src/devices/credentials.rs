@@ -10,6 +10,8 @@ use crate::nuki::uuids::ServiceFamily;
 pub struct DeviceCredentials {
     pub address: DeviceAddress,
     pub name: String,
+    /// The device's Nuki ID (0 when unknown, e.g. paired before it was recorded).
+    pub nuki_id: u32,
     pub family: ServiceFamily,
     pub auth_id: u32,
     pub app_id: u32,

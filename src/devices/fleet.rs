@@ -78,7 +78,17 @@ pub enum FleetEvent {
 struct DeviceHandle {
     jobs: mpsc::Sender<Job>,
     refresh_queued: Arc<AtomicBool>,
-    name: String,
+    info: DeviceInfo,
+}
+
+/// What the fleet knows about a device without asking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub address: DeviceAddress,
+    pub name: String,
+    pub nuki_id: u32,
+    pub family: crate::nuki::uuids::ServiceFamily,
+    pub mains_powered: bool,
 }
 
 /// The paired devices and their tasks.
@@ -120,7 +130,13 @@ impl Fleet {
         let (jobs, receiver) = mpsc::channel(DEVICE_QUEUE_DEPTH);
         let refresh_queued = Arc::new(AtomicBool::new(false));
         let address = credentials.address.clone();
-        let name = credentials.name.clone();
+        let info = DeviceInfo {
+            address: address.clone(),
+            name: credentials.name.clone(),
+            nuki_id: credentials.nuki_id,
+            family: credentials.family,
+            mains_powered: credentials.mains_powered,
+        };
         let task = DeviceTask::new(
             credentials,
             self.transport.clone(),
@@ -138,7 +154,7 @@ impl Fleet {
             DeviceHandle {
                 jobs,
                 refresh_queued,
-                name,
+                info,
             },
         );
     }
@@ -161,7 +177,19 @@ impl Fleet {
     }
 
     pub fn name(&self, address: &DeviceAddress) -> Option<String> {
-        read(&self.devices).get(address).map(|d| d.name.clone())
+        read(&self.devices)
+            .get(address)
+            .map(|d| d.info.name.clone())
+    }
+
+    /// Every device, sorted by address.
+    pub fn devices(&self) -> Vec<DeviceInfo> {
+        let mut devices: Vec<DeviceInfo> = read(&self.devices)
+            .values()
+            .map(|d| d.info.clone())
+            .collect();
+        devices.sort_by(|a, b| a.address.cmp(&b.address));
+        devices
     }
 
     /// Operates a device for a waiting user; ends within `deadline`.
