@@ -257,7 +257,9 @@ fn unknown_keys_are_rejected_everywhere() {
         ("[ble]\nbackends = \"sim\"\n", "ble"),
         ("[pairing]\nautopair = true\n", "pairing"),
         ("[sim]\nseeds = 1\n", "sim"),
-        ("[bridge]\ntoken = \"x\"\n", "(top level)"),
+        ("[bridge]\ntokn = \"abcdef123\"\n", "bridge"),
+        ("[fleet]\nslots = 3\n", "fleet"),
+        ("[http]\nport = 8080\n", "http"),
         ("toplevel = 1\n", "(top level)"),
     ] {
         let err = parse(text).unwrap_err();

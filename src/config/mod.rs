@@ -5,6 +5,7 @@
 mod error;
 mod load;
 mod pin;
+mod secret_text;
 mod secrets;
 mod sections;
 mod sim;
@@ -13,9 +14,10 @@ mod validate;
 pub use error::ConfigError;
 pub use load::{process_env_overrides, ENV_PREFIX, ENV_SEPARATOR};
 pub use pin::{BadPin, SecurityPin, MAX_NARROW_PIN, MAX_WIDE_PIN};
+pub use secret_text::SecretText;
 pub use sections::{
-    BleBackend, BleConfig, Config, FleetSettings, GatewayConfig, IdType, LogConfig, LogFormat,
-    PairingConfig, StoreConfig,
+    BleBackend, BleConfig, BridgeSettings, Config, FleetSettings, GatewayConfig, HttpConfig,
+    IdType, LogConfig, LogFormat, PairingConfig, StoreConfig,
 };
 pub use sim::{parse_nuki_id, DeviceKind, SimConfig, SimDeviceConfig};
 pub use validate::MAX_NAME_BYTES;

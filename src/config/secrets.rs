@@ -18,6 +18,11 @@ impl Config {
             "pairing.security_pin",
             &mut self.pairing.security_pin,
             self.pairing.security_pin_file.as_deref(),
+        )?;
+        resolve_secret_file(
+            "bridge.token",
+            &mut self.bridge.token,
+            self.bridge.token_file.as_deref(),
         )
     }
 }

@@ -224,6 +224,55 @@ impl FleetSettings {
     }
 }
 
+/// `[http]`: the local HTTP server (Bridge-compatible API).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port to listen on; the official Bridge uses port 8080.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
+/// `[bridge]`: the Nuki-Bridge-compatible API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BridgeSettings {
+    /// The API token; generated once and kept in the store when not set.
+    pub token: Option<super::secret_text::SecretText>,
+    pub token_file: Option<PathBuf>,
+    /// The id `/info` reports (clients key their configuration on it); generated once when
+    /// not set.
+    pub hardware_id: Option<u32>,
+    /// A `/lockAction` that waits for its result answers within this many milliseconds.
+    pub action_deadline_ms: u64,
+    /// Each callback is tried this many times, with doubling pauses from callback_retry_ms.
+    pub callback_attempts: u32,
+    pub callback_retry_ms: u64,
+    /// One callback POST may take this long.
+    pub callback_timeout_ms: u64,
+}
+
+impl Default for BridgeSettings {
+    fn default() -> Self {
+        Self {
+            token: None,
+            token_file: None,
+            hardware_id: None,
+            action_deadline_ms: 15_000,
+            callback_attempts: 4,
+            callback_retry_ms: 500,
+            callback_timeout_ms: 3_000,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -234,5 +283,7 @@ pub struct Config {
     pub ble: BleConfig,
     pub pairing: PairingConfig,
     pub fleet: FleetSettings,
+    pub http: HttpConfig,
+    pub bridge: BridgeSettings,
     pub sim: SimConfig,
 }
