@@ -7,5 +7,6 @@ pub mod app;
 pub mod ble;
 pub mod config;
 pub mod devices;
+pub mod http;
 pub mod nuki;
 pub mod store;
