@@ -121,12 +121,12 @@ pub fn colliding_ids(keys: &[(u32, BridgeDeviceType)]) -> Vec<(u32, BridgeDevice
 /// Finds the device a request means. Exact (`nukiId`, `deviceType`) match first; otherwise,
 /// if exactly one device has that id, that one — pynuki's "aggressive" refresh always sends
 /// `deviceType=0`, even for Openers and type-4 locks (A.10).
-pub fn resolve_device<'a, D>(
-    devices: &'a [D],
+pub fn resolve_device<D>(
+    devices: &[D],
     key: impl Fn(&D) -> (u32, BridgeDeviceType),
     nuki_id: u32,
     device_type: u8,
-) -> Option<&'a D> {
+) -> Option<&D> {
     let requested = BridgeDeviceType::from_u8(device_type);
     let exact = devices.iter().find(|device| {
         let (id, kind) = key(device);
@@ -560,5 +560,164 @@ impl SimpleAction {
                 &[DeviceAction::Opener(OpenerAction::ElectricStrikeActuation)]
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_types() {
+        use BridgeDeviceType as B;
+        let kf = ServiceFamily::Keyturner;
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::SmartLock1And2)),
+            B::SmartLock
+        );
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::Unknown(1))),
+            B::SmartLock
+        );
+        assert_eq!(B::for_device(kf, None), B::SmartLock);
+        assert_eq!(B::for_device(kf, Some(DeviceType::SmartDoor)), B::SmartDoor);
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::SmartLock3And4)),
+            B::SmartLock3
+        );
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::SmartLockUltra)),
+            B::SmartLock3
+        );
+        assert_eq!(B::for_device(ServiceFamily::Ultra, None), B::SmartLock3);
+        assert_eq!(B::for_device(ServiceFamily::Opener, None), B::Opener);
+        for kind in B::ALL {
+            assert_eq!(B::from_u8(kind.to_u8()), Some(kind));
+        }
+        assert_eq!(B::from_u8(1), None);
+        assert_eq!(B::from_u8(5), None);
+    }
+
+    #[test]
+    fn state_names() {
+        let lock = |v| bridge_state(DeviceLockState::from_u8(v, ServiceFamily::Keyturner));
+        let opener = |v| bridge_state(DeviceLockState::from_u8(v, ServiceFamily::Opener));
+        assert_eq!(lock(6), (6, "unlocked (lock 'n' go)"));
+        assert_eq!(lock(254), (254, "motor blocked"));
+        assert_eq!(lock(252), (255, "undefined"));
+        assert_eq!(lock(9), (255, "undefined"));
+        assert_eq!(opener(3), (3, "rto active"));
+        assert_eq!(opener(253), (253, "boot run"));
+        assert_eq!(opener(2), (255, "undefined"));
+        for value in [0u8, 1, 2, 3, 4, 5, 7, 253, 254, 255] {
+            assert_eq!(lock(value).0, value);
+        }
+    }
+
+    #[test]
+    fn door_sensor_names() {
+        assert_eq!(bridge_door_sensor(DoorSensorState::Unavailable), None);
+        assert_eq!(
+            bridge_door_sensor(DoorSensorState::DoorOpened),
+            Some((3, "door opened"))
+        );
+        assert_eq!(
+            bridge_door_sensor(DoorSensorState::Tampered),
+            Some((240, "removed"))
+        );
+        assert_eq!(
+            bridge_door_sensor(DoorSensorState::Unspecified),
+            Some((255, "unknown"))
+        );
+    }
+
+    #[test]
+    fn actions() {
+        assert_eq!(
+            lock_action(ServiceFamily::Keyturner, 3),
+            Ok(DeviceAction::Lock(LockAction::Unlatch))
+        );
+        assert_eq!(
+            lock_action(ServiceFamily::Ultra, 5),
+            Ok(DeviceAction::Lock(LockAction::LockNGoUnlatch))
+        );
+        assert_eq!(
+            lock_action(ServiceFamily::Opener, 1),
+            Ok(DeviceAction::Opener(OpenerAction::ActivateRto))
+        );
+        assert_eq!(
+            lock_action(ServiceFamily::Opener, 4),
+            Ok(DeviceAction::Opener(OpenerAction::ActivateContinuousMode))
+        );
+        for bad in [0, 6, 80, 90, 255] {
+            assert_eq!(
+                lock_action(ServiceFamily::Keyturner, bad),
+                Err(UnsupportedAction(bad))
+            );
+        }
+        assert_eq!(
+            SimpleAction::from_path("/unlock"),
+            Some(SimpleAction::Unlock)
+        );
+        assert_eq!(SimpleAction::from_path("lockAction"), None);
+        assert_eq!(
+            SimpleAction::Unlock.simple_lock_action(ServiceFamily::Opener),
+            DeviceAction::Opener(OpenerAction::ActivateRto)
+        );
+        assert_eq!(
+            SimpleAction::Lock
+                .simple_lock_action(ServiceFamily::Keyturner)
+                .to_u8(),
+            2
+        );
+        assert_eq!(
+            SimpleAction::Lock
+                .fallback_actions(ServiceFamily::Opener)
+                .len(),
+            2
+        );
+        assert_eq!(
+            SimpleAction::Unlock.fallback_actions(ServiceFamily::Keyturner),
+            &[DeviceAction::Lock(LockAction::Unlock)]
+        );
+    }
+
+    #[test]
+    fn resolution_and_collisions() {
+        use BridgeDeviceType as B;
+        let devices = [(10, B::SmartLock), (10, B::Opener), (20, B::SmartLock3)];
+        let key = |d: &(u32, B)| *d;
+        assert_eq!(resolve_device(&devices, key, 10, 2), Some(&(10, B::Opener)));
+        assert_eq!(
+            resolve_device(&devices, key, 10, 0),
+            Some(&(10, B::SmartLock))
+        );
+        // pynuki sends type 0 for a type-4 lock: unique id, so found anyway.
+        assert_eq!(
+            resolve_device(&devices, key, 20, 0),
+            Some(&(20, B::SmartLock3))
+        );
+        // Ambiguous id with an unmatched type: not guessed.
+        assert_eq!(resolve_device(&devices, key, 10, 4), None);
+        assert_eq!(resolve_device(&devices, key, 30, 0), None);
+        assert!(colliding_ids(&devices).is_empty());
+        assert_eq!(
+            colliding_ids(&[
+                (1, B::SmartLock),
+                (2, B::SmartLock),
+                (1, B::SmartLock),
+                (1, B::SmartLock)
+            ]),
+            vec![(1, B::SmartLock)]
+        );
+    }
+
+    #[test]
+    fn identity_and_time() {
+        assert!(BridgeIdentity::new(0x8000_0000, 1).is_err());
+        assert!(BridgeIdentity::new(1, 0x8000_0000).is_err());
+        let identity = BridgeIdentity::new(0x0ABC_DEF0, 7).unwrap();
+        assert_eq!(identity.dhcp_hostname(), "nuki_bridge_abcdef0");
+        assert_eq!(bridge_time(1_538_549_340), "2018-10-03T06:49:00+00:00");
     }
 }
