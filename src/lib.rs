@@ -1,12 +1,13 @@
 //! nuki-edge: a building gateway for Nuki Boxes, Smart Locks and Openers.
 //!
-//! Layers, bottom to top: `nuki` (protocol, pure), `ble` (radio), `store`, `devices` (fleet),
-//! `config` and `app` (CLI and wiring).
+//! Layers, bottom to top: `nuki` (protocol, pure), `ble` (radio), `devices` (fleet), `store`,
+//! `gateway` (the core), the interfaces (`http`), and `config` + `app` (CLI and wiring).
 
 pub mod app;
 pub mod ble;
 pub mod config;
 pub mod devices;
 pub mod gateway;
+pub mod http;
 pub mod nuki;
 pub mod store;

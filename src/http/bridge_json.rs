@@ -1,0 +1,723 @@
+//! The JSON shapes of the Bridge API (A.5), built from our protocol types, and the mapping of
+//! Bridge device types and lock actions onto our device families.
+//!
+//! Keys are exactly the Bridge's (camelCase); keys that do not apply are omitted, not null:
+//! Openers have no `batteryCharging`/`batteryChargeState` but `ringactionState`; door-sensor
+//! keys appear only for a lock with a sensor. `nukiId` is always a JSON integer, because Home
+//! Assistant matches callbacks to devices with `==` on the value from `/list`.
+
+use serde::Serialize;
+use time::macros::format_description;
+
+use crate::nuki::enums::{
+    DeviceAction, DeviceLockState, DeviceType, DoorSensorState, LockAction, LockState, NukiState,
+    OpenerAction, OpenerLockState,
+};
+use crate::nuki::messages::{FirmwareVersion, KeyturnerStates};
+use crate::nuki::uuids::ServiceFamily;
+
+/// `bridgeType` we report: 1 (hardware bridge). ioBroker sends hashed instead of plain
+/// tokens only to type 1, and the go client allows encrypted tokens only for it.
+pub const BRIDGE_TYPE_HARDWARE: u8 = 1;
+
+/// `versions.firmwareVersion` we report: the first hardware-bridge 2.x firmware with
+/// encrypted tokens, so clients that check versions choose the safer token forms.
+pub const BRIDGE_FIRMWARE_VERSION: &str = "2.14.0";
+
+/// How long `ringactionState` stays true after a ring (Bridge API: 30 s).
+pub const RING_ACTION_SECONDS: i64 = 30;
+
+/// `deviceType` of the Bridge API (A.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BridgeDeviceType {
+    /// 0: Smart Lock 1.0/2.0 — and the Box (see [`for_device`](Self::for_device)).
+    SmartLock,
+    /// 2: Opener.
+    Opener,
+    /// 3: Smart Door.
+    SmartDoor,
+    /// 4: Smart Lock 3.0/4th gen — and the Ultra.
+    SmartLock3,
+}
+
+impl BridgeDeviceType {
+    pub const ALL: [BridgeDeviceType; 4] = [
+        BridgeDeviceType::SmartLock,
+        BridgeDeviceType::Opener,
+        BridgeDeviceType::SmartDoor,
+        BridgeDeviceType::SmartLock3,
+    ];
+
+    pub fn to_u8(self) -> u8 {
+        match self {
+            BridgeDeviceType::SmartLock => 0,
+            BridgeDeviceType::Opener => 2,
+            BridgeDeviceType::SmartDoor => 3,
+            BridgeDeviceType::SmartLock3 => 4,
+        }
+    }
+
+    /// `None` for values we never report (1 and 5+), which the router answers with 404.
+    pub fn from_u8(value: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.to_u8() == value)
+    }
+
+    pub fn is_opener(self) -> bool {
+        self == BridgeDeviceType::Opener
+    }
+
+    /// The type a device is reported as, from its GATT family and, once read, the device
+    /// type byte of its Config.
+    ///
+    /// * Opener family → 2; Config 0 → 0, 3 → 3, 4 → 4 (what a real Bridge reports).
+    /// * **Box** (keyturner family, Config device type 1) → **0**. The Bridge API has no
+    ///   type 1 (only a JS client's comment calls it "box"), and pynuki/Home Assistant turn
+    ///   unknown types into generic devices without a lock entity; aionuki operates only
+    ///   types 0 and 2. Type 0 is the one every client (HA, openHAB, ioBroker, aionuki,
+    ///   scripts) shows as a lock and operates with actions 1–5, whose numbering the Box
+    ///   shares with the keyturner family. Nuki IDs of keyturner-family devices are assigned
+    ///   from one pool, so a Box id does not collide with a Smart Lock 1/2 id under type 0;
+    ///   [`colliding_ids`] lets the fleet check that anyway.
+    /// * **Ultra** (Ultra family, or Config device type 5) → **4**. A real Bridge cannot pair
+    ///   it, so there is no precedent; it is a current-generation lock with a rechargeable
+    ///   battery like the 4th gen, which pynuki/HA and openHAB operate as type 4 with the
+    ///   same action numbering.
+    /// * Keyturner family with no Config read yet, or an unknown byte → 0, the type every
+    ///   client accepts. The fleet should persist the Config byte so the type stays stable.
+    pub fn for_device(family: ServiceFamily, config_type: Option<DeviceType>) -> Self {
+        match family {
+            ServiceFamily::Opener => BridgeDeviceType::Opener,
+            ServiceFamily::Ultra => BridgeDeviceType::SmartLock3,
+            ServiceFamily::Keyturner => match config_type {
+                Some(DeviceType::SmartDoor) => BridgeDeviceType::SmartDoor,
+                Some(DeviceType::SmartLock3And4 | DeviceType::SmartLockUltra) => {
+                    BridgeDeviceType::SmartLock3
+                }
+                _ => BridgeDeviceType::SmartLock,
+            },
+        }
+    }
+}
+
+impl Serialize for BridgeDeviceType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(self.to_u8())
+    }
+}
+
+/// `(id, type)` pairs that occur more than once; such devices cannot be addressed uniquely.
+pub fn colliding_ids(keys: &[(u32, BridgeDeviceType)]) -> Vec<(u32, BridgeDeviceType)> {
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    let mut collisions: Vec<_> = sorted
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    collisions.dedup();
+    collisions
+}
+
+/// Finds the device a request means. Exact (`nukiId`, `deviceType`) match first; otherwise,
+/// if exactly one device has that id, that one — pynuki's "aggressive" refresh always sends
+/// `deviceType=0`, even for Openers and type-4 locks (A.10).
+pub fn resolve_device<D>(
+    devices: &[D],
+    key: impl Fn(&D) -> (u32, BridgeDeviceType),
+    nuki_id: u32,
+    device_type: u8,
+) -> Option<&D> {
+    let requested = BridgeDeviceType::from_u8(device_type);
+    let exact = devices.iter().find(|device| {
+        let (id, kind) = key(device);
+        id == nuki_id && Some(kind) == requested
+    });
+    if exact.is_some() {
+        return exact;
+    }
+    let mut same_id = devices.iter().filter(|device| key(device).0 == nuki_id);
+    match (same_id.next(), same_id.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// `mode`: 3 for an Opener in continuous mode, else 2 (door mode); the API knows no others.
+pub fn bridge_mode(state: NukiState) -> u8 {
+    match state {
+        NukiState::ContinuousMode => 3,
+        _ => 2,
+    }
+}
+
+/// `state` and `stateName` (A.3), lowercase as real Bridges send them. State 6 is spelled
+/// `unlocked (lock 'n' go)` with ASCII apostrophes: the PDF's curly quotes are typesetting,
+/// and the action names elsewhere in the API text use plain `lock 'n' go`; no client reads
+/// `stateName` for logic (HA uses `state`). Values outside the Bridge table (lock calibration
+/// 252, unknown bytes) become 255 `undefined`, which Home Assistant shows as unavailable
+/// instead of guessing "unlocked".
+pub fn bridge_state(state: DeviceLockState) -> (u8, &'static str) {
+    match state {
+        DeviceLockState::Lock(lock) => match lock {
+            LockState::Uncalibrated => (0, "uncalibrated"),
+            LockState::Locked => (1, "locked"),
+            LockState::Unlocking => (2, "unlocking"),
+            LockState::Unlocked => (3, "unlocked"),
+            LockState::Locking => (4, "locking"),
+            LockState::Unlatched => (5, "unlatched"),
+            LockState::UnlockedLockNGo => (6, "unlocked (lock 'n' go)"),
+            LockState::Unlatching => (7, "unlatching"),
+            LockState::BootRun => (253, "boot run"),
+            LockState::MotorBlocked => (254, "motor blocked"),
+            LockState::Calibration | LockState::Undefined | LockState::Unknown(_) => {
+                (255, "undefined")
+            }
+        },
+        DeviceLockState::Opener(opener) => match opener {
+            OpenerLockState::Untrained => (0, "untrained"),
+            OpenerLockState::Online => (1, "online"),
+            OpenerLockState::RtoActive => (3, "rto active"),
+            OpenerLockState::Open => (5, "open"),
+            OpenerLockState::Opening => (7, "opening"),
+            OpenerLockState::BootRun => (253, "boot run"),
+            OpenerLockState::Undefined | OpenerLockState::Unknown(_) => (255, "undefined"),
+        },
+    }
+}
+
+/// `doorsensorState` and `doorsensorStateName` (A.3), or `None` when the lock has no door
+/// sensor (state 0 "unavailable"). 240 is "removed" in the Bridge API ("tampered" over BLE).
+pub fn bridge_door_sensor(state: DoorSensorState) -> Option<(u8, &'static str)> {
+    let name = match state {
+        DoorSensorState::Unavailable => return None,
+        DoorSensorState::Deactivated => "deactivated",
+        DoorSensorState::DoorClosed => "door closed",
+        DoorSensorState::DoorOpened => "door opened",
+        DoorSensorState::DoorStateUnknown => "door state unknown",
+        DoorSensorState::Calibrating => "calibrating",
+        DoorSensorState::Uncalibrated => "uncalibrated",
+        DoorSensorState::Tampered => "removed",
+        DoorSensorState::Unspecified | DoorSensorState::Unknown(_) => "unknown",
+    };
+    Some((state.to_u8(), name))
+}
+
+/// Bridge time text: `2018-10-03T06:49:00+00:00` (as real Bridges write `timestamp`).
+pub fn bridge_time(unix: i64) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|moment| moment.format(&format).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00+00:00".to_owned())
+}
+
+/// What the gateway knows about one device, as input to the JSON builders.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceSnapshot<'a> {
+    pub nuki_id: u32,
+    pub device_type: BridgeDeviceType,
+    pub name: &'a str,
+    pub firmware_version: Option<FirmwareVersion>,
+    /// Last Keyturner States read, `None` if never read.
+    pub states: Option<&'a KeyturnerStates>,
+    /// When `states` was received (Unix seconds).
+    pub states_received_unix: Option<i64>,
+    /// Opener: the last doorbell ring seen (Unix seconds).
+    pub last_ring_unix: Option<i64>,
+}
+
+/// The state keys shared by `lastKnownState`, `/lockState` and callbacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateFields {
+    pub mode: u8,
+    pub state: u8,
+    pub state_name: &'static str,
+    pub battery_critical: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub battery_charging: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub battery_charge_state: Option<u8>,
+    pub keypad_battery_critical: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doorsensor_state: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doorsensor_state_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ringaction_timestamp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ringaction_state: Option<bool>,
+}
+
+impl StateFields {
+    /// Builds the keys of A.5. Never-read devices report state 255 "undefined" (HA: device
+    /// unavailable). `batteryChargeState` is omitted when the battery byte carries no
+    /// percentage (bits 2–7 zero: older firmware; a lock at a true 0 % cannot answer).
+    pub fn new(device: &DeviceSnapshot<'_>, now_unix: i64) -> Self {
+        let opener = device.device_type.is_opener();
+        let states = device.states;
+        let (state, state_name) = match states {
+            Some(states) => bridge_state(states.lock_state),
+            None => (255, "undefined"),
+        };
+        let door = if opener {
+            None
+        } else {
+            states
+                .and_then(|states| states.door_sensor_state)
+                .and_then(bridge_door_sensor)
+        };
+        let battery_charging = (!opener).then(|| states.is_some_and(|s| s.battery_charging()));
+        let battery_charge_state = if opener {
+            None
+        } else {
+            states
+                .filter(|s| s.battery_state >> 2 != 0)
+                .map(KeyturnerStates::battery_percent)
+        };
+        let ring = opener.then_some(device.last_ring_unix).flatten();
+        Self {
+            mode: states.map_or(2, |s| bridge_mode(s.nuki_state)),
+            state,
+            state_name,
+            battery_critical: states.is_some_and(KeyturnerStates::battery_critical),
+            battery_charging,
+            battery_charge_state,
+            keypad_battery_critical: states
+                .and_then(KeyturnerStates::keypad_battery_critical)
+                .unwrap_or(false),
+            doorsensor_state: door.map(|(value, _)| value),
+            doorsensor_state_name: door.map(|(_, name)| name),
+            ringaction_timestamp: ring.map(bridge_time),
+            ringaction_state: opener.then(|| {
+                ring.is_some_and(|at| (0..=RING_ACTION_SECONDS).contains(&(now_unix - at)))
+            }),
+        }
+    }
+}
+
+/// `lastKnownState` of a `/list` item: the state keys plus `timestamp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastKnownState {
+    #[serde(flatten)]
+    pub fields: StateFields,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+}
+
+impl LastKnownState {
+    pub fn new(device: &DeviceSnapshot<'_>, now_unix: i64) -> Self {
+        Self {
+            fields: StateFields::new(device, now_unix),
+            timestamp: device.states_received_unix.map(bridge_time),
+        }
+    }
+}
+
+/// One element of the `/list` array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListItem {
+    pub nuki_id: u32,
+    pub device_type: BridgeDeviceType,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firmware_version: Option<String>,
+    pub last_known_state: LastKnownState,
+}
+
+impl ListItem {
+    pub fn new(device: &DeviceSnapshot<'_>, now_unix: i64) -> Self {
+        Self {
+            nuki_id: device.nuki_id,
+            device_type: device.device_type,
+            name: device.name.to_owned(),
+            firmware_version: device.firmware_version.map(|v| v.to_string()),
+            last_known_state: LastKnownState::new(device, now_unix),
+        }
+    }
+}
+
+/// `/lockState` answer: the state keys plus `success: true` (no `timestamp`). A device that
+/// cannot be reached answers [`failure_body`] with HTTP 200 instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockStateBody {
+    #[serde(flatten)]
+    pub fields: StateFields,
+    pub success: bool,
+}
+
+impl LockStateBody {
+    pub fn new(device: &DeviceSnapshot<'_>, now_unix: i64) -> Self {
+        Self {
+            fields: StateFields::new(device, now_unix),
+            success: true,
+        }
+    }
+}
+
+/// `{"success":false}`: unreachable device on `/lockState`, failed `/lockAction`-less calls.
+pub fn failure_body() -> serde_json::Value {
+    serde_json::json!({ "success": false })
+}
+
+/// `{"success":true}`: our answer to endpoints the Bridge documents as "no response"
+/// (pynuki parses every body as JSON).
+pub fn success_body() -> serde_json::Value {
+    serde_json::json!({ "success": true })
+}
+
+/// `/callback/add` and `/callback/remove` refusals: `{"success":false,"message":…}`.
+pub fn callback_failure_body(message: &str) -> serde_json::Value {
+    serde_json::json!({ "success": false, "message": message })
+}
+
+/// `/lockAction`, `/lock`, `/unlock` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionBody {
+    pub success: bool,
+    pub battery_critical: bool,
+}
+
+/// POST body sent to each registered callback URL on a state change: `nukiId`,
+/// `deviceType` and the state keys; no `timestamp`, no `success`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackBody {
+    pub nuki_id: u32,
+    pub device_type: BridgeDeviceType,
+    #[serde(flatten)]
+    pub fields: StateFields,
+}
+
+impl CallbackBody {
+    pub fn new(device: &DeviceSnapshot<'_>, now_unix: i64) -> Self {
+        Self {
+            nuki_id: device.nuki_id,
+            device_type: device.device_type,
+            fields: StateFields::new(device, now_unix),
+        }
+    }
+}
+
+/// The gateway's Bridge ids. openHAB parses both as signed 32-bit integers, so they must
+/// stay below 2³¹; Home Assistant uses `hex(hardwareId)` as its config-entry id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeIdentity {
+    hardware_id: u32,
+    server_id: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("bridge ids must be below 2^31 (openHAB reads them as signed 32-bit integers)")]
+pub struct BridgeIdRangeError;
+
+impl BridgeIdentity {
+    pub fn new(hardware_id: u32, server_id: u32) -> Result<Self, BridgeIdRangeError> {
+        if i32::try_from(hardware_id).is_err() || i32::try_from(server_id).is_err() {
+            return Err(BridgeIdRangeError);
+        }
+        Ok(Self {
+            hardware_id,
+            server_id,
+        })
+    }
+
+    pub fn hardware_id(&self) -> u32 {
+        self.hardware_id
+    }
+
+    pub fn server_id(&self) -> u32 {
+        self.server_id
+    }
+
+    /// DHCP host name Home Assistant's discovery matches (`nuki_bridge_*`, lowercase hex
+    /// without leading zeros, the same id HA derives from `/info`).
+    pub fn dhcp_hostname(&self) -> String {
+        format!("nuki_bridge_{:x}", self.hardware_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InfoIds {
+    pub hardware_id: u32,
+    pub server_id: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InfoVersions {
+    pub firmware_version: String,
+}
+
+/// One `scanResults` element.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanResult {
+    pub nuki_id: u32,
+    pub device_type: BridgeDeviceType,
+    /// The BLE name, e.g. `Nuki_1A2B3C4D`.
+    pub name: String,
+    pub rssi: i16,
+    pub paired: bool,
+}
+
+/// `/info` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InfoBody {
+    pub bridge_type: u8,
+    pub ids: InfoIds,
+    pub versions: InfoVersions,
+    /// Seconds since start.
+    pub uptime: u64,
+    /// Our clock, so users can debug token clock skew (the Bridge docs suggest this).
+    pub current_time: String,
+    /// No Nuki cloud connection.
+    pub server_connected: bool,
+    pub scan_results: Vec<ScanResult>,
+}
+
+impl InfoBody {
+    pub fn new(
+        identity: BridgeIdentity,
+        uptime_seconds: u64,
+        now_unix: i64,
+        scan_results: Vec<ScanResult>,
+    ) -> Self {
+        Self {
+            bridge_type: BRIDGE_TYPE_HARDWARE,
+            ids: InfoIds {
+                hardware_id: identity.hardware_id,
+                server_id: identity.server_id,
+            },
+            versions: InfoVersions {
+                firmware_version: BRIDGE_FIRMWARE_VERSION.to_owned(),
+            },
+            uptime: uptime_seconds,
+            current_time: bridge_time(now_unix),
+            server_connected: false,
+            scan_results,
+        }
+    }
+}
+
+/// An `action` the Bridge API does not define (→ HTTP 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid action {0}: the Bridge API defines actions 1 to 5")]
+pub struct UnsupportedAction(pub u8);
+
+/// `/lockAction`'s `action` (A.3) as the action of the device's family. Only 1–5 exist in
+/// the Bridge API; full lock (6) and the fob values are refused like any other number.
+pub fn lock_action(family: ServiceFamily, action: u8) -> Result<DeviceAction, UnsupportedAction> {
+    if !(1..=5).contains(&action) {
+        return Err(UnsupportedAction(action));
+    }
+    Ok(DeviceAction::from_u8(action, family))
+}
+
+/// `/lock` and `/unlock` (A.3 "Simple lock actions"): the device decides what they mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimpleAction {
+    Lock,
+    Unlock,
+}
+
+impl SimpleAction {
+    /// The path without its leading slash: `lock` or `unlock`.
+    pub fn from_path(path: &str) -> Option<Self> {
+        match path.trim_start_matches('/') {
+            "lock" => Some(SimpleAction::Lock),
+            "unlock" => Some(SimpleAction::Unlock),
+            _ => None,
+        }
+    }
+
+    /// The action byte of Simple Lock Action 0x0100 (1 unlock, 2 lock): the firmware turns
+    /// it into lock / unlatch-or-unlock (knob or handle) / Opener RTO+CM off or open.
+    pub fn simple_lock_action(self, family: ServiceFamily) -> DeviceAction {
+        let byte = match self {
+            SimpleAction::Unlock => 1,
+            SimpleAction::Lock => 2,
+        };
+        DeviceAction::from_u8(byte, family)
+    }
+
+    /// Plain Lock Actions for firmware without Simple Lock Action, run in order. Unlock is
+    /// the plain unlock (never unlatch: we cannot tell a knob from a handle, and unlatching
+    /// opens the door); an Opener's unlock is "open", its lock turns off RTO and CM.
+    pub fn fallback_actions(self, family: ServiceFamily) -> &'static [DeviceAction] {
+        match (self, family.is_opener()) {
+            (SimpleAction::Lock, false) => &[DeviceAction::Lock(LockAction::Lock)],
+            (SimpleAction::Unlock, false) => &[DeviceAction::Lock(LockAction::Unlock)],
+            (SimpleAction::Lock, true) => &[
+                DeviceAction::Opener(OpenerAction::DeactivateRto),
+                DeviceAction::Opener(OpenerAction::DeactivateContinuousMode),
+            ],
+            (SimpleAction::Unlock, true) => {
+                &[DeviceAction::Opener(OpenerAction::ElectricStrikeActuation)]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_types() {
+        use BridgeDeviceType as B;
+        let kf = ServiceFamily::Keyturner;
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::SmartLock1And2)),
+            B::SmartLock
+        );
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::Unknown(1))),
+            B::SmartLock
+        );
+        assert_eq!(B::for_device(kf, None), B::SmartLock);
+        assert_eq!(B::for_device(kf, Some(DeviceType::SmartDoor)), B::SmartDoor);
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::SmartLock3And4)),
+            B::SmartLock3
+        );
+        assert_eq!(
+            B::for_device(kf, Some(DeviceType::SmartLockUltra)),
+            B::SmartLock3
+        );
+        assert_eq!(B::for_device(ServiceFamily::Ultra, None), B::SmartLock3);
+        assert_eq!(B::for_device(ServiceFamily::Opener, None), B::Opener);
+        for kind in B::ALL {
+            assert_eq!(B::from_u8(kind.to_u8()), Some(kind));
+        }
+        assert_eq!(B::from_u8(1), None);
+        assert_eq!(B::from_u8(5), None);
+    }
+
+    #[test]
+    fn state_names() {
+        let lock = |v| bridge_state(DeviceLockState::from_u8(v, ServiceFamily::Keyturner));
+        let opener = |v| bridge_state(DeviceLockState::from_u8(v, ServiceFamily::Opener));
+        assert_eq!(lock(6), (6, "unlocked (lock 'n' go)"));
+        assert_eq!(lock(254), (254, "motor blocked"));
+        assert_eq!(lock(252), (255, "undefined"));
+        assert_eq!(lock(9), (255, "undefined"));
+        assert_eq!(opener(3), (3, "rto active"));
+        assert_eq!(opener(253), (253, "boot run"));
+        assert_eq!(opener(2), (255, "undefined"));
+        for value in [0u8, 1, 2, 3, 4, 5, 7, 253, 254, 255] {
+            assert_eq!(lock(value).0, value);
+        }
+    }
+
+    #[test]
+    fn door_sensor_names() {
+        assert_eq!(bridge_door_sensor(DoorSensorState::Unavailable), None);
+        assert_eq!(
+            bridge_door_sensor(DoorSensorState::DoorOpened),
+            Some((3, "door opened"))
+        );
+        assert_eq!(
+            bridge_door_sensor(DoorSensorState::Tampered),
+            Some((240, "removed"))
+        );
+        assert_eq!(
+            bridge_door_sensor(DoorSensorState::Unspecified),
+            Some((255, "unknown"))
+        );
+    }
+
+    #[test]
+    fn actions() {
+        assert_eq!(
+            lock_action(ServiceFamily::Keyturner, 3),
+            Ok(DeviceAction::Lock(LockAction::Unlatch))
+        );
+        assert_eq!(
+            lock_action(ServiceFamily::Ultra, 5),
+            Ok(DeviceAction::Lock(LockAction::LockNGoUnlatch))
+        );
+        assert_eq!(
+            lock_action(ServiceFamily::Opener, 1),
+            Ok(DeviceAction::Opener(OpenerAction::ActivateRto))
+        );
+        assert_eq!(
+            lock_action(ServiceFamily::Opener, 4),
+            Ok(DeviceAction::Opener(OpenerAction::ActivateContinuousMode))
+        );
+        for bad in [0, 6, 80, 90, 255] {
+            assert_eq!(
+                lock_action(ServiceFamily::Keyturner, bad),
+                Err(UnsupportedAction(bad))
+            );
+        }
+        assert_eq!(
+            SimpleAction::from_path("/unlock"),
+            Some(SimpleAction::Unlock)
+        );
+        assert_eq!(SimpleAction::from_path("lockAction"), None);
+        assert_eq!(
+            SimpleAction::Unlock.simple_lock_action(ServiceFamily::Opener),
+            DeviceAction::Opener(OpenerAction::ActivateRto)
+        );
+        assert_eq!(
+            SimpleAction::Lock
+                .simple_lock_action(ServiceFamily::Keyturner)
+                .to_u8(),
+            2
+        );
+        assert_eq!(
+            SimpleAction::Lock
+                .fallback_actions(ServiceFamily::Opener)
+                .len(),
+            2
+        );
+        assert_eq!(
+            SimpleAction::Unlock.fallback_actions(ServiceFamily::Keyturner),
+            &[DeviceAction::Lock(LockAction::Unlock)]
+        );
+    }
+
+    #[test]
+    fn resolution_and_collisions() {
+        use BridgeDeviceType as B;
+        let devices = [(10, B::SmartLock), (10, B::Opener), (20, B::SmartLock3)];
+        let key = |d: &(u32, B)| *d;
+        assert_eq!(resolve_device(&devices, key, 10, 2), Some(&(10, B::Opener)));
+        assert_eq!(
+            resolve_device(&devices, key, 10, 0),
+            Some(&(10, B::SmartLock))
+        );
+        // pynuki sends type 0 for a type-4 lock: unique id, so found anyway.
+        assert_eq!(
+            resolve_device(&devices, key, 20, 0),
+            Some(&(20, B::SmartLock3))
+        );
+        // Ambiguous id with an unmatched type: not guessed.
+        assert_eq!(resolve_device(&devices, key, 10, 4), None);
+        assert_eq!(resolve_device(&devices, key, 30, 0), None);
+        assert!(colliding_ids(&devices).is_empty());
+        assert_eq!(
+            colliding_ids(&[
+                (1, B::SmartLock),
+                (2, B::SmartLock),
+                (1, B::SmartLock),
+                (1, B::SmartLock)
+            ]),
+            vec![(1, B::SmartLock)]
+        );
+    }
+
+    #[test]
+    fn identity_and_time() {
+        assert!(BridgeIdentity::new(0x8000_0000, 1).is_err());
+        assert!(BridgeIdentity::new(1, 0x8000_0000).is_err());
+        let identity = BridgeIdentity::new(0x0ABC_DEF0, 7).unwrap();
+        assert_eq!(identity.dhcp_hostname(), "nuki_bridge_abcdef0");
+        assert_eq!(bridge_time(1_538_549_340), "2018-10-03T06:49:00+00:00");
+    }
+}
