@@ -160,6 +160,15 @@ fn execute(command: Command) -> Result<(), Failure> {
                 output,
             )
         }
+        Command::BridgeAuth {
+            config,
+            open,
+            seconds,
+        } => {
+            let config = load_one_shot_config(&config.config)?;
+            let message = ops::bridge_auth_window(&config, open, seconds)?;
+            print_line(&message)
+        }
         Command::State(args) => device_command(args, DeviceCommand::State),
         Command::Lock(args) => device_command(args, DeviceCommand::Lock),
         Command::Unlock(args) => device_command(args, DeviceCommand::Unlock),

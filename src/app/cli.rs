@@ -49,6 +49,18 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArg,
     },
+    /// Let Bridge API clients fetch the token through /auth for a while, as pressing the
+    /// official Bridge's button does.
+    BridgeAuth {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Open the window (without it, the window is closed at once).
+        #[arg(long)]
+        open: bool,
+        /// How long the window stays open.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        seconds: u64,
+    },
     /// Read a paired device's state.
     State(DeviceCommandArgs),
     /// Lock a paired device.

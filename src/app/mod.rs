@@ -1,6 +1,7 @@
 //! CLI commands and daemon wiring.
 
 pub mod backend;
+pub mod bridge;
 pub mod cli;
 pub mod decode;
 pub mod logging;

@@ -40,6 +40,10 @@ pub enum OpsError {
     Device { device: String, source: LinkError },
     #[error("{device}: pairing failed: {advice}")]
     Pairing { device: String, advice: String },
+    #[error("cannot change the /auth window at {path}: {reason}")]
+    AuthWindow { path: String, reason: String },
+    #[error("HTTP API: {0}")]
+    Http(String),
     #[error("{device} was not seen in pairing mode within {seconds} s: hold its button for about 5 s until the LED ring lights up, then run pair again")]
     PairingModeTimeout { device: String, seconds: u64 },
 }
@@ -508,5 +512,42 @@ async fn run_command(
                 "state": report.final_state(),
             })
         }
+    })
+}
+
+/// Where the daemon looks for the `/auth` window: beside the store, owned by the service.
+pub fn auth_window_path(config: &Config) -> std::path::PathBuf {
+    let mut path = config.store.path.clone().into_os_string();
+    path.push(".auth-window");
+    path.into()
+}
+
+/// Opens (or closes) the window in which `/auth` hands out the Bridge API token.
+pub fn bridge_auth_window(config: &Config, open: bool, seconds: u64) -> Result<String, OpsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let path = auth_window_path(config);
+    let failed = |error: std::io::Error| OpsError::AuthWindow {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    };
+    let until = if open {
+        unix_now().saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
+    } else {
+        0
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(failed)?;
+    writeln!(file, "{until}").map_err(failed)?;
+    Ok(if open {
+        format!("/auth hands out the token for the next {seconds} s")
+    } else {
+        "/auth window closed".to_owned()
     })
 }

@@ -12,6 +12,7 @@ use crate::ble::{Advertisement, DeviceAddress};
 use crate::config::Config;
 use crate::devices::fleet::{Fleet, FleetEvent};
 use crate::devices::read_advertisement;
+use crate::gateway::Gateway;
 use crate::store::Store;
 
 use super::backend::{self, Backend};
@@ -39,6 +40,12 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         known,
     );
     tokio::spawn(log_events(fleet.clone(), fleet.subscribe()));
+    let gateway = Gateway::new(
+        fleet.clone(),
+        Duration::from_millis(config.bridge.action_deadline_ms),
+    );
+    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    let http = super::bridge::start(&config, &store, gateway, http_stopped).await?;
     let mut adverts = backend.transport.advertisements().await?;
     let shutdown = shutdown::shutdown_signal();
     tokio::pin!(shutdown);
@@ -78,6 +85,10 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
             },
             _ = safety.tick() => fleet.refresh_all(),
         }
+    }
+    let _ = stop_http.send(true);
+    if let Err(error) = http.await {
+        tracing::warn!(%error, "HTTP server task ended abnormally");
     }
     backend.persist_sim(&config);
     tracing::info!("stopped");

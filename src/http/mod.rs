@@ -1,7 +1,9 @@
-//! The Nuki Bridge HTTP API (v1.13), pure parts: token checks, tolerant query parsing and the
-//! JSON shapes clients (pynuki/Home Assistant, openHAB, ioBroker, scripts) expect. No I/O:
-//! the router calls these with the request's query string and the current time.
+//! The Nuki Bridge HTTP API (v1.13): pure parts (token checks, tolerant query parsing, the
+//! JSON shapes clients expect) and the server on top of the gateway core.
 
+pub mod activity_log;
 pub mod bridge_json;
+pub mod callbacks;
 pub mod query;
+pub mod server;
 pub mod token;

@@ -1,0 +1,109 @@
+//! Starts the Nuki-Bridge-compatible HTTP API: its token and identity (from the config, or
+//! generated once and kept in the store), callbacks, and the listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::http::bridge_json::BridgeIdentity;
+use crate::http::callbacks::{Callbacks, DeliveryPolicy};
+use crate::http::server::{AuthWindow, BridgeApi};
+use crate::http::token::{generate_token, BridgeToken};
+use crate::store::Store;
+
+use super::ops::{self, OpsError};
+
+const TOKEN_SETTING: &str = "bridge.token";
+const HARDWARE_ID_SETTING: &str = "bridge.hardware_id";
+
+/// Binds the listener (a taken port is a start-up error) and serves until `stop` turns true.
+pub async fn start(
+    config: &Config,
+    store: &Store,
+    gateway: Arc<Gateway>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, OpsError> {
+    let token = bridge_token(config, store)?;
+    let identity = bridge_identity(config, store)?;
+    let callbacks = Callbacks::new(DeliveryPolicy {
+        attempts: config.bridge.callback_attempts,
+        first_pause: Duration::from_millis(config.bridge.callback_retry_ms),
+        timeout: Duration::from_millis(config.bridge.callback_timeout_ms),
+    });
+    let window = AuthWindow {
+        path: ops::auth_window_path(config),
+    };
+    let listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .map_err(|error| {
+            OpsError::Http(format!("cannot listen on {}: {error}", config.http.listen))
+        })?;
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| config.http.listen.clone());
+    tracing::info!(listen = %address, "Bridge API ready");
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        // Shown to the person who started the gateway, never written to the log.
+        println!("Bridge API on http://{address}/  token: {}", token.reveal());
+    }
+    let api = BridgeApi::new(gateway, token, identity, callbacks, window);
+    let router = api.router();
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            while !*stop.borrow_and_update() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(%error, "HTTP server failed");
+        }
+    }))
+}
+
+fn bridge_token(config: &Config, store: &Store) -> Result<BridgeToken, OpsError> {
+    let text = match &config.bridge.token {
+        Some(token) => token.expose().to_owned(),
+        None => match store.get_setting(TOKEN_SETTING)? {
+            Some(stored) => stored,
+            None => {
+                let generated = generate_token(&mut rand::rngs::OsRng);
+                store.set_setting(TOKEN_SETTING, &generated)?;
+                tracing::info!("generated a Bridge API token and kept it in the store");
+                generated
+            }
+        },
+    };
+    BridgeToken::new(text).map_err(|error| OpsError::Http(format!("bridge.token: {error}")))
+}
+
+fn bridge_identity(config: &Config, store: &Store) -> Result<BridgeIdentity, OpsError> {
+    let hardware_id = match config.bridge.hardware_id {
+        Some(id) => id,
+        None => match store
+            .get_setting(HARDWARE_ID_SETTING)?
+            .and_then(|text| text.parse().ok())
+        {
+            Some(id) => id,
+            None => {
+                let id = rand::thread_rng().gen_range(0x1000_0000..0x7FFF_FFFF_u32);
+                store.set_setting(HARDWARE_ID_SETTING, &id.to_string())?;
+                id
+            }
+        },
+    };
+    // A second id derived from the first, stable across restarts.
+    let server_id = hardware_id.rotate_left(13) & 0x7FFF_FFFF;
+    BridgeIdentity::new(hardware_id, server_id)
+        .map_err(|error| OpsError::Http(format!("bridge.hardware_id: {error}")))
+}
