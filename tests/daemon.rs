@@ -24,6 +24,10 @@ format = "json"
 [ble]
 backend = "sim"
 
+[http]
+# Any free port: the test must not depend on 8080 being free.
+listen = "127.0.0.1:0"
+
 [pairing]
 id_type = "bridge"
 auto_pair = true
