@@ -20,7 +20,7 @@ use crate::store::{Pairing, Store, StoreError};
 use super::backend::{self, Backend};
 
 /// How often the pairing countdown looks for the device's pairing advertisement.
-const PAIRING_POLL: Duration = Duration::from_secs(1);
+const PAIRING_POLL: Duration = Duration::from_millis(500);
 /// In the simulated building the installer presses the button after this delay.
 const SIM_BUTTON_PRESS_DELAY: Duration = Duration::from_secs(2);
 

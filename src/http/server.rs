@@ -50,7 +50,23 @@ pub struct BridgeApi {
     log: Arc<ActivityLog>,
     auth_window: AuthWindow,
     auth_enabled: AtomicBool,
+    list_cache: Mutex<Option<RenderedList>>,
+    /// Bumped on every state change or new device; a rendered `/list` of an older generation
+    /// is stale.
+    generation: std::sync::atomic::AtomicU64,
 }
+
+/// `/list` rendered once and served to every client until something changes: the answer is
+/// the same for all of them, and rendering 100 devices costs far more than the request.
+struct RenderedList {
+    generation: u64,
+    rendered_at: tokio::time::Instant,
+    body: axum::body::Bytes,
+}
+
+/// A rendered `/list` is re-rendered at least this often, for its time-dependent keys (an
+/// Opener's `ringactionState` is true only for 30 s after a ring).
+const LIST_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// The installer's permission for `/auth` to hand out the token: a file holding the Unix
 /// time until which it is open, written by `nuki-edge bridge-auth --open`.
@@ -84,6 +100,8 @@ impl BridgeApi {
             log: Arc::new(ActivityLog::default()),
             auth_window,
             auth_enabled: AtomicBool::new(true),
+            list_cache: Mutex::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
             gateway,
         });
         tokio::spawn(follow_events(api.clone(), api.gateway.subscribe()));
@@ -122,6 +140,17 @@ impl BridgeApi {
                 StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
             (status, Json(error_body(&error.to_string()))).into_response()
         })
+    }
+
+    fn render_list(&self) -> Vec<ListItem> {
+        self.gateway
+            .devices()
+            .iter()
+            .map(|device| {
+                let states = self.gateway.cached_state(&device.address);
+                self.snapshot_json(device, states.as_ref(), ListItem::new)
+            })
+            .collect()
     }
 
     fn device_key(device: &DeviceInfo) -> (u32, BridgeDeviceType) {
@@ -198,16 +227,30 @@ async fn list(State(api): Api, RawQuery(query): RawQuery) -> Response {
     if let Err(refused) = api.authorize(&params) {
         return refused;
     }
-    let items: Vec<ListItem> = api
-        .gateway
-        .devices()
-        .iter()
-        .map(|device| {
-            let states = api.gateway.cached_state(&device.address);
-            api.snapshot_json(device, states.as_ref(), ListItem::new)
-        })
-        .collect();
-    ok(items)
+    let generation = api.generation.load(Ordering::SeqCst);
+    let mut cache = api.list_cache.lock().unwrap_or_else(|p| p.into_inner());
+    let fresh = cache.as_ref().filter(|cached| {
+        cached.generation == generation && cached.rendered_at.elapsed() < LIST_MAX_AGE
+    });
+    let body = match fresh {
+        Some(cached) => cached.body.clone(),
+        None => {
+            let body =
+                axum::body::Bytes::from(serde_json::to_vec(&api.render_list()).unwrap_or_default());
+            *cache = Some(RenderedList {
+                generation,
+                rendered_at: tokio::time::Instant::now(),
+                body: body.clone(),
+            });
+            body
+        }
+    };
+    drop(cache);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 async fn lock_state(State(api): Api, RawQuery(query): RawQuery) -> Response {
@@ -480,6 +523,9 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
+        if matches!(event, GatewayEvent::StateChanged { .. }) {
+            api.generation.fetch_add(1, Ordering::SeqCst);
+        }
         let devices = api.gateway.devices();
         let hex_id = |address: &DeviceAddress| {
             devices
