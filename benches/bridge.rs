@@ -11,17 +11,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nuki_edge::ble::sim::{RadioModel, SimDeviceSpec, SimKind, SimTransport};
+use nuki_edge::ble::sim::{RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
 use nuki_edge::ble::{Advertisement, BleError, BleLink, BleTransport, DeviceAddress, Indication};
 use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
 use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
+use nuki_edge::devices::slots::Priority;
 use nuki_edge::gateway::Gateway;
 use nuki_edge::http::bridge_json::BridgeIdentity;
 use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
 use nuki_edge::http::server::{AuthWindow, BridgeApi};
 use nuki_edge::http::token::BridgeToken;
 use nuki_edge::nuki::enums::IdType;
+use nuki_edge::nuki::enums::{DeviceAction, LockAction};
 use nuki_edge::nuki::pairing::PairingRequest;
 
 const TOKEN: &str = "benchtoken1";
@@ -110,6 +112,22 @@ impl BleLink for TimedLink {
 }
 
 async fn paired_fleet(devices: usize, config: FleetConfig) -> (Arc<Fleet>, Arc<RadioClock>) {
+    let (fleet, clock, _control, _transport) =
+        paired_fleet_with(devices, config, RadioModel::instant(), Duration::ZERO).await;
+    (fleet, clock)
+}
+
+async fn paired_fleet_with(
+    devices: usize,
+    config: FleetConfig,
+    radio: RadioModel,
+    motor_time: Duration,
+) -> (
+    Arc<Fleet>,
+    Arc<RadioClock>,
+    SimControl,
+    Arc<dyn BleTransport>,
+) {
     let specs: Vec<SimDeviceSpec> = (0..devices)
         .map(|i| {
             let address = format!("bench:{i:03}");
@@ -119,11 +137,11 @@ async fn paired_fleet(devices: usize, config: FleetConfig) -> (Arc<Fleet>, Arc<R
                 0x3000_0000 + i as u32,
                 SimKind::SmartLock4,
             );
-            spec.motor_time = Duration::ZERO;
+            spec.motor_time = motor_time;
             spec
         })
         .collect();
-    let (transport, control) = SimTransport::new(specs.clone(), RadioModel::instant());
+    let (transport, control) = SimTransport::new(specs.clone(), radio);
     let mut credentials = Vec::new();
     for spec in &specs {
         control.press_button(&spec.address).expect("device exists");
@@ -157,9 +175,10 @@ async fn paired_fleet(devices: usize, config: FleetConfig) -> (Arc<Fleet>, Arc<R
         inner: transport,
         clock: clock.clone(),
     };
-    let fleet = Fleet::start(Arc::new(timed), config, credentials);
+    let transport: Arc<dyn BleTransport> = Arc::new(timed);
+    let fleet = Fleet::start(transport.clone(), config, credentials);
     fleet.refresh_all();
-    (fleet, clock)
+    (fleet, clock, control, transport)
 }
 
 async fn serve_bridge(fleet: Arc<Fleet>, listener: tokio::net::TcpListener) {
@@ -306,6 +325,182 @@ async fn serve_list(list_port: u16, hello_port: u16) {
     tokio::join!(serve_bridge(fleet, bridge), serve_hello(hello));
 }
 
+/// Radio packets of each message of an unlock on a warm link (Smart Lock 4, 27-byte states):
+/// challenge request 56 bytes, challenge 86, lock action 92, then ACCEPTED 55 and the
+/// "unlocking" states 81 while the motor runs, and after it the "unlocked" states 81 and
+/// COMPLETE 55.
+const UNLOCK_PACKETS_BEFORE_MOTOR: [usize; 3] = [56, 86, 92];
+const UNLOCK_PACKETS_AFTER_MOTOR: [usize; 2] = [81, 55];
+
+fn unlock_floor(radio: &RadioModel, motor: Duration, cold: bool) -> Duration {
+    let packets = |lens: &[usize]| -> u32 {
+        lens.iter()
+            .map(|len| len.div_ceil(radio.fragment_len.max(1)) as u32)
+            .sum()
+    };
+    let air = radio.connection_interval
+        * (packets(&UNLOCK_PACKETS_BEFORE_MOTOR) + packets(&UNLOCK_PACKETS_AFTER_MOTOR));
+    air + motor
+        + if cold {
+            radio.connect_time
+        } else {
+            Duration::ZERO
+        }
+}
+
+/// c. Lock-action latency at a 30 ms connection interval, warm and cold link, against the
+/// protocol's floor from the same radio model.
+async fn latency(samples: usize) {
+    let radio = RadioModel {
+        connection_interval: Duration::from_millis(30),
+        ..RadioModel::default()
+    };
+    let motor = Duration::from_millis(1500);
+    for (cold, idle) in [
+        (false, Duration::from_secs(3600)),
+        (true, Duration::from_millis(1)),
+    ] {
+        let config = FleetConfig {
+            idle_disconnect: idle,
+            ..FleetConfig::default()
+        };
+        let (fleet, _clock, _control, _transport) =
+            paired_fleet_with(1, config, radio.clone(), motor).await;
+        let device = fleet.addresses()[0].clone();
+        fleet
+            .read_state(&device, Duration::from_secs(30))
+            .await
+            .expect("first read");
+        let mut latencies = Vec::new();
+        for round in 0..samples {
+            if cold {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let action = if round % 2 == 0 {
+                LockAction::Unlock
+            } else {
+                LockAction::Lock
+            };
+            let started = Instant::now();
+            fleet
+                .act(&device, DeviceAction::Lock(action), Duration::from_secs(30))
+                .await
+                .expect("action");
+            latencies.push(started.elapsed());
+        }
+        latencies.sort();
+        let floor = unlock_floor(&radio, motor, cold);
+        let name = if cold { "cold link" } else { "warm link" };
+        report(&format!("lock action, {name}"), &latencies);
+        println!(
+            "  floor {:.1} ms; p50/floor = {:.3}, p99/floor = {:.3} (target <= 1.10)",
+            floor.as_secs_f64() * 1e3,
+            percentile(&latencies, 0.5).as_secs_f64() / floor.as_secs_f64(),
+            percentile(&latencies, 0.99).as_secs_f64() / floor.as_secs_f64()
+        );
+    }
+}
+
+/// d. 100 devices, 3 link slots, user actions at random at 2/s while residents turn knobs
+/// (raising state-changed flags) at 2/s: user-action latency and the share of link time used
+/// by background reads.
+async fn mixed(seconds: u64) {
+    use rand::Rng;
+    let radio = RadioModel {
+        connection_interval: Duration::from_millis(30),
+        ..RadioModel::default()
+    };
+    let config = FleetConfig {
+        link_slots: 3,
+        ..FleetConfig::default()
+    };
+    let (fleet, _clock, control, transport) =
+        paired_fleet_with(100, config, radio, Duration::from_millis(1500)).await;
+    let addresses = fleet.addresses();
+    // Let the initial refresh of all devices finish before measuring.
+    while fleet
+        .devices()
+        .iter()
+        .any(|d| fleet.cached_state(&d.address).is_none())
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let user_before = fleet.slots().held_time(Priority::User);
+    let background_before = fleet.slots().held_time(Priority::Background);
+    let adverts = feed_adverts(transport, fleet.clone()).await;
+    let residents = {
+        let (control, addresses) = (control.clone(), addresses.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let index = rand::thread_rng().gen_range(0..addresses.len());
+                let _ =
+                    control.manual_action(&addresses[index], rand::thread_rng().gen_range(1..=2));
+            }
+        })
+    };
+    let mut users = Vec::new();
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (fleet, address) = (
+            fleet.clone(),
+            addresses[rand::thread_rng().gen_range(0..addresses.len())].clone(),
+        );
+        let action = if rand::thread_rng().gen_bool(0.5) {
+            LockAction::Unlock
+        } else {
+            LockAction::Lock
+        };
+        users.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = fleet
+                .act(
+                    &address,
+                    DeviceAction::Lock(action),
+                    Duration::from_secs(60),
+                )
+                .await;
+            (started.elapsed(), outcome.is_ok())
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    for user in users {
+        let (latency, ok) = user.await.expect("task");
+        latencies.push(latency);
+        failed += usize::from(!ok);
+    }
+    residents.abort();
+    adverts.abort();
+    latencies.sort();
+    report(
+        "user action among 100 devices, 3 slots, 2 actions/s + 2 knob turns/s",
+        &latencies,
+    );
+    let user = fleet.slots().held_time(Priority::User) - user_before;
+    let background = fleet.slots().held_time(Priority::Background) - background_before;
+    println!(
+        "  failed actions {failed}; link time: user {:.1} s, background {:.1} s, background share {:.2}",
+        user.as_secs_f64(),
+        background.as_secs_f64(),
+        background.as_secs_f64() / (user + background).as_secs_f64().max(f64::EPSILON)
+    );
+}
+
+/// Feeds the simulated advertisements into the fleet, as the daemon does.
+async fn feed_adverts(
+    transport: Arc<dyn BleTransport>,
+    fleet: Arc<Fleet>,
+) -> tokio::task::JoinHandle<()> {
+    let mut feed = transport.advertisements().await.expect("advertisements");
+    tokio::spawn(async move {
+        while let Some(advert) = feed.recv().await {
+            fleet.on_advertisement(&advert);
+        }
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -323,6 +518,8 @@ fn main() {
             runtime.block_on(serve_list(list, hello));
         }
         args if args.contains(&"overhead") => runtime.block_on(overhead(5000)),
+        args if args.contains(&"latency") => runtime.block_on(latency(20)),
+        args if args.contains(&"mixed") => runtime.block_on(mixed(120)),
         // `cargo bench` without a mode, and `cargo test --all-targets`: a quick smoke run.
         _ => runtime.block_on(overhead(50)),
     }

@@ -21,8 +21,8 @@ pub enum Priority {
 
 struct Waiters {
     free: usize,
-    user: VecDeque<oneshot::Sender<SlotPermit>>,
-    background: VecDeque<oneshot::Sender<SlotPermit>>,
+    user: VecDeque<(oneshot::Sender<SlotPermit>, Priority)>,
+    background: VecDeque<(oneshot::Sender<SlotPermit>, Priority)>,
 }
 
 impl Waiters {
@@ -35,6 +35,9 @@ struct Shared {
     waiters: Mutex<Waiters>,
     contention: watch::Sender<usize>,
     capacity: usize,
+    /// Link time by the priority of the work that opened the link, in nanoseconds.
+    held_user: std::sync::atomic::AtomicU64,
+    held_background: std::sync::atomic::AtomicU64,
 }
 
 /// The pool of link slots of one adapter.
@@ -46,6 +49,8 @@ pub struct LinkSlots {
 /// One open link's right to exist; the slot returns to the pool when this is dropped.
 pub struct SlotPermit {
     shared: Option<Arc<Shared>>,
+    priority: Priority,
+    since: tokio::time::Instant,
 }
 
 impl LinkSlots {
@@ -61,6 +66,8 @@ impl LinkSlots {
                 }),
                 contention,
                 capacity,
+                held_user: std::sync::atomic::AtomicU64::new(0),
+                held_background: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -83,12 +90,14 @@ impl LinkSlots {
                 waiters.free -= 1;
                 return SlotPermit {
                     shared: Some(self.shared.clone()),
+                    priority,
+                    since: tokio::time::Instant::now(),
                 };
             }
             let (sender, receiver) = oneshot::channel();
             match priority {
-                Priority::User => waiters.user.push_back(sender),
-                Priority::Background => waiters.background.push_back(sender),
+                Priority::User => waiters.user.push_back((sender, priority)),
+                Priority::Background => waiters.background.push_back((sender, priority)),
             }
             self.shared.contention.send_replace(waiters.waiting());
             receiver
@@ -109,6 +118,16 @@ impl LinkSlots {
     pub fn free(&self) -> usize {
         lock(&self.shared.waiters).free
     }
+
+    /// Total time links were held, by the priority of the work that opened them (links still
+    /// open are not counted yet).
+    pub fn held_time(&self, priority: Priority) -> std::time::Duration {
+        let nanos = match priority {
+            Priority::User => &self.shared.held_user,
+            Priority::Background => &self.shared.held_background,
+        };
+        std::time::Duration::from_nanos(nanos.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl Drop for SlotPermit {
@@ -116,18 +135,26 @@ impl Drop for SlotPermit {
         let Some(shared) = self.shared.take() else {
             return;
         };
+        let held = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let counter = match self.priority {
+            Priority::User => &shared.held_user,
+            Priority::Background => &shared.held_background,
+        };
+        counter.fetch_add(held, std::sync::atomic::Ordering::Relaxed);
         let mut waiters = lock(&shared.waiters);
         loop {
             let next = waiters
                 .user
                 .pop_front()
                 .or_else(|| waiters.background.pop_front());
-            let Some(sender) = next else {
+            let Some((sender, priority)) = next else {
                 waiters.free += 1;
                 break;
             };
             let handed = SlotPermit {
                 shared: Some(shared.clone()),
+                priority,
+                since: tokio::time::Instant::now(),
             };
             match sender.send(handed) {
                 Ok(()) => break,
