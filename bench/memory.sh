@@ -8,7 +8,7 @@ MINUTES=${1:-10}
 DEVICES=${DEVICES:-100}
 cargo build --release -q
 work=$(mktemp -d)
-trap 'kill -TERM "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -TERM "${pid:-0}" 2>/dev/null && wait "${pid:-0}" 2>/dev/null; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 {
   printf '[store]\npath = "%s/store.redb"\n[log]\nlevel = "warn"\n[ble]\nbackend = "sim"\n' "$work"

@@ -12,7 +12,27 @@ const BINARY: &str = env!("CARGO_BIN_EXE_nuki-edge");
 /// Generous: the daemon pairs three devices over a simulated 5 ms radio.
 const STARTUP_WAIT: Duration = Duration::from_secs(60);
 
-fn config(dir: &Path) -> String {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// A plain HTTP/1.0 GET; returns the body.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+fn config(dir: &Path, port: u16) -> String {
     let text = format!(
         r#"
 [store]
@@ -25,8 +45,10 @@ format = "json"
 backend = "sim"
 
 [http]
-# Any free port: the test must not depend on 8080 being free.
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{port}"
+
+[bridge]
+token = "daemontoken1"
 
 [pairing]
 id_type = "bridge"
@@ -58,7 +80,8 @@ nuki_id = 0x54000004
 kind = "opener"
 security_pin = 2001
 "#,
-        store = dir.join("store.redb").display()
+        store = dir.join("store.redb").display(),
+        port = port,
     );
     let path = dir.join("daemon.toml");
     std::fs::write(&path, text).expect("write config");
@@ -134,11 +157,14 @@ impl Daemon {
 #[test]
 fn restart_keeps_pairings_and_logs_no_secrets() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = config(dir.path());
+    let port = free_port();
+    let config = config(dir.path(), port);
 
     let mut first = Daemon::start(&config);
     first.wait_for("paired", 3);
     first.wait_for("state changed", 3);
+    let added = http_get(port, "/callback/add?url=http://127.0.0.1:9/hook&token=daemontoken1");
+    assert!(added.contains("\"success\":true"), "{added}");
     let (code, log) = first.stop();
     assert_eq!(code, Some(0), "clean exit on SIGTERM: {log:#?}");
     assert!(log.iter().any(|l| l["message"] == "stopped"));
@@ -153,6 +179,11 @@ fn restart_keeps_pairings_and_logs_no_secrets() {
 
     let mut second = Daemon::start(&config);
     second.wait_for("state changed", 3);
+    let listed = http_get(port, "/callback/list?token=daemontoken1");
+    assert!(
+        listed.contains("http://127.0.0.1:9/hook"),
+        "callbacks survive a restart: {listed}"
+    );
     let (code, log) = second.stop();
     assert_eq!(code, Some(0));
     assert!(

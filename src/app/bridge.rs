@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::http::bridge_json::BridgeIdentity;
-use crate::http::callbacks::{Callbacks, DeliveryPolicy};
+use crate::http::callbacks::{Callbacks, DeliveryPolicy, SaveSlots};
 use crate::http::server::{AuthWindow, BridgeApi};
 use crate::http::token::{generate_token, BridgeToken};
 use crate::store::Store;
@@ -20,21 +20,40 @@ use super::ops::{self, OpsError};
 
 const TOKEN_SETTING: &str = "bridge.token";
 const HARDWARE_ID_SETTING: &str = "bridge.hardware_id";
+const CALLBACKS_SETTING: &str = "bridge.callbacks";
 
 /// Binds the listener (a taken port is a start-up error) and serves until `stop` turns true.
 pub async fn start(
     config: &Config,
-    store: &Store,
+    store: &Arc<Store>,
     gateway: Arc<Gateway>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, OpsError> {
     let token = bridge_token(config, store)?;
     let identity = bridge_identity(config, store)?;
-    let callbacks = Callbacks::new(DeliveryPolicy {
+    let policy = DeliveryPolicy {
         attempts: config.bridge.callback_attempts,
         first_pause: Duration::from_millis(config.bridge.callback_retry_ms),
         timeout: Duration::from_millis(config.bridge.callback_timeout_ms),
+    };
+    let saved: Vec<Option<String>> = store
+        .get_setting(CALLBACKS_SETTING)?
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let callback_store = store.clone();
+    let save: SaveSlots = Box::new(move |slots| {
+        let saved = serde_json::to_string(slots)
+            .map_err(|error| error.to_string())
+            .and_then(|text| {
+                callback_store
+                    .set_setting(CALLBACKS_SETTING, &text)
+                    .map_err(|error| error.to_string())
+            });
+        if let Err(error) = saved {
+            tracing::warn!(%error, "could not save the Bridge API callbacks");
+        }
     });
+    let callbacks = Callbacks::restored(policy, &saved, Some(save));
     let window = AuthWindow {
         path: ops::auth_window_path(config),
     };

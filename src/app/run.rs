@@ -20,7 +20,7 @@ use super::ops::{self, DeviceRef, OpsError};
 use super::shutdown;
 
 pub async fn run(config: Config) -> Result<(), OpsError> {
-    let store = Store::open(&config.store.path)?;
+    let store = Arc::new(Store::open(&config.store.path)?);
     let backend = Arc::new(backend::open(&config).await?);
     tracing::info!(
         name = %config.gateway.name,

@@ -36,24 +36,61 @@ struct Slot {
     queue: mpsc::Sender<serde_json::Value>,
 }
 
+/// Called with the registered URLs by slot whenever they change, so they survive a restart
+/// (Home Assistant registers its webhook once, at setup).
+pub type SaveSlots = Box<dyn Fn(&[Option<String>]) + Send + Sync>;
+
 /// The registered callbacks; ids are the slot numbers 0, 1 and 2 that clients assume.
 pub struct Callbacks {
     slots: Mutex<Vec<Option<Slot>>>,
     client: reqwest::Client,
     policy: DeliveryPolicy,
+    save: Option<SaveSlots>,
 }
 
 impl Callbacks {
     pub fn new(policy: DeliveryPolicy) -> Arc<Self> {
+        Self::restored(policy, &[], None)
+    }
+
+    /// Callbacks registered before a restart, in their slots, saved again on every change.
+    /// Must run inside a tokio runtime (each URL gets its delivery task).
+    pub fn restored(policy: DeliveryPolicy, slots: &[Option<String>], save: Option<SaveSlots>) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .timeout(policy.timeout)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Arc::new(Self {
+        let callbacks = Arc::new(Self {
             slots: Mutex::new((0..CALLBACK_SLOTS).map(|_| None).collect()),
             client,
             policy,
-        })
+            save,
+        });
+        {
+            let mut live = callbacks.lock();
+            for (index, url) in slots.iter().enumerate().take(live.len()) {
+                if let Some(url) = url {
+                    live[index] = Some(callbacks.open_slot(url.clone()));
+                }
+            }
+        }
+        callbacks
+    }
+
+    fn open_slot(&self, url: String) -> Slot {
+        let (queue, bodies) = mpsc::channel(QUEUE_PER_RECEIVER);
+        tokio::spawn(deliver(self.client.clone(), url.clone(), bodies, self.policy));
+        Slot { url, queue }
+    }
+
+    fn persist(&self, slots: &[Option<Slot>]) {
+        if let Some(save) = &self.save {
+            let urls: Vec<Option<String>> = slots
+                .iter()
+                .map(|slot| slot.as_ref().map(|slot| slot.url.clone()))
+                .collect();
+            save(&urls);
+        }
     }
 
     /// Registers `url` in the first free slot and starts its delivery task.
@@ -66,14 +103,8 @@ impl Callbacks {
             .iter()
             .position(Option::is_none)
             .ok_or(CallbackError::Full)?;
-        let (queue, bodies) = mpsc::channel(QUEUE_PER_RECEIVER);
-        tokio::spawn(deliver(
-            self.client.clone(),
-            url.clone(),
-            bodies,
-            self.policy,
-        ));
-        slots[index] = Some(Slot { url, queue });
+        slots[index] = Some(self.open_slot(url));
+        self.persist(&slots);
         Ok(u8::try_from(index).unwrap_or(u8::MAX))
     }
 
@@ -83,7 +114,9 @@ impl Callbacks {
         let slot = slots
             .get_mut(usize::from(id))
             .ok_or(CallbackError::NotFound)?;
-        slot.take().map(drop).ok_or(CallbackError::NotFound)
+        slot.take().map(drop).ok_or(CallbackError::NotFound)?;
+        self.persist(&slots);
+        Ok(())
     }
 
     pub fn list(&self) -> Vec<(u8, String)> {
