@@ -270,6 +270,16 @@ async fn bridge_api_end_to_end() {
         body["success"], true,
         "pynuki's wrong deviceType still finds the lock: {body}"
     );
+    // Opener continuous mode on and off (actions 4 and 5), lock 'n' go (4) and lock 'n' go
+    // with unlatch (5) on a Smart Lock, without waiting for the lock 'n' go timer.
+    for code in [4, 5] {
+        let (_, body) = get(&daemon, &act(0x5400_0003, 2, code)).await;
+        assert_eq!(body["success"], true, "opener action {code}: {body}");
+    }
+    for code in [4, 5] {
+        let (_, body) = get(&daemon, &format!("{}&nowait=1", act(0x5400_0002, 0, code))).await;
+        assert_eq!(body["success"], true, "lock action {code}: {body}");
+    }
     let started = std::time::Instant::now();
     let (_, body) = get(&daemon, &format!("{}&noWait=1", act(0x5401_0000, 0, 2))).await;
     assert_eq!(body["success"], true);
@@ -387,6 +397,21 @@ async fn bridge_api_end_to_end() {
     assert_eq!(status, 200);
     assert_eq!(auth["success"], true);
     assert_eq!(auth["token"], TOKEN);
+    let (_, body) = get(&daemon, &format!("/configAuth?enable=0&{plain}")).await;
+    assert_eq!(body["success"], true);
+    assert_eq!(
+        get(&daemon, "/auth").await.0,
+        403,
+        "authentication disabled"
+    );
+    assert_eq!(
+        get(&daemon, &format!("/configAuth?enable=7&{plain}"))
+            .await
+            .0,
+        400
+    );
+    get(&daemon, &format!("/configAuth?enable=1&{plain}")).await;
+    assert_eq!(get(&daemon, "/auth").await.1["success"], true);
     let (_, log) = get(&daemon, &format!("/log?count=5&{plain}")).await;
     assert!(
         log.as_array()

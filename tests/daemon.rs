@@ -163,7 +163,10 @@ fn restart_keeps_pairings_and_logs_no_secrets() {
     let mut first = Daemon::start(&config);
     first.wait_for("paired", 3);
     first.wait_for("state changed", 3);
-    let added = http_get(port, "/callback/add?url=http://127.0.0.1:9/hook&token=daemontoken1");
+    let added = http_get(
+        port,
+        "/callback/add?url=http://127.0.0.1:9/hook&token=daemontoken1",
+    );
     assert!(added.contains("\"success\":true"), "{added}");
     let (code, log) = first.stop();
     assert_eq!(code, Some(0), "clean exit on SIGTERM: {log:#?}");

@@ -55,7 +55,11 @@ impl Callbacks {
 
     /// Callbacks registered before a restart, in their slots, saved again on every change.
     /// Must run inside a tokio runtime (each URL gets its delivery task).
-    pub fn restored(policy: DeliveryPolicy, slots: &[Option<String>], save: Option<SaveSlots>) -> Arc<Self> {
+    pub fn restored(
+        policy: DeliveryPolicy,
+        slots: &[Option<String>],
+        save: Option<SaveSlots>,
+    ) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .timeout(policy.timeout)
             .build()
@@ -79,7 +83,12 @@ impl Callbacks {
 
     fn open_slot(&self, url: String) -> Slot {
         let (queue, bodies) = mpsc::channel(QUEUE_PER_RECEIVER);
-        tokio::spawn(deliver(self.client.clone(), url.clone(), bodies, self.policy));
+        tokio::spawn(deliver(
+            self.client.clone(),
+            url.clone(),
+            bodies,
+            self.policy,
+        ));
         Slot { url, queue }
     }
 
