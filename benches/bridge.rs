@@ -142,34 +142,46 @@ async fn paired_fleet_with(
         })
         .collect();
     let (transport, control) = SimTransport::new(specs.clone(), radio);
-    let mut credentials = Vec::new();
-    for spec in &specs {
-        control.press_button(&spec.address).expect("device exists");
-        let mut link = NukiLink::connect(&transport, &spec.address, LinkTimeouts::default(), None)
+    // Pair all devices at once: each has its own simulated radio link.
+    let transport = Arc::new(transport);
+    let pairings = specs.iter().map(|spec| {
+        let (transport, control, spec) = (transport.clone(), control.clone(), spec.clone());
+        async move {
+            control.press_button(&spec.address).expect("device exists");
+            let mut link = NukiLink::connect(
+                transport.as_ref(),
+                &spec.address,
+                LinkTimeouts::default(),
+                None,
+            )
             .await
             .expect("connect");
-        let outcome = link
-            .pair(PairingRequest {
-                id_type: IdType::Bridge,
+            let outcome = link
+                .pair(PairingRequest {
+                    id_type: IdType::Bridge,
+                    app_id: 1,
+                    name: "bench".into(),
+                    security_pin: None,
+                })
+                .await
+                .expect("pair");
+            link.disconnect().await;
+            DeviceCredentials {
+                address: spec.address.clone(),
+                name: spec.name.clone(),
+                nuki_id: spec.nuki_id,
+                family: spec.family(),
+                auth_id: outcome.auth_id,
                 app_id: 1,
-                name: "bench".into(),
+                key: outcome.key,
                 security_pin: None,
-            })
-            .await
-            .expect("pair");
-        link.disconnect().await;
-        credentials.push(DeviceCredentials {
-            address: spec.address.clone(),
-            name: spec.name.clone(),
-            nuki_id: spec.nuki_id,
-            family: spec.family(),
-            auth_id: outcome.auth_id,
-            app_id: 1,
-            key: outcome.key,
-            security_pin: None,
-            mains_powered: false,
-        });
-    }
+                mains_powered: false,
+            }
+        }
+    });
+    let credentials = futures::future::join_all(pairings).await;
+    let transport =
+        Arc::try_unwrap(transport).unwrap_or_else(|_| panic!("pairing links still open"));
     let clock = Arc::new(RadioClock::default());
     let timed = TimedTransport {
         inner: transport,
@@ -404,7 +416,7 @@ async fn latency(samples: usize) {
 /// d. 100 devices, 3 link slots, user actions at random at 2/s while residents turn knobs
 /// (raising state-changed flags) at 2/s: user-action latency and the share of link time used
 /// by background reads.
-async fn mixed(seconds: u64) {
+async fn mixed(seconds: u64, user_interval: Duration) {
     use rand::Rng;
     let radio = RadioModel {
         connection_interval: Duration::from_millis(30),
@@ -442,7 +454,7 @@ async fn mixed(seconds: u64) {
     let mut users = Vec::new();
     let end = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < end {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(user_interval).await;
         let (fleet, address) = (
             fleet.clone(),
             addresses[rand::thread_rng().gen_range(0..addresses.len())].clone(),
@@ -519,7 +531,11 @@ fn main() {
         }
         args if args.contains(&"overhead") => runtime.block_on(overhead(5000)),
         args if args.contains(&"latency") => runtime.block_on(latency(20)),
-        args if args.contains(&"mixed") => runtime.block_on(mixed(120)),
+        ["mixed", interval_ms, ..] => {
+            let interval = Duration::from_millis(interval_ms.parse().unwrap_or(500));
+            runtime.block_on(mixed(120, interval))
+        }
+        args if args.contains(&"mixed") => runtime.block_on(mixed(120, Duration::from_millis(500))),
         // `cargo bench` without a mode, and `cargo test --all-targets`: a quick smoke run.
         _ => runtime.block_on(overhead(50)),
     }

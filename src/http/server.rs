@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -31,7 +31,7 @@ use super::bridge_json::{
     self, bridge_time, resolve_device, ActionBody, BridgeDeviceType, BridgeIdentity, CallbackBody,
     DeviceSnapshot, InfoBody, ListItem, LockStateBody, SimpleAction,
 };
-use super::callbacks::{CallbackError, Callbacks};
+use super::callbacks::Callbacks;
 use super::query::{error_body, QueryError, QueryParams};
 use super::token::{BridgeToken, TokenVerifier};
 
@@ -194,15 +194,27 @@ impl BridgeApi {
 
 type Api = State<Arc<BridgeApi>>;
 
+/// The request's query, after its token passed; every endpoint but `/auth` takes this.
+struct Authorized(QueryParams);
+
+impl axum::extract::FromRequestParts<Arc<BridgeApi>> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        api: &Arc<BridgeApi>,
+    ) -> Result<Self, Self::Rejection> {
+        let params = QueryParams::parse(parts.uri.query().unwrap_or(""));
+        api.authorize(&params)?;
+        Ok(Self(params))
+    }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-fn params(query: Option<String>) -> QueryParams {
-    QueryParams::parse(query.as_deref().unwrap_or(""))
 }
 
 fn bad_request(error: QueryError) -> Response {
@@ -213,20 +225,12 @@ fn ok(value: impl serde::Serialize) -> Response {
     Json(value).into_response()
 }
 
-async fn info(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn info(State(api): Api, _: Authorized) -> Response {
     let uptime = api.started.elapsed().as_secs();
     ok(InfoBody::new(api.identity, uptime, unix_now(), Vec::new()))
 }
 
-async fn list(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn list(State(api): Api, _: Authorized) -> Response {
     let generation = api.generation.load(Ordering::SeqCst);
     let mut cache = api.list_cache.lock().unwrap_or_else(|p| p.into_inner());
     let fresh = cache.as_ref().filter(|cached| {
@@ -253,11 +257,7 @@ async fn list(State(api): Api, RawQuery(query): RawQuery) -> Response {
         .into_response()
 }
 
-async fn lock_state(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn lock_state(State(api): Api, Authorized(params): Authorized) -> Response {
     let device = match api.find_device(&params) {
         Ok(device) => device,
         Err(response) => return response,
@@ -277,11 +277,7 @@ async fn lock_state(State(api): Api, RawQuery(query): RawQuery) -> Response {
     }
 }
 
-async fn lock_action(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn lock_action(State(api): Api, Authorized(params): Authorized) -> Response {
     let device = match api.find_device(&params) {
         Ok(device) => device,
         Err(response) => return response,
@@ -305,19 +301,15 @@ async fn lock_action(State(api): Api, RawQuery(query): RawQuery) -> Response {
     run_actions(&api, device.address, vec![action], no_wait).await
 }
 
-async fn simple_lock(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    simple(api, query, SimpleAction::Lock).await
+async fn simple_lock(State(api): Api, Authorized(params): Authorized) -> Response {
+    simple(api, params, SimpleAction::Lock).await
 }
 
-async fn simple_unlock(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    simple(api, query, SimpleAction::Unlock).await
+async fn simple_unlock(State(api): Api, Authorized(params): Authorized) -> Response {
+    simple(api, params, SimpleAction::Unlock).await
 }
 
-async fn simple(api: Arc<BridgeApi>, query: Option<String>, simple: SimpleAction) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn simple(api: Arc<BridgeApi>, params: QueryParams, simple: SimpleAction) -> Response {
     let device = match api.find_device(&params) {
         Ok(device) => device,
         Err(response) => return response,
@@ -383,11 +375,7 @@ fn failure_response(failure: &Failure) -> Response {
         .into_response()
 }
 
-async fn callback_add(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn callback_add(State(api): Api, Authorized(params): Authorized) -> Response {
     let url = match params.callback_url() {
         Ok(url) => url,
         Err(error) => return bad_request(error),
@@ -398,11 +386,7 @@ async fn callback_add(State(api): Api, RawQuery(query): RawQuery) -> Response {
     }
 }
 
-async fn callback_list(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn callback_list(State(api): Api, _: Authorized) -> Response {
     let callbacks: Vec<Value> = api
         .callbacks
         .list()
@@ -412,20 +396,13 @@ async fn callback_list(State(api): Api, RawQuery(query): RawQuery) -> Response {
     ok(json!({ "callbacks": callbacks }))
 }
 
-async fn callback_remove(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn callback_remove(State(api): Api, Authorized(params): Authorized) -> Response {
     let id = match params.callback_id() {
         Ok(id) => id,
         Err(error) => return bad_request(error),
     };
     match api.callbacks.remove(id) {
         Ok(()) => ok(json!({ "success": true })),
-        Err(error @ CallbackError::NotFound) => {
-            ok(bridge_json::callback_failure_body(&error.to_string()))
-        }
         Err(error) => ok(bridge_json::callback_failure_body(&error.to_string())),
     }
 }
@@ -460,11 +437,7 @@ async fn auth(State(api): Api) -> Response {
     }
 }
 
-async fn config_auth(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn config_auth(State(api): Api, Authorized(params): Authorized) -> Response {
     match params.enable() {
         Ok(enable) => {
             api.auth_enabled.store(enable, Ordering::SeqCst);
@@ -474,11 +447,7 @@ async fn config_auth(State(api): Api, RawQuery(query): RawQuery) -> Response {
     }
 }
 
-async fn log(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn log(State(api): Api, Authorized(params): Authorized) -> Response {
     let offset = params.u32_or("offset", 0);
     let count = params.u32_or("count", 100);
     match (offset, count) {
@@ -487,22 +456,14 @@ async fn log(State(api): Api, RawQuery(query): RawQuery) -> Response {
     }
 }
 
-async fn clear_log(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn clear_log(State(api): Api, _: Authorized) -> Response {
     api.log.clear();
     ok(json!({ "success": true }))
 }
 
 /// Maintenance of the hardware Bridge (firmware, reboot, reset, unpair) is done with the
 /// nuki-edge CLI and the system's package manager, not over this API.
-async fn not_supported(State(api): Api, RawQuery(query): RawQuery) -> Response {
-    let params = params(query);
-    if let Err(refused) = api.authorize(&params) {
-        return refused;
-    }
+async fn not_supported(_: Authorized) -> Response {
     ok(
         json!({ "success": false, "error": "not supported by nuki-edge; use the nuki-edge command line" }),
     )
