@@ -487,8 +487,17 @@ async fn mixed(seconds: u64, user_interval: Duration) {
     adverts.abort();
     latencies.sort();
     report(
-        "user action among 100 devices, 3 slots, 2 actions/s + 2 knob turns/s",
+        &format!(
+            "user action among 100 devices, 3 slots, one action every {} ms + 2 knob turns/s",
+            user_interval.as_millis()
+        ),
         &latencies,
+    );
+    println!(
+        "  offered user load: {:.2} link-seconds per second of {} slots (an unlock holds a link for its {:.1} s floor)",
+        unlock_floor(&radio, Duration::from_millis(1500), false).as_secs_f64() / user_interval.as_secs_f64(),
+        fleet.slots().capacity(),
+        unlock_floor(&radio, Duration::from_millis(1500), false).as_secs_f64()
     );
     let user = fleet.slots().held_time(Priority::User) - user_before;
     let background = fleet.slots().held_time(Priority::Background) - background_before;
