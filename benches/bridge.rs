@@ -427,7 +427,7 @@ async fn mixed(seconds: u64, user_interval: Duration) {
         ..FleetConfig::default()
     };
     let (fleet, _clock, control, transport) =
-        paired_fleet_with(100, config, radio, Duration::from_millis(1500)).await;
+        paired_fleet_with(100, config, radio.clone(), Duration::from_millis(1500)).await;
     let addresses = fleet.addresses();
     // Let the initial refresh of all devices finish before measuring.
     while fleet
