@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::gateway::Gateway;
-use crate::http::bridge_json::BridgeIdentity;
+use crate::http::bridge_json::{colliding_ids, BridgeDeviceType, BridgeIdentity};
 use crate::http::callbacks::{Callbacks, DeliveryPolicy, SaveSlots};
 use crate::http::server::{AuthWindow, BridgeApi};
 use crate::http::token::{generate_token, BridgeToken};
@@ -71,6 +71,12 @@ pub async fn start(
         // Shown to the person who started the gateway, never written to the log.
         println!("Bridge API on http://{address}/  token: {}", token.reveal());
     }
+    warn_about_colliding_ids(&gateway);
+    tracing::info!(
+        hardware_id = identity.hardware_id(),
+        dhcp_hostname = %identity.dhcp_hostname(),
+        "Home Assistant discovers this gateway when the machine announces that DHCP host name"
+    );
     let api = BridgeApi::new(gateway, token, identity, callbacks, window);
     let router = api.router();
     Ok(tokio::spawn(async move {
@@ -88,6 +94,28 @@ pub async fn start(
             tracing::error!(%error, "HTTP server failed");
         }
     }))
+}
+
+/// Clients address devices by (nukiId, deviceType); two devices sharing both cannot be told
+/// apart over the API.
+fn warn_about_colliding_ids(gateway: &Gateway) {
+    let keys: Vec<(u32, BridgeDeviceType)> = gateway
+        .devices()
+        .iter()
+        .map(|device| {
+            (
+                device.nuki_id,
+                BridgeDeviceType::for_device(device.family, None),
+            )
+        })
+        .collect();
+    for (nuki_id, device_type) in colliding_ids(&keys) {
+        tracing::warn!(
+            nuki_id,
+            device_type = device_type.to_u8(),
+            "two devices share a Nuki ID and Bridge device type; API clients reach only one"
+        );
+    }
 }
 
 fn bridge_token(config: &Config, store: &Store) -> Result<BridgeToken, OpsError> {

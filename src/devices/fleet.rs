@@ -88,7 +88,6 @@ pub struct DeviceInfo {
     pub name: String,
     pub nuki_id: u32,
     pub family: crate::nuki::uuids::ServiceFamily,
-    pub mains_powered: bool,
 }
 
 /// The paired devices and their tasks.
@@ -135,7 +134,6 @@ impl Fleet {
             name: credentials.name.clone(),
             nuki_id: credentials.nuki_id,
             family: credentials.family,
-            mains_powered: credentials.mains_powered,
         };
         let task = DeviceTask::new(
             credentials,

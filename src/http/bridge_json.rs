@@ -526,29 +526,10 @@ pub enum SimpleAction {
 }
 
 impl SimpleAction {
-    /// The path without its leading slash: `lock` or `unlock`.
-    pub fn from_path(path: &str) -> Option<Self> {
-        match path.trim_start_matches('/') {
-            "lock" => Some(SimpleAction::Lock),
-            "unlock" => Some(SimpleAction::Unlock),
-            _ => None,
-        }
-    }
-
-    /// The action byte of Simple Lock Action 0x0100 (1 unlock, 2 lock): the firmware turns
-    /// it into lock / unlatch-or-unlock (knob or handle) / Opener RTO+CM off or open.
-    pub fn simple_lock_action(self, family: ServiceFamily) -> DeviceAction {
-        let byte = match self {
-            SimpleAction::Unlock => 1,
-            SimpleAction::Lock => 2,
-        };
-        DeviceAction::from_u8(byte, family)
-    }
-
-    /// Plain Lock Actions for firmware without Simple Lock Action, run in order. Unlock is
-    /// the plain unlock (never unlatch: we cannot tell a knob from a handle, and unlatching
-    /// opens the door); an Opener's unlock is "open", its lock turns off RTO and CM.
-    pub fn fallback_actions(self, family: ServiceFamily) -> &'static [DeviceAction] {
+    /// The Lock Actions that carry `/lock` or `/unlock` out, in order. Unlock is the plain
+    /// unlock (never unlatch: we cannot tell a knob from a handle, and unlatching opens the
+    /// door); an Opener's unlock is "open", its lock turns off RTO and CM.
+    pub fn actions(self, family: ServiceFamily) -> &'static [DeviceAction] {
         match (self, family.is_opener()) {
             (SimpleAction::Lock, false) => &[DeviceAction::Lock(LockAction::Lock)],
             (SimpleAction::Unlock, false) => &[DeviceAction::Lock(LockAction::Unlock)],
@@ -655,29 +636,9 @@ mod tests {
                 Err(UnsupportedAction(bad))
             );
         }
+        assert_eq!(SimpleAction::Lock.actions(ServiceFamily::Opener).len(), 2);
         assert_eq!(
-            SimpleAction::from_path("/unlock"),
-            Some(SimpleAction::Unlock)
-        );
-        assert_eq!(SimpleAction::from_path("lockAction"), None);
-        assert_eq!(
-            SimpleAction::Unlock.simple_lock_action(ServiceFamily::Opener),
-            DeviceAction::Opener(OpenerAction::ActivateRto)
-        );
-        assert_eq!(
-            SimpleAction::Lock
-                .simple_lock_action(ServiceFamily::Keyturner)
-                .to_u8(),
-            2
-        );
-        assert_eq!(
-            SimpleAction::Lock
-                .fallback_actions(ServiceFamily::Opener)
-                .len(),
-            2
-        );
-        assert_eq!(
-            SimpleAction::Unlock.fallback_actions(ServiceFamily::Keyturner),
+            SimpleAction::Unlock.actions(ServiceFamily::Keyturner),
             &[DeviceAction::Lock(LockAction::Unlock)]
         );
     }

@@ -314,7 +314,7 @@ async fn simple(api: Arc<BridgeApi>, params: QueryParams, simple: SimpleAction) 
         Ok(device) => device,
         Err(response) => return response,
     };
-    let actions = simple.fallback_actions(device.family).to_vec();
+    let actions = simple.actions(device.family).to_vec();
     run_actions(&api, device.address, actions, false).await
 }
 
