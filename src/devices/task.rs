@@ -128,6 +128,8 @@ impl DeviceTask {
                 .as_ref()
                 .map(|link| link.last_used + self.idle_limit());
             tokio::select! {
+                // Queued work first: closing a link that the next job needs costs a reconnect.
+                biased;
                 job = self.jobs.recv() => match job {
                     Some(job) => self.handle(job).await,
                     None => break,
