@@ -171,6 +171,7 @@ async fn paired_fleet_with(
                 name: spec.name.clone(),
                 nuki_id: spec.nuki_id,
                 family: spec.family(),
+                device_type: None,
                 auth_id: outcome.auth_id,
                 app_id: 1,
                 key: outcome.key,

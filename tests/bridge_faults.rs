@@ -52,6 +52,7 @@ async fn serve() -> (String, SimControl, nuki_edge::ble::DeviceAddress) {
         name: spec.name.clone(),
         nuki_id: NUKI_ID,
         family: spec.family(),
+        device_type: None,
         auth_id: outcome.auth_id,
         app_id: 5,
         key: outcome.key,

@@ -228,6 +228,12 @@ async fn bridge_api_end_to_end() {
     );
     assert_eq!(entrance["lastKnownState"]["stateName"], "locked");
     assert_eq!(find(0x5400_0003)["deviceType"], 2);
+    assert_eq!(find(0x5400_0002)["deviceType"], 0, "Smart Lock 2.0");
+    assert_eq!(
+        find(0x5401_0000)["deviceType"],
+        4,
+        "Smart Lock 4th gen, from its Config"
+    );
     assert_eq!(find(0x5400_0003)["lastKnownState"]["stateName"], "online");
 
     // --- actions per kind ----------------------------------------------------------------
@@ -263,7 +269,7 @@ async fn bridge_api_end_to_end() {
     assert_eq!(body["success"], true, "{body}");
     let (_, body) = get(
         &daemon,
-        &format!("/unlock?nukiId={}&deviceType=4&{plain}", 0x5401_0000),
+        &format!("/unlock?nukiId={}&deviceType=0&{plain}", 0x5401_0000),
     )
     .await;
     assert_eq!(

@@ -481,6 +481,7 @@ fn pairing(address: &str, family: ServiceFamily, pin: Option<u32>) -> Pairing {
         key: SharedKey::from_bytes(KEY_BYTES),
         security_pin: pin,
         paired_at_unix: 1_767_225_600,
+        device_type: Some(4),
     }
 }
 

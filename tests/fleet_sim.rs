@@ -59,6 +59,7 @@ async fn pair_all(
             name: spec.name.clone(),
             nuki_id: spec.nuki_id,
             family: spec.family(),
+            device_type: None,
             auth_id: outcome.auth_id,
             app_id: 99,
             key: outcome.key,

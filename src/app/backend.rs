@@ -136,6 +136,9 @@ pub fn credentials(config: &Config, pairing: &Pairing) -> DeviceCredentials {
         name: pairing.device_name.clone(),
         nuki_id: pairing.nuki_id,
         family: pairing.family,
+        device_type: pairing
+            .device_type
+            .map(crate::nuki::enums::DeviceType::from_u8),
         auth_id: pairing.auth_id,
         app_id: pairing.app_id,
         key: pairing.key.clone(),

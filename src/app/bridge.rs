@@ -105,7 +105,7 @@ fn warn_about_colliding_ids(gateway: &Gateway) {
         .map(|device| {
             (
                 device.nuki_id,
-                BridgeDeviceType::for_device(device.family, None),
+                BridgeDeviceType::for_device(device.family, device.device_type),
             )
         })
         .collect();

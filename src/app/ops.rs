@@ -12,6 +12,7 @@ use crate::devices::link::{LinkError, NukiLink};
 use crate::devices::read_advertisement;
 use crate::nuki::advert;
 use crate::nuki::enums::{DeviceAction, ErrorCode, IdType, LockAction, OpenerAction};
+use crate::nuki::exchange::Session;
 use crate::nuki::messages::{PinError, SecurityPin};
 use crate::nuki::pairing::{PairingError, PairingRequest};
 use crate::nuki::uuids::ServiceFamily;
@@ -317,6 +318,10 @@ pub async fn pair_device(
     .await
     .map_err(device_error)?;
     let outcome = link.pair(request).await;
+    let device_type = match &outcome {
+        Ok(outcome) => read_device_type(&mut link, outcome, family).await,
+        Err(_) => None,
+    };
     link.disconnect().await;
     backend.persist_sim(config);
     let outcome = outcome.map_err(|error| match error {
@@ -342,6 +347,7 @@ pub async fn pair_device(
         key: outcome.key,
         security_pin: security_pin.map(|pin| pin.value()),
         paired_at_unix: unix_now(),
+        device_type,
     })?;
     Ok(PairSummary {
         address: target.address.clone(),
@@ -351,6 +357,41 @@ pub async fn pair_device(
         authorization_id: outcome.auth_id,
         paired_as: id_type.name(),
         app_id,
+    })
+}
+
+/// The device-type byte of the Config, read on the pairing link (newer firmware only; it tells
+/// a Smart Lock 3.0/4th gen from a 2.0, and a Box from both).
+async fn read_device_type(
+    link: &mut NukiLink,
+    outcome: &crate::nuki::pairing::PairingOutcome,
+    family: ServiceFamily,
+) -> Option<u8> {
+    let session = Session {
+        auth_id: outcome.auth_id,
+        key: outcome.key.clone(),
+        family: if outcome.ultra {
+            ServiceFamily::Ultra
+        } else {
+            family
+        },
+    };
+    let result = link
+        .execute(
+            &session,
+            crate::nuki::messages::Message::RequestConfig,
+            None,
+        )
+        .await
+        .ok()?;
+    result.replies.into_iter().find_map(|reply| match reply {
+        crate::nuki::messages::Message::Config(crate::nuki::messages::Config::Lock(config)) => {
+            config.device_type.map(|t| t.to_u8())
+        }
+        crate::nuki::messages::Message::Config(crate::nuki::messages::Config::Opener(_)) => {
+            Some(crate::nuki::enums::DeviceType::Opener.to_u8())
+        }
+        _ => None,
     })
 }
 

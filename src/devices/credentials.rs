@@ -13,6 +13,8 @@ pub struct DeviceCredentials {
     /// The device's Nuki ID (0 when unknown, e.g. paired before it was recorded).
     pub nuki_id: u32,
     pub family: ServiceFamily,
+    /// The Config's device-type byte, when known (tells a Smart Lock 3/4 from a 2.0).
+    pub device_type: Option<crate::nuki::enums::DeviceType>,
     pub auth_id: u32,
     pub app_id: u32,
     pub key: SharedKey,

@@ -88,6 +88,7 @@ pub struct DeviceInfo {
     pub name: String,
     pub nuki_id: u32,
     pub family: crate::nuki::uuids::ServiceFamily,
+    pub device_type: Option<crate::nuki::enums::DeviceType>,
 }
 
 /// The paired devices and their tasks.
@@ -134,6 +135,7 @@ impl Fleet {
             name: credentials.name.clone(),
             nuki_id: credentials.nuki_id,
             family: credentials.family,
+            device_type: credentials.device_type,
         };
         let task = DeviceTask::new(
             credentials,

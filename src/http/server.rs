@@ -156,7 +156,7 @@ impl BridgeApi {
     fn device_key(device: &DeviceInfo) -> (u32, BridgeDeviceType) {
         (
             device.nuki_id,
-            BridgeDeviceType::for_device(device.family, None),
+            BridgeDeviceType::for_device(device.family, device.device_type),
         )
     }
 

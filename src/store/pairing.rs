@@ -29,6 +29,8 @@ pub struct Pairing {
     pub key: SharedKey,
     pub security_pin: Option<u32>,
     pub paired_at_unix: i64,
+    /// The device-type byte of the device's Config, when it could be read after pairing.
+    pub device_type: Option<u8>,
 }
 
 impl fmt::Debug for Pairing {
@@ -62,6 +64,9 @@ struct PairingRecord {
     key: KeyHex,
     security_pin: Option<u32>,
     paired_at_unix: i64,
+    /// Absent in records written before it was recorded.
+    #[serde(default)]
+    device_type: Option<u8>,
 }
 
 /// The key's hex text, wiped when dropped.
@@ -87,6 +92,7 @@ pub(crate) fn encode(pairing: &Pairing) -> Result<Zeroizing<Vec<u8>>, serde_json
         key: KeyHex(hex::encode(pairing.key.expose())),
         security_pin: pairing.security_pin,
         paired_at_unix: pairing.paired_at_unix,
+        device_type: pairing.device_type,
     };
     serde_json::to_vec(&record).map(Zeroizing::new)
 }
@@ -106,6 +112,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Pairing> {
         key,
         security_pin: record.security_pin,
         paired_at_unix: record.paired_at_unix,
+        device_type: record.device_type,
     })
 }
 
@@ -125,7 +132,20 @@ mod tests {
             key: SharedKey::from_bytes([0xAB; 32]),
             security_pin: Some(123_456),
             paired_at_unix: 1_700_000_000,
+            device_type: Some(5),
         }
+    }
+
+    /// Records written before the Config device type was kept still load.
+    #[test]
+    fn records_without_a_device_type_load() {
+        let mut pairing = sample();
+        pairing.device_type = None;
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&encode(&pairing).unwrap()).unwrap();
+        record.as_object_mut().unwrap().remove("device_type");
+        let old = serde_json::to_vec(&record).unwrap();
+        assert_eq!(decode(&old), Some(pairing));
     }
 
     #[test]
