@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod ble;
+pub mod clock;
 pub mod config;
 pub mod devices;
 pub mod gateway;

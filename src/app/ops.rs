@@ -6,6 +6,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::ble::{Advertisement, BleError, DeviceAddress};
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::devices::client::DeviceClient;
 use crate::devices::link::{LinkError, NukiLink};
@@ -393,13 +394,6 @@ async fn read_device_type(
         }
         _ => None,
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// What the installer should do about a failed pairing.

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::ble::DeviceAddress;
+use crate::clock::unix_now;
 use crate::devices::fleet::DeviceInfo;
 use crate::devices::outcome::{Failure, Outcome};
 use crate::gateway::{Gateway, GatewayEvent, Principal};
@@ -208,13 +209,6 @@ impl axum::extract::FromRequestParts<Arc<BridgeApi>> for Authorized {
         api.authorize(&params)?;
         Ok(Self(params))
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn bad_request(error: QueryError) -> Response {

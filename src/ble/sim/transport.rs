@@ -234,11 +234,7 @@ pub struct SimTransport {
 impl SimTransport {
     /// Devices whose wall clocks start at the system time (unless their spec sets one).
     pub fn new(specs: Vec<SimDeviceSpec>, radio: RadioModel) -> (SimTransport, SimControl) {
-        let unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Self::with_wall_clock(specs, radio, unix)
+        Self::with_wall_clock(specs, radio, crate::clock::unix_now())
     }
 
     /// Devices whose wall clocks read `wall_clock_start` (UTC Unix seconds) now, for tests
