@@ -68,19 +68,8 @@ async fn pair(
         security_pin: pin,
     };
     let outcome = link.pair(request).await?;
-    let family = if outcome.ultra {
-        ServiceFamily::Ultra
-    } else {
-        link.family()
-    };
-    Ok((
-        link,
-        Session {
-            auth_id: outcome.auth_id,
-            key: outcome.key,
-            family,
-        },
-    ))
+    let session = outcome.session(link.family());
+    Ok((link, session))
 }
 
 fn lock_state(client_state: &nuki_edge::nuki::messages::KeyturnerStates) -> DeviceLockState {

@@ -12,9 +12,9 @@ use crate::devices::client::DeviceClient;
 use crate::devices::link::{LinkError, NukiLink};
 use crate::devices::read_advertisement;
 use crate::nuki::advert;
-use crate::nuki::enums::{DeviceAction, ErrorCode, IdType, LockAction, OpenerAction};
+use crate::nuki::enums::{DeviceAction, DeviceType, ErrorCode, IdType, LockAction, OpenerAction};
 use crate::nuki::exchange::Session;
-use crate::nuki::messages::{PinError, SecurityPin};
+use crate::nuki::messages::{Config as DeviceConfig, Message, PinError, SecurityPin};
 use crate::nuki::pairing::{PairingError, PairingRequest};
 use crate::nuki::uuids::ServiceFamily;
 use crate::store::{Pairing, Store, StoreError};
@@ -318,25 +318,21 @@ pub async fn pair_device(
     )
     .await
     .map_err(device_error)?;
-    let outcome = link.pair(request).await;
-    let device_type = match &outcome {
-        Ok(outcome) => read_device_type(&mut link, outcome, family).await,
+    let paired = link.pair(request).await;
+    let device_type = match &paired {
+        Ok(outcome) => read_device_type(&mut link, &outcome.session(family)).await,
         Err(_) => None,
     };
     link.disconnect().await;
     backend.persist_sim(config);
-    let outcome = outcome.map_err(|error| match error {
+    let outcome = paired.map_err(|error| match error {
         LinkError::Pairing(pairing) => OpsError::Pairing {
             device: target.name.clone(),
             advice: pairing_advice(&pairing),
         },
         other => device_error(other),
     })?;
-    let family = if outcome.ultra {
-        ServiceFamily::Ultra
-    } else {
-        family
-    };
+    let family = outcome.session(family).family;
     store.save_pairing(&Pairing {
         address: target.address.clone(),
         nuki_id: advert.nuki_id,
@@ -363,35 +359,14 @@ pub async fn pair_device(
 
 /// The device-type byte of the Config, read on the pairing link (newer firmware only; it tells
 /// a Smart Lock 3.0/4th gen from a 2.0, and a Box from both).
-async fn read_device_type(
-    link: &mut NukiLink,
-    outcome: &crate::nuki::pairing::PairingOutcome,
-    family: ServiceFamily,
-) -> Option<u8> {
-    let session = Session {
-        auth_id: outcome.auth_id,
-        key: outcome.key.clone(),
-        family: if outcome.ultra {
-            ServiceFamily::Ultra
-        } else {
-            family
-        },
-    };
+async fn read_device_type(link: &mut NukiLink, session: &Session) -> Option<u8> {
     let result = link
-        .execute(
-            &session,
-            crate::nuki::messages::Message::RequestConfig,
-            None,
-        )
+        .execute(session, Message::RequestConfig, None)
         .await
         .ok()?;
     result.replies.into_iter().find_map(|reply| match reply {
-        crate::nuki::messages::Message::Config(crate::nuki::messages::Config::Lock(config)) => {
-            config.device_type.map(|t| t.to_u8())
-        }
-        crate::nuki::messages::Message::Config(crate::nuki::messages::Config::Opener(_)) => {
-            Some(crate::nuki::enums::DeviceType::Opener.to_u8())
-        }
+        Message::Config(DeviceConfig::Lock(config)) => config.device_type.map(DeviceType::to_u8),
+        Message::Config(DeviceConfig::Opener(_)) => Some(DeviceType::Opener.to_u8()),
         _ => None,
     })
 }

@@ -195,6 +195,9 @@ impl BridgeApi {
 
 type Api = State<Arc<BridgeApi>>;
 
+/// A handler's answer; the error side is an early answer (400, 404, …), so handlers use `?`.
+type Answer = Result<Response, Response>;
+
 /// The request's query, after its token passed; every endpoint but `/auth` takes this.
 struct Authorized(QueryParams);
 
@@ -251,65 +254,51 @@ async fn list(State(api): Api, _: Authorized) -> Response {
         .into_response()
 }
 
-async fn lock_state(State(api): Api, Authorized(params): Authorized) -> Response {
-    let device = match api.find_device(&params) {
-        Ok(device) => device,
-        Err(response) => return response,
-    };
-    match api
-        .gateway
-        .read_state(&Principal::Owner, &device.address)
-        .await
-    {
-        Ok(completed) => {
-            let states = completed
-                .state
-                .or_else(|| api.gateway.cached_state(&device.address));
-            ok(api.snapshot_json(&device, states.as_ref(), LockStateBody::new))
-        }
-        Err(failure) => failure_response(&failure),
-    }
+async fn lock_state(State(api): Api, Authorized(params): Authorized) -> Answer {
+    let device = api.find_device(&params)?;
+    Ok(
+        match api
+            .gateway
+            .read_state(&Principal::Owner, &device.address)
+            .await
+        {
+            Ok(completed) => {
+                let states = completed
+                    .state
+                    .or_else(|| api.gateway.cached_state(&device.address));
+                ok(api.snapshot_json(&device, states.as_ref(), LockStateBody::new))
+            }
+            Err(failure) => failure_response(&failure),
+        },
+    )
 }
 
-async fn lock_action(State(api): Api, Authorized(params): Authorized) -> Response {
-    let device = match api.find_device(&params) {
-        Ok(device) => device,
-        Err(response) => return response,
-    };
-    let action = match params.action().map_err(bad_request).and_then(|code| {
-        bridge_json::lock_action(device.family, code).map_err(|error| {
-            (
-                StatusCode::BAD_REQUEST,
-                Json(error_body(&error.to_string())),
-            )
-                .into_response()
-        })
-    }) {
-        Ok(action) => action,
-        Err(response) => return response,
-    };
-    let no_wait = match params.no_wait() {
-        Ok(no_wait) => no_wait,
-        Err(error) => return bad_request(error),
-    };
-    run_actions(&api, device.address, vec![action], no_wait).await
+async fn lock_action(State(api): Api, Authorized(params): Authorized) -> Answer {
+    let device = api.find_device(&params)?;
+    let code = params.action().map_err(bad_request)?;
+    let action = bridge_json::lock_action(device.family, code).map_err(|error| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(error_body(&error.to_string())),
+        )
+            .into_response()
+    })?;
+    let no_wait = params.no_wait().map_err(bad_request)?;
+    Ok(run_actions(&api, device.address, vec![action], no_wait).await)
 }
 
-async fn simple_lock(State(api): Api, Authorized(params): Authorized) -> Response {
+async fn simple_lock(State(api): Api, Authorized(params): Authorized) -> Answer {
     simple(api, params, SimpleAction::Lock).await
 }
 
-async fn simple_unlock(State(api): Api, Authorized(params): Authorized) -> Response {
+async fn simple_unlock(State(api): Api, Authorized(params): Authorized) -> Answer {
     simple(api, params, SimpleAction::Unlock).await
 }
 
-async fn simple(api: Arc<BridgeApi>, params: QueryParams, simple: SimpleAction) -> Response {
-    let device = match api.find_device(&params) {
-        Ok(device) => device,
-        Err(response) => return response,
-    };
+async fn simple(api: Arc<BridgeApi>, params: QueryParams, simple: SimpleAction) -> Answer {
+    let device = api.find_device(&params)?;
     let actions = simple.actions(device.family).to_vec();
-    run_actions(&api, device.address, actions, false).await
+    Ok(run_actions(&api, device.address, actions, false).await)
 }
 
 /// Runs the actions in order; with `no_wait` answers at once and lets them run.
@@ -369,15 +358,12 @@ fn failure_response(failure: &Failure) -> Response {
         .into_response()
 }
 
-async fn callback_add(State(api): Api, Authorized(params): Authorized) -> Response {
-    let url = match params.callback_url() {
-        Ok(url) => url,
-        Err(error) => return bad_request(error),
-    };
-    match api.callbacks.add(url) {
+async fn callback_add(State(api): Api, Authorized(params): Authorized) -> Answer {
+    let url = params.callback_url().map_err(bad_request)?;
+    Ok(match api.callbacks.add(url) {
         Ok(_) => ok(json!({ "success": true })),
         Err(error) => ok(bridge_json::callback_failure_body(&error.to_string())),
-    }
+    })
 }
 
 async fn callback_list(State(api): Api, _: Authorized) -> Response {
@@ -390,15 +376,12 @@ async fn callback_list(State(api): Api, _: Authorized) -> Response {
     ok(json!({ "callbacks": callbacks }))
 }
 
-async fn callback_remove(State(api): Api, Authorized(params): Authorized) -> Response {
-    let id = match params.callback_id() {
-        Ok(id) => id,
-        Err(error) => return bad_request(error),
-    };
-    match api.callbacks.remove(id) {
+async fn callback_remove(State(api): Api, Authorized(params): Authorized) -> Answer {
+    let id = params.callback_id().map_err(bad_request)?;
+    Ok(match api.callbacks.remove(id) {
         Ok(()) => ok(json!({ "success": true })),
         Err(error) => ok(bridge_json::callback_failure_body(&error.to_string())),
-    }
+    })
 }
 
 /// Hands out the token while an installer has opened the window (`nuki-edge bridge-auth
@@ -431,23 +414,16 @@ async fn auth(State(api): Api) -> Response {
     }
 }
 
-async fn config_auth(State(api): Api, Authorized(params): Authorized) -> Response {
-    match params.enable() {
-        Ok(enable) => {
-            api.auth_enabled.store(enable, Ordering::SeqCst);
-            ok(json!({ "success": true }))
-        }
-        Err(error) => bad_request(error),
-    }
+async fn config_auth(State(api): Api, Authorized(params): Authorized) -> Answer {
+    let enable = params.enable().map_err(bad_request)?;
+    api.auth_enabled.store(enable, Ordering::SeqCst);
+    Ok(ok(json!({ "success": true })))
 }
 
-async fn log(State(api): Api, Authorized(params): Authorized) -> Response {
-    let offset = params.u32_or("offset", 0);
-    let count = params.u32_or("count", 100);
-    match (offset, count) {
-        (Ok(offset), Ok(count)) => ok(api.log.page(offset as usize, count as usize)),
-        (Err(error), _) | (_, Err(error)) => bad_request(error),
-    }
+async fn log(State(api): Api, Authorized(params): Authorized) -> Answer {
+    let offset = params.u32_or("offset", 0).map_err(bad_request)?;
+    let count = params.u32_or("count", 100).map_err(bad_request)?;
+    Ok(ok(api.log.page(offset as usize, count as usize)))
 }
 
 async fn clear_log(State(api): Api, _: Authorized) -> Response {

@@ -6,6 +6,7 @@ use super::codec::DecodeError;
 use super::command::CommandId;
 use super::crypto::{authenticator, verify_authenticator, KeyPair, SharedKey, NONCE_LEN};
 use super::enums::{ErrorCode, IdType};
+use super::exchange::Session;
 use super::frame::{self, FrameError, ADATA_LEN};
 use super::messages::{self, AuthorizationData, AuthorizationDataUltra, Message, SecurityPin};
 use super::reassembly::Framing;
@@ -43,6 +44,22 @@ pub struct PairingOutcome {
     pub device_uuid: [u8; 16],
     /// True when the Ultra flow was used (6-digit PIN in commands).
     pub ultra: bool,
+}
+
+impl PairingOutcome {
+    /// The session for commands after pairing. `advertised` is the family read from the
+    /// device's services; the Ultra flow proves an Ultra whatever they said.
+    pub fn session(&self, advertised: ServiceFamily) -> Session {
+        Session {
+            auth_id: self.auth_id,
+            key: self.key.clone(),
+            family: if self.ultra {
+                ServiceFamily::Ultra
+            } else {
+                advertised
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
