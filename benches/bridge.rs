@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use nuki_edge::ble::sim::{RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
 use nuki_edge::ble::{Advertisement, BleError, BleLink, BleTransport, DeviceAddress, Indication};
+use nuki_edge::clock::SystemClock;
 use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
 use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
 use nuki_edge::devices::slots::Priority;
-use nuki_edge::gateway::Gateway;
+use nuki_edge::gateway::{Gateway, GatewaySettings};
 use nuki_edge::http::bridge_json::BridgeIdentity;
 use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
 use nuki_edge::http::server::{AuthWindow, BridgeApi};
@@ -25,6 +26,7 @@ use nuki_edge::http::token::BridgeToken;
 use nuki_edge::nuki::enums::IdType;
 use nuki_edge::nuki::enums::{DeviceAction, LockAction};
 use nuki_edge::nuki::pairing::PairingRequest;
+use nuki_edge::store::Store;
 
 const TOKEN: &str = "benchtoken1";
 
@@ -195,7 +197,14 @@ async fn paired_fleet_with(
 }
 
 async fn serve_bridge(fleet: Arc<Fleet>, listener: tokio::net::TcpListener) {
-    let gateway = Gateway::new(fleet, Duration::from_secs(15));
+    let store_dir = tempfile::tempdir().expect("store directory");
+    let store = Arc::new(Store::open(&store_dir.path().join("bench.redb")).expect("store"));
+    let gateway = Gateway::new(
+        fleet,
+        store,
+        SystemClock::shared(),
+        GatewaySettings::with_action_deadline(Duration::from_secs(15)),
+    );
     let callbacks = Callbacks::new(DeliveryPolicy {
         attempts: 1,
         first_pause: Duration::from_millis(10),

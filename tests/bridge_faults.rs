@@ -6,16 +6,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nuki_edge::ble::sim::{Fault, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
+use nuki_edge::clock::SystemClock;
 use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
 use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
-use nuki_edge::gateway::Gateway;
+use nuki_edge::gateway::{Gateway, GatewaySettings};
 use nuki_edge::http::bridge_json::BridgeIdentity;
 use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
 use nuki_edge::http::server::{AuthWindow, BridgeApi};
 use nuki_edge::http::token::BridgeToken;
 use nuki_edge::nuki::enums::IdType;
 use nuki_edge::nuki::pairing::PairingRequest;
+use nuki_edge::store::Store;
 use serde_json::Value;
 
 const TOKEN: &str = "faulttoken1";
@@ -67,7 +69,16 @@ async fn serve() -> (String, SimControl, nuki_edge::ble::DeviceAddress) {
         ..FleetConfig::default()
     };
     let fleet = Fleet::start(Arc::new(transport), config, vec![credentials]);
-    let gateway = Gateway::new(fleet, DEADLINE);
+    let store_dir = tempfile::tempdir().expect("store directory");
+    let store = Arc::new(Store::open(&store_dir.path().join("faults.redb")).expect("store"));
+    // The store lives as long as the test process; its directory with it.
+    std::mem::forget(store_dir);
+    let gateway = Gateway::new(
+        fleet,
+        store,
+        SystemClock::shared(),
+        GatewaySettings::with_action_deadline(DEADLINE),
+    );
     let api = BridgeApi::new(
         gateway,
         BridgeToken::new(TOKEN).expect("token"),

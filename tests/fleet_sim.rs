@@ -340,9 +340,18 @@ async fn idle_links_close_and_flags_bring_new_states() {
 
 #[tokio::test(start_paused = true)]
 async fn the_gateway_reports_every_action_on_its_bus() {
-    use nuki_edge::gateway::{Gateway, GatewayEvent, Principal};
+    use nuki_edge::gateway::{Gateway, GatewayEvent, GatewaySettings, Principal};
     let (fleet, _control, _transport, addresses) = fleet_of(1, FleetConfig::default()).await;
-    let gateway = Gateway::new(fleet, DEADLINE);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        nuki_edge::store::Store::open(&store_dir.path().join("gateway.redb")).unwrap(),
+    );
+    let gateway = Gateway::new(
+        fleet,
+        store,
+        nuki_edge::clock::SystemClock::shared(),
+        GatewaySettings::with_action_deadline(DEADLINE),
+    );
     let mut events = gateway.subscribe();
     let device = &addresses[0];
     let outcome = gateway
@@ -353,7 +362,7 @@ async fn the_gateway_reports_every_action_on_its_bus() {
         )
         .await;
     assert_eq!(
-        final_lock_state(&outcome),
+        outcome.unwrap().state.map(|s| s.lock_state),
         Some(DeviceLockState::Lock(LockState::Unlocked))
     );
     let mut seen = Vec::new();
@@ -371,9 +380,12 @@ async fn the_gateway_reports_every_action_on_its_bus() {
         "{seen:#?}"
     );
     assert!(requested < finished, "{seen:#?}");
-    assert_eq!(gateway.devices().len(), 1);
+    assert_eq!(gateway.devices(&Principal::Owner).len(), 1);
     assert_eq!(
-        gateway.cached_state(device).map(|s| s.lock_state),
+        gateway
+            .cached_state(&Principal::Owner, device)
+            .unwrap()
+            .map(|s| s.lock_state),
         Some(DeviceLockState::Lock(LockState::Unlocked))
     );
 }

@@ -75,9 +75,61 @@ fn open_sim(config: &Config) -> Backend {
             tracing::warn!(device = %address, %error, "could not put the simulated device into pairing mode");
         }
     }
+    let transport: Arc<dyn BleTransport> = match config.sim.adapter_fails_after_s {
+        Some(seconds) => Arc::new(FailingAdapter {
+            inner: transport,
+            feed_lifetime: Duration::from_secs(seconds),
+        }),
+        None => Arc::new(transport),
+    };
     Backend {
-        transport: Arc::new(transport),
+        transport,
         sim: Some(control),
+    }
+}
+
+/// The simulated radio with an adapter that dies: its advertisement feed ends after a while.
+struct FailingAdapter {
+    inner: SimTransport,
+    feed_lifetime: Duration,
+}
+
+#[async_trait::async_trait]
+impl BleTransport for FailingAdapter {
+    async fn scan(&self, duration: Duration) -> Result<Vec<crate::ble::Advertisement>, BleError> {
+        self.inner.scan(duration).await
+    }
+
+    async fn advertisements(
+        &self,
+    ) -> Result<tokio::sync::mpsc::Receiver<crate::ble::Advertisement>, BleError> {
+        let mut feed = self.inner.advertisements().await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        let lifetime = self.feed_lifetime;
+        tokio::spawn(async move {
+            let end = tokio::time::sleep(lifetime);
+            tokio::pin!(end);
+            loop {
+                tokio::select! {
+                    () = &mut end => break,
+                    advert = feed.recv() => {
+                        let Some(advert) = advert else { break };
+                        if sender.send(advert).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            tracing::warn!("simulated adapter failure: the advertisement feed ends now");
+        });
+        Ok(receiver)
+    }
+
+    async fn connect(
+        &self,
+        address: &DeviceAddress,
+    ) -> Result<Box<dyn crate::ble::BleLink>, BleError> {
+        self.inner.connect(address).await
     }
 }
 
@@ -120,6 +172,8 @@ pub fn fleet_config(config: &Config) -> FleetConfig {
         backoff_base: Duration::from_millis(fleet.reconnect_backoff_ms),
         backoff_max: Duration::from_secs(fleet.reconnect_backoff_max_s),
         stuck_flag_refresh: Duration::from_secs(fleet.stuck_flag_refresh_s),
+        // Running commands get most of the shutdown time; closing links needs the rest.
+        shutdown_grace: config.gateway.shutdown_timeout().mul_f64(0.6),
     }
 }
 

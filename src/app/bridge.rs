@@ -5,11 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Principal};
 use crate::http::bridge_json::{colliding_ids, BridgeDeviceType, BridgeIdentity};
 use crate::http::callbacks::{Callbacks, DeliveryPolicy, SaveSlots};
 use crate::http::server::{AuthWindow, BridgeApi};
@@ -17,18 +15,26 @@ use crate::http::token::{generate_token, BridgeToken};
 use crate::store::Store;
 
 use super::ops::{self, OpsError};
+use super::settings_writer::SettingsWriter;
 
 const TOKEN_SETTING: &str = "bridge.token";
 const HARDWARE_ID_SETTING: &str = "bridge.hardware_id";
 const CALLBACKS_SETTING: &str = "bridge.callbacks";
 
-/// Binds the listener (a taken port is a start-up error) and serves until `stop` turns true.
+/// The Bridge API, ready to be served: its listener is bound (a taken port is a start-up
+/// error) and its router is one part of the daemon's composed router.
+pub struct BridgePart {
+    pub listener: tokio::net::TcpListener,
+    pub router: axum::Router,
+}
+
+/// Sets up the Bridge API: token, identity, restored callbacks, and the bound listener.
 pub async fn start(
     config: &Config,
     store: &Arc<Store>,
     gateway: Arc<Gateway>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<JoinHandle<()>, OpsError> {
+    settings: SettingsWriter,
+) -> Result<BridgePart, OpsError> {
     let token = bridge_token(config, store)?;
     let identity = bridge_identity(config, store)?;
     let policy = DeliveryPolicy {
@@ -40,18 +46,9 @@ pub async fn start(
         .get_setting(CALLBACKS_SETTING)?
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
-    let callback_store = store.clone();
-    let save: SaveSlots = Box::new(move |slots| {
-        let saved = serde_json::to_string(slots)
-            .map_err(|error| error.to_string())
-            .and_then(|text| {
-                callback_store
-                    .set_setting(CALLBACKS_SETTING, &text)
-                    .map_err(|error| error.to_string())
-            });
-        if let Err(error) = saved {
-            tracing::warn!(%error, "could not save the Bridge API callbacks");
-        }
+    let save: SaveSlots = Box::new(move |slots| match serde_json::to_string(slots) {
+        Ok(text) => settings.set(CALLBACKS_SETTING, text),
+        Err(error) => tracing::warn!(%error, "could not save the Bridge API callbacks"),
     });
     let callbacks = Callbacks::restored(policy, &saved, Some(save));
     let window = AuthWindow {
@@ -78,29 +75,17 @@ pub async fn start(
         "Home Assistant discovers this gateway when the machine announces that DHCP host name"
     );
     let api = BridgeApi::new(gateway, token, identity, callbacks, window);
-    let router = api.router();
-    Ok(tokio::spawn(async move {
-        let shutdown = async move {
-            while !*stop.borrow_and_update() {
-                if stop.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(error) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    }))
+    Ok(BridgePart {
+        listener,
+        router: api.router(),
+    })
 }
 
 /// Clients address devices by (nukiId, deviceType); two devices sharing both cannot be told
 /// apart over the API.
 fn warn_about_colliding_ids(gateway: &Gateway) {
     let keys: Vec<(u32, BridgeDeviceType)> = gateway
-        .devices()
+        .devices(&Principal::bridge_api())
         .iter()
         .map(|device| {
             (

@@ -3,8 +3,11 @@
 pub mod backend;
 pub mod bridge;
 pub mod cli;
+pub mod control;
 pub mod decode;
 pub mod logging;
 pub mod ops;
 pub mod run;
+pub mod settings_writer;
 pub mod shutdown;
+pub mod supervisor;

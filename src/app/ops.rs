@@ -6,20 +6,22 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::ble::{Advertisement, BleError, DeviceAddress};
-use crate::clock::unix_now;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::devices::client::DeviceClient;
-use crate::devices::link::{LinkError, NukiLink};
+use crate::devices::link::LinkError;
+use crate::devices::pairing::{pair_over_link, PairingStep};
 use crate::devices::read_advertisement;
+use crate::gateway::{pairing_advice, resolve_pin};
 use crate::nuki::advert;
-use crate::nuki::enums::{DeviceAction, DeviceType, ErrorCode, IdType, LockAction, OpenerAction};
-use crate::nuki::exchange::Session;
-use crate::nuki::messages::{Config as DeviceConfig, Message, PinError, SecurityPin};
-use crate::nuki::pairing::{PairingError, PairingRequest};
+use crate::nuki::enums::{DeviceAction, IdType, LockAction, OpenerAction};
+use crate::nuki::messages::{PinError, SecurityPin};
+use crate::nuki::pairing::PairingRequest;
 use crate::nuki::uuids::ServiceFamily;
 use crate::store::{Pairing, Store, StoreError};
 
 use super::backend::{self, Backend};
+use super::control::{self, ControlAnswer, ControlRequest};
 
 /// How often the pairing countdown looks for the device's pairing advertisement.
 const PAIRING_POLL: Duration = Duration::from_millis(500);
@@ -48,6 +50,16 @@ pub enum OpsError {
     Http(String),
     #[error("{device} was not seen in pairing mode within {seconds} s: hold its button for about 5 s until the LED ring lights up, then run pair again")]
     PairingModeTimeout { device: String, seconds: u64 },
+    #[error(transparent)]
+    CoreTask(#[from] super::supervisor::CoreTaskEnded),
+    #[error(transparent)]
+    Control(#[from] super::control::ControlError),
+    /// The running daemon refused the request itself (e.g. an unknown device).
+    #[error("{0}")]
+    DaemonBadRequest(String),
+    /// The running daemon could not carry the request out.
+    #[error("{0}")]
+    DaemonFailed(String),
 }
 
 impl OpsError {
@@ -55,7 +67,10 @@ impl OpsError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            OpsError::UnknownDevice(_) | OpsError::NotPaired(_) | OpsError::BadPin(_)
+            OpsError::UnknownDevice(_)
+                | OpsError::NotPaired(_)
+                | OpsError::BadPin(_)
+                | OpsError::DaemonBadRequest(_)
         )
     }
 }
@@ -281,15 +296,10 @@ pub async fn pair_device(
         }
         (given, _) => given,
     };
+    let default_pin = config.pairing.security_pin.map(|pin| pin.value());
     let security_pin = match pin_text {
         Some(text) => Some(SecurityPin::parse(&text, family.pin_is_wide())?),
-        // The configured PIN is a building-wide default; use it only where it fits.
-        None => config
-            .pairing
-            .security_pin
-            .map(|pin| pin.value())
-            .filter(|&value| family.pin_is_wide() || value <= crate::config::MAX_NARROW_PIN)
-            .map(|value| SecurityPin::for_family(value, family)),
+        None => resolve_pin(None, default_pin, family).unwrap_or(None),
     };
     let id_type = match as_bridge {
         Some(true) => IdType::Bridge,
@@ -306,91 +316,48 @@ pub async fn pair_device(
         name: config.pairing.name.clone(),
         security_pin,
     };
-    let device_error = |source: LinkError| OpsError::Device {
-        device: target.name.clone(),
-        source,
-    };
-    let mut link = NukiLink::connect(
+    let paired = pair_over_link(
         backend.transport.as_ref(),
         &target.address,
+        family,
+        request,
         backend::link_timeouts(config),
-        None,
+        &|_step: PairingStep| {},
     )
-    .await
-    .map_err(device_error)?;
-    let paired = link.pair(request).await;
-    let device_type = match &paired {
-        Ok(outcome) => read_device_type(&mut link, &outcome.session(family)).await,
-        Err(_) => None,
-    };
-    link.disconnect().await;
+    .await;
     backend.persist_sim(config);
-    let outcome = paired.map_err(|error| match error {
-        LinkError::Pairing(pairing) => OpsError::Pairing {
+    let paired = paired.map_err(|error| match error {
+        LinkError::Pairing(_) => OpsError::Pairing {
             device: target.name.clone(),
-            advice: pairing_advice(&pairing),
+            advice: pairing_advice(&error),
         },
-        other => device_error(other),
+        other => OpsError::Device {
+            device: target.name.clone(),
+            source: other,
+        },
     })?;
-    let family = outcome.session(family).family;
     store.save_pairing(&Pairing {
         address: target.address.clone(),
         nuki_id: advert.nuki_id,
-        family,
+        family: paired.family,
         device_name: target.name.clone(),
-        auth_id: outcome.auth_id,
+        auth_id: paired.outcome.auth_id,
         app_id,
         id_type: id_type.to_u8(),
-        key: outcome.key,
+        key: paired.outcome.key.clone(),
         security_pin: security_pin.map(|pin| pin.value()),
-        paired_at_unix: unix_now(),
-        device_type,
+        paired_at_unix: SystemClock.now_unix(),
+        device_type: paired.device_type,
     })?;
     Ok(PairSummary {
         address: target.address.clone(),
         name: target.name.clone(),
-        kind: family,
+        kind: paired.family,
         nuki_id: format!("{:08X}", advert.nuki_id),
-        authorization_id: outcome.auth_id,
+        authorization_id: paired.outcome.auth_id,
         paired_as: id_type.name(),
         app_id,
     })
-}
-
-/// The device-type byte of the Config, read on the pairing link (newer firmware only; it tells
-/// a Smart Lock 3.0/4th gen from a 2.0, and a Box from both).
-async fn read_device_type(link: &mut NukiLink, session: &Session) -> Option<u8> {
-    let result = link
-        .execute(session, Message::RequestConfig, None)
-        .await
-        .ok()?;
-    result.replies.into_iter().find_map(|reply| match reply {
-        Message::Config(DeviceConfig::Lock(config)) => config.device_type.map(DeviceType::to_u8),
-        Message::Config(DeviceConfig::Opener(_)) => Some(DeviceType::Opener.to_u8()),
-        _ => None,
-    })
-}
-
-/// What the installer should do about a failed pairing.
-fn pairing_advice(error: &PairingError) -> String {
-    match error.device_code() {
-        Some(ErrorCode::PErrorNotPairing) => {
-            "the device left pairing mode; hold its button again and retry".into()
-        }
-        Some(ErrorCode::PErrorMaxUser) => {
-            "the device has no free authorization slot; remove an unused one in the Nuki app".into()
-        }
-        Some(ErrorCode::KErrorBadPin) => "the security PIN is wrong".into(),
-        Some(ErrorCode::KErrorTooManyPinAttempts) => {
-            "too many wrong PINs; the device refuses pairing for a while, wait and retry".into()
-        }
-        _ => match error {
-            PairingError::PinRequired => {
-                "this Smart Lock Ultra needs its 6-digit security PIN: pass --pin or set pairing.security_pin".into()
-            }
-            other => other.to_string(),
-        },
-    }
 }
 
 async fn wait_for_pairing_mode(
@@ -483,6 +450,20 @@ pub async fn device_command(
     device: &str,
     command: DeviceCommand,
 ) -> Result<serde_json::Value, OpsError> {
+    // A running daemon holds the store and the radio: ask it to do the work.
+    let request = ControlRequest {
+        command: command.into(),
+        device: device.to_owned(),
+    };
+    let answer_within = Duration::from_millis(config.bridge.action_deadline_ms);
+    match control::request(&control::socket_path(config), &request, answer_within).await? {
+        Some(ControlAnswer::Done(value)) => return Ok(value),
+        Some(ControlAnswer::BadRequest(message)) => {
+            return Err(OpsError::DaemonBadRequest(message))
+        }
+        Some(ControlAnswer::Failed(message)) => return Err(OpsError::DaemonFailed(message)),
+        None => {}
+    }
     let store = Store::open(&config.store.path)?;
     let target = resolve_device(config, &store, device)?;
     let pairing = store
@@ -543,7 +524,9 @@ pub fn bridge_auth_window(config: &Config, open: bool, seconds: u64) -> Result<S
         reason: error.to_string(),
     };
     let until = if open {
-        unix_now().saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
+        SystemClock
+            .now_unix()
+            .saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX))
     } else {
         0
     };

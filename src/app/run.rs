@@ -1,25 +1,55 @@
-//! The daemon: pairs with the devices it should know, keeps their pairings in the store and
-//! follows their states through the fleet, which reads a device when its advertisement's
-//! state-changed flag rises (plus a slow safety refresh).
+//! The daemon: wires the store, the radio, the fleet, the gateway and the interfaces together
+//! under one supervisor, and winds everything down in order on SIGTERM/SIGINT.
+//!
+//! Pairing runs as a gateway operation beside everything else; the main task only waits for a
+//! stop signal or for a core task to fail.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::ble::{Advertisement, DeviceAddress};
-use crate::config::Config;
-use crate::devices::fleet::{Fleet, FleetEvent};
+use crate::clock::SystemClock;
+use crate::config::{Config, DeviceKind};
+use crate::devices::fleet::Fleet;
 use crate::devices::read_advertisement;
-use crate::gateway::Gateway;
+use crate::gateway::{
+    credentials_of, Gateway, GatewayEvent, GatewaySettings, PairingOrder, PairingProgress,
+    PairingSettings, Principal,
+};
+use crate::http::listener::{self, ListenerLimits};
+use crate::http::router;
+use crate::nuki::enums::IdType;
 use crate::store::Store;
 
 use super::backend::{self, Backend};
-use super::ops::{self, DeviceRef, OpsError};
-use super::shutdown;
+use super::control;
+use super::ops::OpsError;
+use super::settings_writer::SettingsWriter;
+use super::shutdown::{ShutdownSignal, ShutdownSignals};
+use super::supervisor::{CoreTaskEnded, Supervisor};
+
+/// How long the demo's installer waits for one simulated device to be paired after pressing
+/// its button, beyond the pairing timeout itself.
+const SIM_PAIRING_MARGIN: Duration = Duration::from_secs(10);
+/// How long the last queued settings may take to be written at exit.
+const SETTINGS_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// Why the daemon stopped.
+#[derive(Debug)]
+pub enum Stopped {
+    Asked(ShutdownSignal),
+    CoreTaskEnded(CoreTaskEnded),
+}
 
 pub async fn run(config: Config) -> Result<(), OpsError> {
+    // Registered first: a stop request during start-up must still wind down cleanly.
+    let mut signals = ShutdownSignals::register()
+        .map_err(|error| OpsError::Http(format!("cannot register the stop signals: {error}")))?;
     let store = Arc::new(Store::open(&config.store.path)?);
     let backend = Arc::new(backend::open(&config).await?);
     tracing::info!(
@@ -29,210 +59,334 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         link_slots = config.fleet.link_slots,
         "nuki-edge starting"
     );
+    let mut supervisor = Supervisor::new();
+    let token = supervisor.shutdown_token();
+    let mains = mains_powered(&config);
     let known = store
         .pairings()?
         .iter()
-        .map(|pairing| backend::credentials(&config, pairing))
+        .map(|pairing| credentials_of(pairing, mains.contains(&pairing.address)))
         .collect();
     let fleet = Fleet::start(
         backend.transport.clone(),
         backend::fleet_config(&config),
         known,
     );
-    tokio::spawn(log_events(fleet.clone(), fleet.subscribe()));
     let gateway = Gateway::new(
-        fleet.clone(),
-        Duration::from_millis(config.bridge.action_deadline_ms),
+        fleet,
+        store.clone(),
+        SystemClock::shared(),
+        gateway_settings(&config, mains),
     );
-    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
-    let http = super::bridge::start(&config, &store, gateway, http_stopped).await?;
-    let mut adverts = backend.transport.advertisements().await?;
-    let shutdown = shutdown::shutdown_signal();
-    tokio::pin!(shutdown);
+    supervisor.spawn(log_events(gateway.subscribe(), token.clone()));
 
-    // A stop request during the first pairings must still end the daemon cleanly.
-    tokio::select! {
-        signal = &mut shutdown => {
-            log_shutdown(signal);
-            backend.persist_sim(&config);
-            return Ok(());
+    let (settings, settings_flushed) = SettingsWriter::start(store.clone(), token.clone());
+    let bridge = super::bridge::start(&config, &store, gateway.clone(), settings).await?;
+    let limits = ListenerLimits {
+        max_connections: config.http.max_connections,
+        ..ListenerLimits::default()
+    };
+    let drain = config.gateway.shutdown_timeout();
+    supervisor.spawn_core(
+        "HTTP listener",
+        listener::serve(
+            bridge.listener,
+            router::compose([bridge.router]),
+            limits,
+            token.clone(),
+            drain,
+        ),
+    );
+    let control_path = control::socket_path(&config);
+    let control_listener = control::bind(&control_path)
+        .await
+        .map_err(|error| OpsError::Http(error.to_string()))?;
+    supervisor.spawn_core(
+        "control socket",
+        control::serve(
+            control_listener,
+            control_path,
+            gateway.clone(),
+            token.clone(),
+        ),
+    );
+    let adverts = backend.transport.advertisements().await?;
+    supervisor.spawn_core(
+        "advertisement watcher",
+        watch_advertisements(
+            adverts,
+            gateway.clone(),
+            Arc::new(config.clone()),
+            token.clone(),
+        ),
+    );
+    supervisor.spawn(safety_refresh(
+        gateway.clone(),
+        config.fleet.safety_refresh(),
+        token.clone(),
+    ));
+    if let Some(sim) = backend.sim.clone() {
+        if config.pairing.auto_pair {
+            supervisor.spawn(press_buttons_of_unpaired_sim_devices(
+                config.clone(),
+                gateway.clone(),
+                sim.clone(),
+                token.clone(),
+            ));
         }
-        () = pair_configured_devices(&config, &store, &backend, &fleet) => {}
+        let interval = Duration::from_secs(config.sim.activity_interval_s);
+        let addresses = config
+            .sim
+            .devices
+            .iter()
+            .map(|d| DeviceAddress(d.address.clone()))
+            .collect();
+        supervisor.spawn(simulated_residents(interval, addresses, sim, token.clone()));
     }
+    gateway.refresh_all();
     tracing::info!(
-        devices = fleet.addresses().len(),
+        devices = gateway.devices(&Principal::Local).len(),
         "paired devices loaded; reading their states"
     );
-    fleet.refresh_all();
-    if let Some(sim) = backend.sim.clone() {
-        spawn_simulated_residents(&config, sim);
-    }
 
-    let mut safety = tokio::time::interval(config.fleet.safety_refresh());
+    let stopped = tokio::select! {
+        signal = signals.recv() => Stopped::Asked(signal),
+        ended = supervisor.core_task_ended() => Stopped::CoreTaskEnded(ended),
+    };
+    match &stopped {
+        Stopped::Asked(signal) => tracing::info!(%signal, "shutting down"),
+        Stopped::CoreTaskEnded(ended) => {
+            tracing::error!(%ended, "a core task ended; shutting down so that systemd restarts the daemon")
+        }
+    }
+    shut_down(&config, &supervisor, &gateway, &backend).await;
+    if tokio::time::timeout(SETTINGS_FLUSH_LIMIT, settings_flushed)
+        .await
+        .is_err()
+    {
+        tracing::warn!("settings still being written at exit");
+    }
+    match stopped {
+        Stopped::Asked(_) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Stopped::CoreTaskEnded(ended) => Err(OpsError::CoreTask(ended)),
+    }
+}
+
+/// Stops accepting requests, lets running commands finish within the fleet's grace period,
+/// closes every BLE link and joins every task, all within `gateway.shutdown_timeout_s`.
+async fn shut_down(config: &Config, supervisor: &Supervisor, gateway: &Gateway, backend: &Backend) {
+    let limit = config.gateway.shutdown_timeout();
+    let (tasks_ended, devices_ended) =
+        tokio::join!(supervisor.stop(limit), gateway.shutdown(limit));
+    if !(tasks_ended && devices_ended) {
+        tracing::warn!("not everything ended within gateway.shutdown_timeout_s");
+    }
+    backend.persist_sim(config);
+}
+
+fn gateway_settings(config: &Config, mains_powered: HashSet<DeviceAddress>) -> GatewaySettings {
+    GatewaySettings {
+        action_deadline: Duration::from_millis(config.bridge.action_deadline_ms),
+        pairing: PairingSettings {
+            name: config.pairing.name.clone(),
+            id_type: IdType::from_u8(config.pairing.id_type.as_u8()),
+            app_id: config.pairing.app_id,
+            default_pin: config.pairing.security_pin.map(|pin| pin.value()),
+            wait_for_button: config.ble.pairing_timeout(),
+            deadline: config.ble.connect_timeout() + config.ble.command_timeout() * 4,
+            mains_powered,
+        },
+    }
+}
+
+/// Devices whose links may stay open longer: the simulated Boxes of the config.
+fn mains_powered(config: &Config) -> HashSet<DeviceAddress> {
+    config
+        .sim
+        .devices
+        .iter()
+        .filter(|d| d.kind == DeviceKind::Box)
+        .map(|d| DeviceAddress(d.address.clone()))
+        .collect()
+}
+
+/// Hands every advertisement to the gateway; with `pairing.auto_pair`, starts pairing every
+/// unknown device heard in pairing mode. Ends (a core task failure) if the radio's feed ends.
+async fn watch_advertisements(
+    mut adverts: mpsc::Receiver<Advertisement>,
+    gateway: Arc<Gateway>,
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+) -> Result<(), OpsError> {
+    loop {
+        let advert = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            advert = adverts.recv() => advert,
+        };
+        let Some(advert) = advert else {
+            return Err(OpsError::Ble(crate::ble::BleError::Adapter(
+                "the advertisement feed ended".into(),
+            )));
+        };
+        gateway.on_advertisement(&advert);
+        let Some(address) = advert.address.clone() else {
+            continue;
+        };
+        if !config.pairing.auto_pair
+            || gateway.is_paired(&address)
+            || read_advertisement(&advert).pairing.is_none()
+        {
+            continue;
+        }
+        let sim_device = config.find_sim_device(&address.0);
+        let name = sim_device
+            .map(|d| d.name.clone())
+            .or_else(|| advert.local_name.clone())
+            .unwrap_or_else(|| address.to_string());
+        let order = PairingOrder {
+            address,
+            name,
+            // The installer knows a simulated device's PIN from the building's config.
+            security_pin: sim_device.map(|d| d.security_pin.to_string()),
+            as_bridge: None,
+        };
+        // A pairing already running for this device is fine: it heard the same advert.
+        let _ = gateway.start_pairing(&Principal::Local, order);
+    }
+}
+
+async fn safety_refresh(gateway: Arc<Gateway>, every: Duration, shutdown: CancellationToken) {
+    let mut safety = tokio::time::interval(every);
     safety.tick().await;
     loop {
         tokio::select! {
-            signal = &mut shutdown => {
-                log_shutdown(signal);
-                break;
-            }
-            advert = adverts.recv() => match advert {
-                Some(advert) => on_advert(&config, &store, &backend, &fleet, &advert).await,
-                None => {
-                    tracing::error!("the advertisement feed ended; exiting so that systemd restarts us");
-                    return Err(OpsError::Ble(crate::ble::BleError::Adapter("advertisement feed ended".into())));
-                }
-            },
-            _ = safety.tick() => fleet.refresh_all(),
+            () = shutdown.cancelled() => return,
+            _ = safety.tick() => gateway.refresh_all(),
         }
     }
-    let _ = stop_http.send(true);
-    if let Err(error) = http.await {
-        tracing::warn!(%error, "HTTP server task ended abnormally");
-    }
-    backend.persist_sim(&config);
-    tracing::info!("stopped");
-    Ok(())
 }
 
-fn log_shutdown(signal: std::io::Result<shutdown::ShutdownSignal>) {
-    match signal {
-        Ok(signal) => tracing::info!(?signal, "shutting down"),
-        Err(error) => tracing::warn!(%error, "signal handling failed; shutting down"),
-    }
-}
-
-/// With `pairing.auto_pair`, pairs every simulated device of the config that is not paired yet.
-/// Real devices are paired when they advertise pairing mode (see [`on_advert`]).
-async fn pair_configured_devices(config: &Config, store: &Store, backend: &Backend, fleet: &Fleet) {
-    if !config.pairing.auto_pair || backend.sim.is_none() {
-        return;
-    }
+/// The demo's installer: presses the button of each simulated device not paired yet, one
+/// after another, and waits for the gateway to pair it (the advertisement watcher starts the
+/// pairing when it hears pairing mode).
+async fn press_buttons_of_unpaired_sim_devices(
+    config: Config,
+    gateway: Arc<Gateway>,
+    sim: crate::ble::sim::SimControl,
+    shutdown: CancellationToken,
+) {
+    let limit = config.ble.pairing_timeout() + SIM_PAIRING_MARGIN;
     for device in &config.sim.devices {
-        let target = DeviceRef {
-            address: DeviceAddress(device.address.clone()),
-            name: device.name.clone(),
-        };
-        if fleet.name(&target.address).is_some() {
+        let address = DeviceAddress(device.address.clone());
+        if gateway.is_paired(&address) {
             continue;
         }
-        let pin = Some(device.security_pin.to_string());
-        pair_and_add(config, store, backend, fleet, &target, pin).await;
-    }
-}
-
-async fn pair_and_add(
-    config: &Config,
-    store: &Store,
-    backend: &Backend,
-    fleet: &Fleet,
-    target: &DeviceRef,
-    pin: Option<String>,
-) {
-    let progress = |step: ops::PairProgress| tracing::info!("{step}");
-    let prompts = ops::PairPrompts {
-        progress: &progress,
-        ask_pin: None,
-    };
-    match ops::pair_device(config, store, backend, target, None, pin, prompts).await {
-        Ok(summary) => {
-            tracing::info!(device = %summary.name, address = %summary.address, auth_id = summary.authorization_id, "paired");
-            match store.pairing(&target.address) {
-                Ok(Some(pairing)) => fleet.add(backend::credentials(config, &pairing)),
-                Ok(None) => {
-                    tracing::error!(device = %target.name, "pairing not found in the store right after saving it")
-                }
-                Err(error) => {
-                    tracing::error!(device = %target.name, %error, "cannot read the new pairing")
+        let mut events = gateway.subscribe();
+        if let Err(error) = sim.press_button(&address) {
+            tracing::warn!(device = %device.name, %error, "cannot press the simulated button");
+            continue;
+        }
+        let finished = wait_for_pairing_end(&mut events, &address);
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            ended = tokio::time::timeout(limit, finished) => {
+                if ended.is_err() {
+                    tracing::warn!(device = %device.name, "simulated device was not paired in time");
                 }
             }
         }
-        Err(error) => tracing::warn!(device = %target.name, %error, "pairing failed"),
     }
 }
 
-async fn on_advert(
-    config: &Config,
-    store: &Store,
-    backend: &Backend,
-    fleet: &Fleet,
-    advert: &Advertisement,
+async fn wait_for_pairing_end(
+    events: &mut broadcast::Receiver<GatewayEvent>,
+    address: &DeviceAddress,
 ) {
-    let Some(address) = advert.address.clone() else {
-        return;
-    };
-    if fleet.name(&address).is_some() {
-        fleet.on_advertisement(advert);
-        return;
-    }
-    if config.pairing.auto_pair && read_advertisement(advert).pairing.is_some() {
-        let name = advert
-            .local_name
-            .clone()
-            .unwrap_or_else(|| address.to_string());
-        let target = DeviceRef { address, name };
-        pair_and_add(config, store, backend, fleet, &target, None).await;
-    }
-}
-
-/// Logs what happens to the devices; the interfaces of later issues hang off the same events.
-async fn log_events(fleet: Arc<Fleet>, mut events: broadcast::Receiver<FleetEvent>) {
     loop {
         match events.recv().await {
-            Ok(FleetEvent::StateChanged { address, state }) => tracing::info!(
-                device = %fleet.name(&address).unwrap_or_else(|| address.to_string()),
+            Ok(GatewayEvent::Pairing {
+                device,
+                progress: PairingProgress::Done { .. } | PairingProgress::Failed { .. },
+            }) if &device == address => return,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Logs what happens to the devices; the interfaces hang off the same bus.
+async fn log_events(mut events: broadcast::Receiver<GatewayEvent>, shutdown: CancellationToken) {
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => return,
+            event = events.recv() => event,
+        };
+        match event {
+            Ok(GatewayEvent::StateChanged { device, state }) => tracing::info!(
+                device = %device,
                 lock_state = state.lock_state.name(),
                 trigger = state.trigger.name(),
                 battery_critical = state.battery_critical(),
                 "state changed"
             ),
-            Ok(FleetEvent::BatteryCritical { address }) => tracing::warn!(
-                device = %fleet.name(&address).unwrap_or_else(|| address.to_string()),
-                "battery critical"
-            ),
-            Ok(FleetEvent::Connected { address }) => {
-                tracing::debug!(device = %address, "connected")
+            Ok(GatewayEvent::BatteryCritical { device }) => {
+                tracing::warn!(device = %device, "battery critical")
             }
-            Ok(FleetEvent::Disconnected { address }) => {
-                tracing::debug!(device = %address, "disconnected")
+            Ok(GatewayEvent::DeviceConnected { device }) => {
+                tracing::debug!(device = %device, "connected")
             }
+            Ok(GatewayEvent::DeviceDisconnected { device }) => {
+                tracing::debug!(device = %device, "disconnected")
+            }
+            Ok(GatewayEvent::DeviceAdded { device }) => {
+                tracing::info!(device = %device, "device added to the fleet")
+            }
+            Ok(GatewayEvent::DeviceRemoved { device }) => {
+                tracing::info!(device = %device, "device removed from the fleet")
+            }
+            Ok(GatewayEvent::Pairing { device, progress }) => {
+                tracing::info!(device = %device, "{progress}")
+            }
+            Ok(GatewayEvent::ActionRequested { .. } | GatewayEvent::ActionFinished { .. }) => {}
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "event log fell behind")
             }
-            Err(broadcast::error::RecvError::Closed) => break,
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
 
 /// The demo's residents: now and then somebody turns a knob or opens a door by hand.
-fn spawn_simulated_residents(config: &Config, sim: crate::ble::sim::SimControl) {
-    let interval = Duration::from_secs(config.sim.activity_interval_s);
+async fn simulated_residents(
+    interval: Duration,
+    addresses: Vec<DeviceAddress>,
+    sim: crate::ble::sim::SimControl,
+    shutdown: CancellationToken,
+) {
     if interval.is_zero() {
         return;
     }
-    let addresses: Vec<DeviceAddress> = config
-        .sim
-        .devices
-        .iter()
-        .map(|d| DeviceAddress(d.address.clone()))
-        .collect();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            let (index, action) = {
-                let mut rng = rand::thread_rng();
-                (
-                    rng.gen_range(0..addresses.len().max(1)),
-                    rng.gen_range(1..=2u8),
-                )
-            };
-            if let Some(address) = addresses.get(index) {
-                if let Err(error) = sim.manual_action(address, action) {
-                    tracing::debug!(device = %address, %error, "simulated resident could not act");
-                }
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let (index, action) = {
+            let mut rng = rand::thread_rng();
+            (
+                rng.gen_range(0..addresses.len().max(1)),
+                rng.gen_range(1..=2u8),
+            )
+        };
+        if let Some(address) = addresses.get(index) {
+            if let Err(error) = sim.manual_action(address, action) {
+                tracing::debug!(device = %address, %error, "simulated resident could not act");
             }
         }
-    });
+    }
 }

@@ -14,13 +14,27 @@ use super::sim::SimConfig;
 pub struct GatewayConfig {
     /// How this gateway names itself in logs and reports.
     pub name: String,
+    /// On SIGTERM/SIGINT, the daemon ends within this many seconds: requests in flight and
+    /// running commands finish (or are cut off), every BLE link is closed, the store flushed.
+    pub shutdown_timeout_s: u64,
+    /// The local control socket through which one-shot commands (`nuki-edge lock …`) reach
+    /// the running daemon; default: beside the store, `<store>.control.sock`.
+    pub control_socket: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             name: "nuki-edge".to_owned(),
+            shutdown_timeout_s: 10,
+            control_socket: None,
         }
+    }
+}
+
+impl GatewayConfig {
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_timeout_s)
     }
 }
 
@@ -230,12 +244,16 @@ impl FleetSettings {
 pub struct HttpConfig {
     /// Address and port to listen on; the official Bridge uses port 8080.
     pub listen: String,
+    /// Connections open at once; more are answered 503 and closed. Keep it well below the
+    /// service's file descriptor limit (`LimitNOFILE=` in the systemd unit).
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
+            max_connections: 256,
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct SimConfig {
     /// Simulated residents operate a random door this often (seconds); 0 = never. Makes the
     /// demo's state log move.
     pub activity_interval_s: u64,
+    /// Fault injection: the simulated adapter stops delivering advertisements after this
+    /// many seconds, as when bluetoothd dies. The daemon then exits non-zero so that systemd
+    /// restarts it. Unset (the default): never.
+    pub adapter_fails_after_s: Option<u64>,
     /// Where the simulated devices keep their own memory (authorizations, PINs, lock state)
     /// between runs, as real devices do; unset = next to the store file (`<store>.sim.json`).
     pub state_path: Option<std::path::PathBuf>,
@@ -38,6 +42,7 @@ impl Default for SimConfig {
             connect_time_ms: 200,
             fragment_len: 20,
             activity_interval_s: 0,
+            adapter_fails_after_s: None,
             state_path: None,
             devices: Vec::new(),
         }

@@ -24,6 +24,18 @@ impl Config {
             .map_err(|err| ConfigError::invalid("log.level", one_line(&err.to_string())))?;
         self.validate_ble()?;
         self.validate_fleet()?;
+        if !(1..=300).contains(&self.gateway.shutdown_timeout_s) {
+            return Err(ConfigError::invalid(
+                "gateway.shutdown_timeout_s",
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        if !(1..=65_536).contains(&self.http.max_connections) {
+            return Err(ConfigError::invalid(
+                "http.max_connections",
+                "must be between 1 and 65536",
+            ));
+        }
         check_name("pairing.name", &self.pairing.name, MAX_NAME_BYTES)?;
         validate_sim(&self.sim, self.ble.backend)
     }

@@ -6,19 +6,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::ble::{Advertisement, BleTransport, DeviceAddress};
 use crate::nuki::enums::DeviceAction;
 use crate::nuki::messages::KeyturnerStates;
 
+use super::client::DeviceClient;
 use super::credentials::DeviceCredentials;
-use super::link::LinkTimeouts;
+use super::link::{LinkError, LinkTimeouts};
 use super::outcome::{Failure, Outcome};
+use super::pairing::{pair_over_link, PairedDevice, PairingStep};
 use super::read_advertisement;
 use super::slots::{LinkSlots, Priority};
-use super::task::{Command, DeviceTask, Job, StateCache};
+use super::task::{
+    Command, DeviceTask, Job, Operation, OperationFn, QueueStats, StateCache, TaskContext,
+};
+use crate::nuki::pairing::PairingRequest;
+use crate::nuki::uuids::ServiceFamily;
 
 /// Commands queued per device before callers get `Busy` instead of waiting.
 pub const DEVICE_QUEUE_DEPTH: usize = 16;
@@ -41,6 +50,8 @@ pub struct FleetConfig {
     /// While a state-changed flag stays raised (nobody paired as Bridge clears it), read the
     /// device again no sooner than this.
     pub stuck_flag_refresh: Duration,
+    /// On shutdown, how long a running command may go on before its link is closed anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for FleetConfig {
@@ -53,6 +64,7 @@ impl Default for FleetConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             stuck_flag_refresh: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(8),
         }
     }
 }
@@ -73,11 +85,19 @@ pub enum FleetEvent {
     BatteryCritical {
         address: DeviceAddress,
     },
+    /// A device joined the fleet (at start, or after a new pairing replaced an old one).
+    Added {
+        address: DeviceAddress,
+    },
+    Removed {
+        address: DeviceAddress,
+    },
 }
 
 struct DeviceHandle {
     jobs: mpsc::Sender<Job>,
     refresh_queued: Arc<AtomicBool>,
+    stats: Arc<QueueStats>,
     info: DeviceInfo,
 }
 
@@ -100,6 +120,9 @@ pub struct Fleet {
     cache: StateCache,
     events: broadcast::Sender<FleetEvent>,
     flags: Mutex<HashMap<DeviceAddress, Instant>>,
+    /// Every device task, so shutdown can wait for each link to be closed.
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
 }
 
 impl Fleet {
@@ -118,6 +141,8 @@ impl Fleet {
             cache: Arc::new(RwLock::new(HashMap::new())),
             events,
             flags: Mutex::new(HashMap::new()),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
         });
         for credentials in devices {
             fleet.add(credentials);
@@ -127,8 +152,12 @@ impl Fleet {
 
     /// Adds (or replaces, after a new pairing) a device and starts its task.
     pub fn add(&self, credentials: DeviceCredentials) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
         let (jobs, receiver) = mpsc::channel(DEVICE_QUEUE_DEPTH);
         let refresh_queued = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(QueueStats::default());
         let address = credentials.address.clone();
         let info = DeviceInfo {
             address: address.clone(),
@@ -137,26 +166,65 @@ impl Fleet {
             family: credentials.family,
             device_type: credentials.device_type,
         };
+        let context = TaskContext {
+            transport: self.transport.clone(),
+            slots: self.slots.clone(),
+            config: self.config,
+            events: self.events.clone(),
+            cache: self.cache.clone(),
+            shutdown: self.shutdown.clone(),
+        };
         let task = DeviceTask::new(
             credentials,
-            self.transport.clone(),
-            self.slots.clone(),
-            self.config,
+            context,
             receiver,
-            self.events.clone(),
-            self.cache.clone(),
             refresh_queued.clone(),
+            stats.clone(),
         );
-        tokio::spawn(task.run());
+        self.tasks.spawn(task.run());
         // Replacing the handle drops the old sender; the old task ends after its queue.
         write(&self.devices).insert(
-            address,
+            address.clone(),
             DeviceHandle {
                 jobs,
                 refresh_queued,
+                stats,
                 info,
             },
         );
+        let _ = self.events.send(FleetEvent::Added { address });
+    }
+
+    /// Drops a device: its task answers what is queued, closes the link and ends.
+    pub fn remove(&self, address: &DeviceAddress) -> bool {
+        let removed = write(&self.devices).remove(address).is_some();
+        if removed {
+            write(&self.cache).remove(address);
+            let _ = self.events.send(FleetEvent::Removed {
+                address: address.clone(),
+            });
+        }
+        removed
+    }
+
+    /// Stops every device task: new work is refused, running commands get `grace` to finish,
+    /// queued ones are answered `ShuttingDown`, and every link is closed. Returns whether all
+    /// tasks ended within `limit`.
+    pub async fn shutdown(&self, limit: Duration) -> bool {
+        self.shutdown.cancel();
+        self.tasks.close();
+        let ended = tokio::time::timeout(limit, self.tasks.wait()).await.is_ok();
+        if !ended {
+            tracing::warn!(
+                still_running = self.tasks.len(),
+                "device tasks did not end within the shutdown limit"
+            );
+        }
+        ended
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<FleetEvent> {
@@ -170,6 +238,10 @@ impl Fleet {
     /// The last state each device reported (no radio traffic).
     pub fn cached_state(&self, address: &DeviceAddress) -> Option<KeyturnerStates> {
         read(&self.cache).get(address).cloned()
+    }
+
+    pub fn contains(&self, address: &DeviceAddress) -> bool {
+        read(&self.devices).contains_key(address)
     }
 
     pub fn addresses(&self) -> Vec<DeviceAddress> {
@@ -199,24 +271,115 @@ impl Fleet {
         action: DeviceAction,
         deadline: Duration,
     ) -> Outcome {
-        self.submit(address, Command::Act(action), Priority::User, deadline)
-            .await
+        let deadline = Instant::now() + deadline;
+        let answer = self.enqueue(address, Command::Act(action), Priority::User, deadline)?;
+        answer.outcome().await
+    }
+
+    /// Queues an action and returns at once; the outcome arrives through the ticket.
+    pub fn start_action(
+        &self,
+        address: &DeviceAddress,
+        action: DeviceAction,
+        deadline: Duration,
+    ) -> Result<PendingOutcome, Failure> {
+        let deadline = Instant::now() + deadline;
+        self.enqueue(address, Command::Act(action), Priority::User, deadline)
     }
 
     /// Reads a device's state over the radio for a waiting user.
     pub async fn read_state(&self, address: &DeviceAddress, deadline: Duration) -> Outcome {
-        self.submit(address, Command::ReadState, Priority::User, deadline)
-            .await
+        let deadline = Instant::now() + deadline;
+        let answer = self.enqueue(address, Command::ReadState, Priority::User, deadline)?;
+        answer.outcome().await
     }
 
-    async fn submit(
+    /// Runs any operation on the device's link, with the same slot, priority, deadline and
+    /// retry rules as every other command (provisioning, log reads, setting the time, …).
+    /// `repeatable`: whether it may run again on a new link after the first one broke.
+    pub async fn run<T, F>(
+        &self,
+        address: &DeviceAddress,
+        priority: Priority,
+        deadline: Duration,
+        name: &'static str,
+        repeatable: bool,
+        mut operation: F,
+    ) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: for<'a> FnMut(&'a mut DeviceClient) -> BoxFuture<'a, Result<T, LinkError>>
+            + Send
+            + 'static,
+    {
+        let deadline = Instant::now() + deadline;
+        let produced = Arc::new(Mutex::new(None));
+        let slot = produced.clone();
+        let run: OperationFn = Box::new(move |client| {
+            let slot = slot.clone();
+            let running = operation(client);
+            Box::pin(async move {
+                let value = running.await?;
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                Ok(())
+            })
+        });
+        let command = Command::Run(Operation {
+            name,
+            repeatable,
+            run,
+        });
+        self.enqueue(address, command, priority, deadline)?
+            .outcome()
+            .await?;
+        let value = produced.lock().unwrap_or_else(|p| p.into_inner()).take();
+        value.ok_or(Failure::ShuttingDown)
+    }
+
+    /// Pairs with a device in pairing mode on a link slot of the adapter (as a user's work),
+    /// so pairing never opens a link beyond the adapter's limit.
+    pub async fn pair(
+        &self,
+        address: &DeviceAddress,
+        advertised: ServiceFamily,
+        request: PairingRequest,
+        deadline: Duration,
+        progress: &(dyn Fn(PairingStep) + Send + Sync),
+    ) -> Result<PairedDevice, PairFailure> {
+        if self.shutdown.is_cancelled() {
+            return Err(PairFailure::Fleet(Failure::ShuttingDown));
+        }
+        let deadline = Instant::now() + deadline;
+        let _slot = tokio::time::timeout_at(deadline, self.slots.acquire(Priority::User))
+            .await
+            .map_err(|_| PairFailure::Fleet(Failure::TimedOut))?;
+        let pairing = pair_over_link(
+            self.transport.as_ref(),
+            address,
+            advertised,
+            request,
+            self.config.timeouts,
+            progress,
+        );
+        tokio::select! {
+            result = tokio::time::timeout_at(deadline, pairing) => match result {
+                Ok(result) => result.map_err(PairFailure::Link),
+                Err(_) => Err(PairFailure::Fleet(Failure::TimedOut)),
+            },
+            () = self.shutdown.cancelled() => Err(PairFailure::Fleet(Failure::ShuttingDown)),
+        }
+    }
+
+    fn enqueue(
         &self,
         address: &DeviceAddress,
         command: Command,
         priority: Priority,
-        deadline: Duration,
-    ) -> Outcome {
-        let deadline = Instant::now() + deadline;
+        deadline: Instant,
+    ) -> Result<PendingOutcome, Failure> {
+        if self.shutdown.is_cancelled() {
+            return Err(Failure::ShuttingDown);
+        }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             command,
@@ -224,19 +387,22 @@ impl Fleet {
             deadline,
             reply: Some(reply),
         };
-        let sender = read(&self.devices)
-            .get(address)
-            .map(|d| d.jobs.clone())
-            .ok_or(Failure::UnknownDevice)?;
-        match sender.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(Failure::Busy),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Failure::ShuttingDown),
+        let devices = read(&self.devices);
+        let device = devices.get(address).ok_or(Failure::UnknownDevice)?;
+        // A job that cannot start before its deadline is refused now, not after it.
+        if device
+            .stats
+            .cannot_start_within(deadline.saturating_duration_since(Instant::now()))
+        {
+            return Err(Failure::Busy);
         }
-        match tokio::time::timeout_at(deadline, answer).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Err(Failure::ShuttingDown),
-            Err(_) => Err(Failure::TimedOut),
+        match device.jobs.try_send(job) {
+            Ok(()) => {
+                device.stats.queued.fetch_add(1, Ordering::Relaxed);
+                Ok(PendingOutcome { answer, deadline })
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Err(Failure::Busy),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Failure::ShuttingDown),
         }
     }
 
@@ -255,8 +421,11 @@ impl Fleet {
             deadline: Instant::now() + self.config.timeouts.connect + self.config.timeouts.command,
             reply: None,
         };
-        if device.jobs.try_send(job).is_err() {
-            device.refresh_queued.store(false, Ordering::SeqCst);
+        match device.jobs.try_send(job) {
+            Ok(()) => {
+                device.stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => device.refresh_queued.store(false, Ordering::SeqCst),
         }
     }
 
@@ -299,6 +468,31 @@ impl Fleet {
     pub fn refresh_all(&self) {
         for address in self.addresses() {
             self.request_refresh(&address);
+        }
+    }
+}
+
+/// Why a pairing did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PairFailure {
+    #[error(transparent)]
+    Fleet(Failure),
+    #[error(transparent)]
+    Link(LinkError),
+}
+
+/// A queued command's answer, due by its deadline.
+pub struct PendingOutcome {
+    answer: oneshot::Receiver<Outcome>,
+    deadline: Instant,
+}
+
+impl PendingOutcome {
+    pub async fn outcome(self) -> Outcome {
+        match tokio::time::timeout_at(self.deadline, self.answer).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(Failure::ShuttingDown),
+            Err(_) => Err(Failure::TimedOut),
         }
     }
 }

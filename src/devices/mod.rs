@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod fleet;
 pub mod link;
 pub mod outcome;
+pub mod pairing;
 pub mod slots;
 mod task;
 

@@ -114,6 +114,16 @@ impl LinkSlots {
         self.shared.contention.subscribe()
     }
 
+    /// Tasks waiting for a slot whose work weighs at least as much as `priority`'s: a holder
+    /// with more work of that priority hands its slot over when this is above zero.
+    pub fn waiting_at_least(&self, priority: Priority) -> usize {
+        let waiters = lock(&self.shared.waiters);
+        match priority {
+            Priority::User => waiters.user.len(),
+            Priority::Background => waiters.waiting(),
+        }
+    }
+
     /// Slots not in use right now.
     pub fn free(&self) -> usize {
         lock(&self.shared.waiters).free

@@ -2,12 +2,15 @@
 //! an idle link (sooner when another device waits for a slot) and backs off after failures.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use rand::Rng;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
 
 use crate::ble::{BleTransport, DeviceAddress};
 use crate::nuki::enums::{
@@ -20,23 +23,45 @@ use super::client::DeviceClient;
 use super::credentials::DeviceCredentials;
 use super::fleet::{FleetConfig, FleetEvent};
 use super::link::LinkError;
-use super::outcome::{Completed, Failure, Outcome};
+use super::outcome::{Completed, Failure, Outcome, UnreachableReason};
 use super::slots::{LinkSlots, Priority, SlotPermit};
 
 /// Pause before asking again when a retried command finds the device still moving.
 const BUSY_RETRY_DELAY: Duration = Duration::from_millis(500);
 
+/// Work on an open link that the fleet schedules like any other command; the value it
+/// produces travels back through what the closure captured.
+pub struct Operation {
+    pub name: &'static str,
+    /// Whether running it again after a lost link cannot do harm.
+    pub repeatable: bool,
+    pub run: OperationFn,
+}
+
+pub type OperationFn =
+    Box<dyn for<'a> FnMut(&'a mut DeviceClient) -> BoxFuture<'a, Result<(), LinkError>> + Send>;
+
+impl std::fmt::Debug for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operation")
+            .field("name", &self.name)
+            .field("repeatable", &self.repeatable)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a job asks of the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Command {
     ReadState,
     Act(DeviceAction),
+    Run(Operation),
 }
 
 impl Command {
     /// Whether sending it again after a lost link cannot do harm (the device answers an
     /// action whose target state it is already in with COMPLETE).
-    fn is_repeatable(self) -> bool {
+    fn is_repeatable(&self) -> bool {
         match self {
             Command::ReadState => true,
             Command::Act(DeviceAction::Lock(action)) => {
@@ -48,6 +73,15 @@ impl Command {
             Command::Act(DeviceAction::Opener(action)) => {
                 !matches!(action, OpenerAction::ElectricStrikeActuation)
             }
+            Command::Run(operation) => operation.repeatable,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Command::ReadState => "read state",
+            Command::Act(action) => action.name(),
+            Command::Run(operation) => operation.name,
         }
     }
 }
@@ -59,6 +93,37 @@ pub(crate) struct Job {
     pub reply: Option<oneshot::Sender<Outcome>>,
 }
 
+/// What callers of a device can know about its queue without asking its task.
+#[derive(Debug, Default)]
+pub(crate) struct QueueStats {
+    /// Jobs sent and not yet taken up by the task.
+    pub queued: AtomicUsize,
+    /// How long a job has recently taken, smoothed; 0 until one finished.
+    pub typical_ms: AtomicU64,
+}
+
+impl QueueStats {
+    /// Whether a new job would wait longer than `budget` behind those already queued (plus
+    /// the one running), judged by how long jobs have recently taken.
+    pub fn cannot_start_within(&self, budget: Duration) -> bool {
+        let typical = self.typical_ms.load(Ordering::Relaxed);
+        let ahead = self.queued.load(Ordering::Relaxed) as u64 + 1;
+        typical > 0 && Duration::from_millis(typical.saturating_mul(ahead)) > budget
+    }
+
+    fn record(&self, took: Duration) {
+        let took = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        let before = self.typical_ms.load(Ordering::Relaxed);
+        // An exponential average: recent jobs count most, one outlier does not swing it.
+        let smoothed = if before == 0 {
+            took
+        } else {
+            (before.saturating_mul(3).saturating_add(took)) / 4
+        };
+        self.typical_ms.store(smoothed, Ordering::Relaxed);
+    }
+}
+
 pub(crate) type StateCache = Arc<RwLock<HashMap<DeviceAddress, KeyturnerStates>>>;
 
 struct OpenLink {
@@ -67,41 +132,42 @@ struct OpenLink {
     last_used: Instant,
 }
 
+/// What a device task shares with the fleet.
+pub(crate) struct TaskContext {
+    pub transport: Arc<dyn BleTransport>,
+    pub slots: LinkSlots,
+    pub config: FleetConfig,
+    pub events: broadcast::Sender<FleetEvent>,
+    pub cache: StateCache,
+    /// Cancelled when the fleet shuts down.
+    pub shutdown: CancellationToken,
+}
+
 pub(crate) struct DeviceTask {
     credentials: DeviceCredentials,
-    transport: Arc<dyn BleTransport>,
-    slots: LinkSlots,
-    config: FleetConfig,
+    context: TaskContext,
     jobs: mpsc::Receiver<Job>,
-    events: broadcast::Sender<FleetEvent>,
-    cache: StateCache,
-    refresh_queued: Arc<std::sync::atomic::AtomicBool>,
+    refresh_queued: Arc<AtomicBool>,
+    stats: Arc<QueueStats>,
     link: Option<OpenLink>,
     failures: u32,
     retry_after: Option<Instant>,
 }
 
 impl DeviceTask {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         credentials: DeviceCredentials,
-        transport: Arc<dyn BleTransport>,
-        slots: LinkSlots,
-        config: FleetConfig,
+        context: TaskContext,
         jobs: mpsc::Receiver<Job>,
-        events: broadcast::Sender<FleetEvent>,
-        cache: StateCache,
-        refresh_queued: Arc<std::sync::atomic::AtomicBool>,
+        refresh_queued: Arc<AtomicBool>,
+        stats: Arc<QueueStats>,
     ) -> Self {
         Self {
             credentials,
-            transport,
-            slots,
-            config,
+            context,
             jobs,
-            events,
-            cache,
             refresh_queued,
+            stats,
             link: None,
             failures: 0,
             retry_after: None,
@@ -114,24 +180,41 @@ impl DeviceTask {
 
     fn idle_limit(&self) -> Duration {
         if self.credentials.mains_powered {
-            self.config.mains_idle_disconnect
+            self.context.config.mains_idle_disconnect
         } else {
-            self.config.idle_disconnect
+            self.context.config.idle_disconnect
         }
     }
 
+    /// Runs jobs until the fleet shuts down or drops the device; always ends with the link
+    /// closed, so no device is left connected (a connected lock drains its battery and keeps
+    /// its other users out).
     pub async fn run(mut self) {
-        let mut contention = self.slots.contention();
+        let mut contention = self.context.slots.contention();
+        let shutdown = self.context.shutdown.clone();
+        let grace = self.context.config.shutdown_grace;
         loop {
             let idle_at = self
                 .link
                 .as_ref()
                 .map(|link| link.last_used + self.idle_limit());
             tokio::select! {
-                // Queued work first: closing a link that the next job needs costs a reconnect.
                 biased;
+                () = shutdown.cancelled() => break,
+                // Queued work before closing an idle link: closing a link that the next job
+                // needs costs a reconnect. Fairness to other devices is kept after each job.
                 job = self.jobs.recv() => match job {
-                    Some(job) => self.handle(job).await,
+                    Some(job) => {
+                        let finished = tokio::select! {
+                            () = self.handle(job) => true,
+                            () = grace_after(&shutdown, grace) => false,
+                        };
+                        if !finished {
+                            tracing::warn!(device = %self.credentials.name, "command still running at the end of the shutdown grace period; abandoned");
+                            break;
+                        }
+                        self.yield_slot_if_others_wait().await;
+                    }
                     None => break,
                 },
                 () = sleep_until(idle_at.unwrap_or_else(far_future)), if idle_at.is_some() => {
@@ -147,21 +230,43 @@ impl DeviceTask {
                 }
             }
         }
+        self.jobs.close();
+        while let Ok(job) = self.jobs.try_recv() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            if let Some(reply) = job.reply {
+                let _ = reply.send(Err(Failure::ShuttingDown));
+            }
+        }
         self.close_link("shutdown").await;
     }
 
-    async fn handle(&mut self, job: Job) {
-        if job.priority == Priority::Background {
-            self.refresh_queued
-                .store(false, std::sync::atomic::Ordering::SeqCst);
+    /// A device with more queued work would otherwise keep its slot for as long as work
+    /// keeps coming, and a device waiting for a slot would starve: after each job, a holder
+    /// hands its slot over when a device with work as urgent as its own waits.
+    async fn yield_slot_if_others_wait(&mut self) {
+        if self.link.is_none() || self.jobs.is_empty() {
+            return;
         }
-        let outcome = if Instant::now() >= job.deadline {
+        if self.context.slots.waiting_at_least(Priority::User) > 0 {
+            self.close_link("slot handed to a waiting device").await;
+        }
+    }
+
+    async fn handle(&mut self, job: Job) {
+        self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        if job.priority == Priority::Background {
+            self.refresh_queued.store(false, Ordering::SeqCst);
+        }
+        let started = Instant::now();
+        let name = job.command.name();
+        let outcome = if started >= job.deadline {
             Err(Failure::TimedOut)
         } else {
             self.execute(job.command, job.priority, job.deadline).await
         };
+        self.stats.record(started.elapsed());
         if let Err(failure) = &outcome {
-            tracing::debug!(device = %self.credentials.name, command = ?job.command, %failure, "command failed");
+            tracing::debug!(device = %self.credentials.name, command = name, %failure, "command failed");
         }
         if let Some(reply) = job.reply {
             // The caller may have given up; its loss.
@@ -171,7 +276,7 @@ impl DeviceTask {
 
     async fn execute(
         &mut self,
-        command: Command,
+        mut command: Command,
         priority: Priority,
         deadline: Instant,
     ) -> Outcome {
@@ -180,11 +285,9 @@ impl DeviceTask {
             attempt += 1;
             self.ensure_link(priority, deadline).await?;
             let Some(link) = self.link.as_mut() else {
-                return Err(Failure::Unreachable {
-                    reason: "no link".into(),
-                });
+                return Err(Failure::unreachable(UnreachableReason::LinkLost));
             };
-            let result = timeout_at(deadline, run_command(&mut link.client, command)).await;
+            let result = timeout_at(deadline, run_command(&mut link.client, &mut command)).await;
             link.last_used = Instant::now();
             match result {
                 Err(_) => {
@@ -207,11 +310,10 @@ impl DeviceTask {
                     let retry =
                         attempt == 1 && command.is_repeatable() && Instant::now() < deadline;
                     if !retry {
+                        tracing::debug!(device = %self.credentials.name, %error, "link failed mid-command");
                         return Err(match error {
                             LinkError::Timeout { .. } => Failure::TimedOut,
-                            other => Failure::Unreachable {
-                                reason: other.to_string(),
-                            },
+                            other => Failure::unreachable(UnreachableReason::of_link_error(&other)),
                         });
                     }
                     tracing::info!(device = %self.credentials.name, %error, "link lost mid-command; trying again");
@@ -238,21 +340,19 @@ impl DeviceTask {
         if let Some(retry_after) = self.retry_after {
             // Background work respects the backoff; a waiting user gets a try right away.
             if priority == Priority::Background && Instant::now() < retry_after {
-                return Err(Failure::Unreachable {
-                    reason: "backing off after failed connections".into(),
-                });
+                return Err(Failure::unreachable(UnreachableReason::BackingOff));
             }
         }
-        let slot = timeout_at(deadline, self.slots.acquire(priority))
+        let slot = timeout_at(deadline, self.context.slots.acquire(priority))
             .await
             .map_err(|_| Failure::TimedOut)?;
-        let connect_deadline = deadline.min(Instant::now() + self.config.timeouts.connect);
+        let connect_deadline = deadline.min(Instant::now() + self.context.config.timeouts.connect);
         let connected = timeout_at(
             connect_deadline,
             DeviceClient::connect(
-                self.transport.as_ref(),
+                self.context.transport.as_ref(),
                 &self.credentials,
-                self.config.timeouts,
+                self.context.config.timeouts,
             ),
         )
         .await;
@@ -265,25 +365,24 @@ impl DeviceTask {
                     _slot: slot,
                     last_used: Instant::now(),
                 });
-                let _ = self.events.send(FleetEvent::Connected {
+                let _ = self.context.events.send(FleetEvent::Connected {
                     address: self.address().clone(),
                 });
                 Ok(())
             }
             Ok(Err(error)) => {
                 self.note_connect_failure();
-                Err(Failure::Unreachable {
-                    reason: error.to_string(),
-                })
+                tracing::debug!(device = %self.credentials.name, %error, "connect failed");
+                Err(Failure::unreachable(UnreachableReason::of_connect_error(
+                    &error,
+                )))
             }
             Err(_) => {
                 self.note_connect_failure();
                 Err(if Instant::now() >= deadline {
                     Failure::TimedOut
                 } else {
-                    Failure::Unreachable {
-                        reason: "connect timed out".into(),
-                    }
+                    Failure::unreachable(UnreachableReason::ConnectTimeout)
                 })
             }
         }
@@ -294,10 +393,11 @@ impl DeviceTask {
         self.failures = self.failures.saturating_add(1);
         let exponent = self.failures.saturating_sub(1).min(16);
         let ceiling = self
+            .context
             .config
             .backoff_base
             .saturating_mul(1 << exponent)
-            .min(self.config.backoff_max);
+            .min(self.context.config.backoff_max);
         let jittered = ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0));
         self.retry_after = Some(Instant::now() + jittered);
     }
@@ -306,7 +406,7 @@ impl DeviceTask {
         if let Some(link) = self.link.take() {
             tracing::debug!(device = %self.credentials.name, why, "closing link");
             link.client.close().await;
-            let _ = self.events.send(FleetEvent::Disconnected {
+            let _ = self.context.events.send(FleetEvent::Disconnected {
                 address: self.address().clone(),
             });
         }
@@ -315,6 +415,7 @@ impl DeviceTask {
     fn remember(&self, state: KeyturnerStates) {
         let previous = {
             let mut cache = self
+                .context
                 .cache
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -327,13 +428,13 @@ impl DeviceTask {
             previous == state
         });
         if !unchanged {
-            let _ = self.events.send(FleetEvent::StateChanged {
+            let _ = self.context.events.send(FleetEvent::StateChanged {
                 address: self.address().clone(),
                 state: state.clone(),
             });
         }
         if state.battery_critical() && !was_critical {
-            let _ = self.events.send(FleetEvent::BatteryCritical {
+            let _ = self.context.events.send(FleetEvent::BatteryCritical {
                 address: self.address().clone(),
             });
         }
@@ -346,19 +447,26 @@ fn far_future() -> Instant {
 
 async fn run_command(
     client: &mut DeviceClient,
-    command: Command,
+    command: &mut Command,
 ) -> Result<Option<KeyturnerStates>, LinkError> {
     match command {
         Command::ReadState => client.states().await.map(Some),
         Command::Act(action) => {
-            let report = client.act(action).await?;
+            let report = client.act(*action).await?;
             match report.final_state() {
                 Some(state) => Ok(Some(state.clone())),
                 // Already in the target state: the device completed without a state update.
                 None => client.states().await.map(Some),
             }
         }
+        Command::Run(operation) => (operation.run)(client).await.map(|()| None),
     }
+}
+
+/// Resolves once the fleet is shutting down and the grace period for running commands ran out.
+async fn grace_after(shutdown: &CancellationToken, grace: Duration) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(grace).await;
 }
 
 /// A completed action whose final state says the motor did not get there.
@@ -375,8 +483,6 @@ fn refusal(error: &LinkError) -> Failure {
             ErrorCode::KErrorMotorBlocked => Failure::MotorBlocked,
             code => Failure::Refused { code },
         },
-        other => Failure::Unreachable {
-            reason: other.to_string(),
-        },
+        other => Failure::unreachable(UnreachableReason::of_link_error(other)),
     }
 }

@@ -1,144 +1,309 @@
-//! The core: the single entry point for operating a device, and the internal event bus.
+//! The core: the single door through which every interface reads and operates devices, with
+//! the principal who asks, and the internal event bus.
 //!
-//! Every interface calls [`Gateway::act`]; nothing talks to the fleet directly. For now the
-//! only principal is the owner; the permission engine of the next issue goes in front of the
-//! fleet here, so no interface can bypass it.
+//! Nothing above this module talks to the fleet: interfaces get [`DeviceView`]s, reports and
+//! [`Refusal`]s. The permission rules of the next issue go in front of the fleet here
+//! ([`Gateway::check`]), so no interface can bypass them.
 
-use std::sync::Arc;
+mod events;
+mod pairing;
+mod principal;
+mod view;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::ble::DeviceAddress;
-use crate::devices::fleet::{DeviceInfo, Fleet, FleetEvent};
-use crate::devices::outcome::Outcome;
+use crate::ble::{Advertisement, DeviceAddress};
+use crate::clock::SharedClock;
+use crate::devices::fleet::Fleet;
+use crate::devices::read_advertisement;
+use crate::nuki::advert::PairingAdvert;
 use crate::nuki::enums::DeviceAction;
 use crate::nuki::messages::KeyturnerStates;
+use crate::store::Store;
+
+pub use events::{GatewayEvent, PairingProgress};
+pub use pairing::{
+    credentials_of, pairing_advice, resolve_pin, PairingFailure, PairingOrder, PairingSettings,
+};
+pub use principal::Principal;
+pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
 
 /// Events kept for slow subscribers (callbacks, logs) before they start missing some.
 const EVENT_BUFFER: usize = 1024;
 
-/// Who asks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Principal {
-    /// The building's owner (the Nuki Box management account); full rights.
-    Owner,
+/// Tuning of the core; every value comes from the configuration.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// How long a user's action may take, queueing included.
+    pub action_deadline: Duration,
+    pub pairing: PairingSettings,
 }
 
-/// What the gateway reports on its bus.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GatewayEvent {
-    ActionRequested {
-        principal: Principal,
-        device: DeviceAddress,
-        action: DeviceAction,
-    },
-    ActionFinished {
-        principal: Principal,
-        device: DeviceAddress,
-        action: DeviceAction,
-        outcome: Outcome,
-    },
-    StateChanged {
-        device: DeviceAddress,
-        state: KeyturnerStates,
-    },
-    DeviceConnected {
-        device: DeviceAddress,
-    },
-    DeviceDisconnected {
-        device: DeviceAddress,
-    },
-    BatteryCritical {
-        device: DeviceAddress,
-    },
+impl GatewaySettings {
+    /// Defaults for everything but the action deadline.
+    pub fn with_action_deadline(action_deadline: Duration) -> Self {
+        Self {
+            action_deadline,
+            pairing: PairingSettings::default(),
+        }
+    }
 }
 
 /// The core of the gateway.
 pub struct Gateway {
     fleet: Arc<Fleet>,
+    store: Arc<Store>,
+    clock: SharedClock,
+    settings: GatewaySettings,
     events: broadcast::Sender<GatewayEvent>,
-    action_deadline: Duration,
+    /// Work the gateway started that outlives a request (background actions, pairings).
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    pairing_adverts: broadcast::Sender<(DeviceAddress, PairingAdvert)>,
+    /// The newest pairing-mode advertisement of each device not paired yet, so a pairing
+    /// started just after the device was heard does not wait for the next one.
+    recent_pairing_adverts: Mutex<HashMap<DeviceAddress, (tokio::time::Instant, PairingAdvert)>>,
+    pairings_running: Mutex<HashSet<DeviceAddress>>,
 }
 
 impl Gateway {
     /// Forwards the fleet's events onto the gateway bus. Must run inside a tokio runtime.
-    pub fn new(fleet: Arc<Fleet>, action_deadline: Duration) -> Arc<Self> {
+    pub fn new(
+        fleet: Arc<Fleet>,
+        store: Arc<Store>,
+        clock: SharedClock,
+        settings: GatewaySettings,
+    ) -> Arc<Self> {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let mut fleet_events = fleet.subscribe();
-        let forward = events.clone();
-        tokio::spawn(async move {
-            loop {
-                let event = match fleet_events.recv().await {
-                    Ok(event) => event,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "gateway bus fell behind the fleet");
-                        continue;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                let _ = forward.send(match event {
-                    FleetEvent::StateChanged { address, state } => GatewayEvent::StateChanged {
-                        device: address,
-                        state,
-                    },
-                    FleetEvent::Connected { address } => {
-                        GatewayEvent::DeviceConnected { device: address }
-                    }
-                    FleetEvent::Disconnected { address } => {
-                        GatewayEvent::DeviceDisconnected { device: address }
-                    }
-                    FleetEvent::BatteryCritical { address } => {
-                        GatewayEvent::BatteryCritical { device: address }
-                    }
-                });
-            }
-        });
-        Arc::new(Self {
+        let (pairing_adverts, _) = broadcast::channel(64);
+        let gateway = Arc::new(Self {
             fleet,
+            store,
+            clock,
+            settings,
             events,
-            action_deadline,
-        })
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            pairing_adverts,
+            recent_pairing_adverts: Mutex::new(HashMap::new()),
+            pairings_running: Mutex::new(HashSet::new()),
+        });
+        gateway.tasks.spawn(forward_fleet_events(
+            gateway.fleet.subscribe(),
+            gateway.events.clone(),
+            gateway.shutdown.clone(),
+        ));
+        gateway
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<GatewayEvent> {
         self.events.subscribe()
     }
 
-    /// Operates a device on behalf of `principal`; the only way to do so.
+    /// The clock the gateway and its rules go by.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now_unix()
+    }
+
+    /// Whether `principal` may touch `device` at all. Every principal may, until the
+    /// permission rules arrive; they go here.
+    fn check(&self, _principal: &Principal, _device: &DeviceAddress) -> GatewayResult<()> {
+        Ok(())
+    }
+
+    /// The devices `principal` may see, sorted by address.
+    pub fn devices(&self, principal: &Principal) -> Vec<DeviceView> {
+        self.fleet
+            .devices()
+            .into_iter()
+            .filter(|device| self.check(principal, &device.address).is_ok())
+            .map(DeviceView::from)
+            .collect()
+    }
+
+    /// The last state a device reported (no radio traffic); `None` before its first report.
+    pub fn cached_state(
+        &self,
+        principal: &Principal,
+        device: &DeviceAddress,
+    ) -> GatewayResult<Option<KeyturnerStates>> {
+        self.check(principal, device)?;
+        Ok(self.fleet.cached_state(device))
+    }
+
+    /// Reads a device's state over the radio (costs battery; prefer [`Self::cached_state`]).
+    pub async fn read_state(
+        &self,
+        principal: &Principal,
+        device: &DeviceAddress,
+    ) -> GatewayResult<DeviceReport> {
+        self.check(principal, device)?;
+        let completed = self
+            .fleet
+            .read_state(device, self.settings.action_deadline)
+            .await?;
+        Ok(completed.into())
+    }
+
+    /// Operates a device on behalf of `principal` and waits for the outcome.
     pub async fn act(
         &self,
         principal: &Principal,
         device: &DeviceAddress,
         action: DeviceAction,
-    ) -> Outcome {
+    ) -> GatewayResult<DeviceReport> {
+        let pending = self.queue_action(principal, device, action)?;
+        let outcome = pending.outcome().await.map(DeviceReport::from);
+        self.finish_action(
+            principal,
+            device,
+            action,
+            outcome.clone().map_err(Refusal::from),
+        );
+        outcome.map_err(Refusal::from)
+    }
+
+    /// Queues an action and answers at once: `Ok` means it is queued on the device, not that
+    /// it happened. Its outcome is reported on the bus (`ActionFinished`) like any other.
+    pub fn start_action(
+        &self,
+        principal: &Principal,
+        device: &DeviceAddress,
+        action: DeviceAction,
+    ) -> GatewayResult<()> {
+        let pending = self.queue_action(principal, device, action)?;
+        let events = self.events.clone();
+        let (principal, device) = (principal.clone(), device.clone());
+        self.tasks.spawn(async move {
+            let outcome = pending
+                .outcome()
+                .await
+                .map(DeviceReport::from)
+                .map_err(Refusal::from);
+            let _ = events.send(GatewayEvent::ActionFinished {
+                principal,
+                device,
+                action,
+                outcome,
+                answered_early: true,
+            });
+        });
+        Ok(())
+    }
+
+    fn queue_action(
+        &self,
+        principal: &Principal,
+        device: &DeviceAddress,
+        action: DeviceAction,
+    ) -> GatewayResult<crate::devices::fleet::PendingOutcome> {
+        self.check(principal, device)?;
         let _ = self.events.send(GatewayEvent::ActionRequested {
             principal: principal.clone(),
             device: device.clone(),
             action,
         });
-        let outcome = self.fleet.act(device, action, self.action_deadline).await;
+        match self
+            .fleet
+            .start_action(device, action, self.settings.action_deadline)
+        {
+            Ok(pending) => Ok(pending),
+            Err(failure) => {
+                let refusal = Refusal::from(failure);
+                self.finish_action(principal, device, action, Err(refusal.clone()));
+                Err(refusal)
+            }
+        }
+    }
+
+    fn finish_action(
+        &self,
+        principal: &Principal,
+        device: &DeviceAddress,
+        action: DeviceAction,
+        outcome: GatewayResult<DeviceReport>,
+    ) {
         let _ = self.events.send(GatewayEvent::ActionFinished {
             principal: principal.clone(),
             device: device.clone(),
             action,
-            outcome: outcome.clone(),
+            outcome,
+            answered_early: false,
         });
-        outcome
     }
 
-    /// Reads a device's state over the radio (costs battery; prefer [`Self::cached_state`]).
-    pub async fn read_state(&self, _principal: &Principal, device: &DeviceAddress) -> Outcome {
-        self.fleet.read_state(device, self.action_deadline).await
+    /// Hears an advertisement: state-changed flags of paired devices reach the fleet, and
+    /// pairing-mode adverts reach pairings waiting for them.
+    pub fn on_advertisement(&self, heard: &Advertisement) {
+        let Some(address) = &heard.address else {
+            return;
+        };
+        if self.fleet.contains(address) {
+            self.fleet.on_advertisement(heard);
+            return;
+        }
+        if let Some(pairing) = read_advertisement(heard).pairing {
+            lock(&self.recent_pairing_adverts)
+                .insert(address.clone(), (tokio::time::Instant::now(), pairing));
+            let _ = self.pairing_adverts.send((address.clone(), pairing));
+        }
     }
 
-    pub fn devices(&self) -> Vec<DeviceInfo> {
-        self.fleet.devices()
+    /// Whether the device is paired and in the fleet.
+    pub fn is_paired(&self, device: &DeviceAddress) -> bool {
+        self.fleet.contains(device)
     }
 
-    pub fn cached_state(&self, device: &DeviceAddress) -> Option<KeyturnerStates> {
-        self.fleet.cached_state(device)
+    /// Refreshes every device in the background (the slow safety net).
+    pub fn refresh_all(&self) {
+        self.fleet.refresh_all();
     }
+
+    /// Stops background work and every device task; each link is closed. Returns whether
+    /// everything ended within `limit`.
+    pub async fn shutdown(&self, limit: Duration) -> bool {
+        self.shutdown.cancel();
+        let fleet_done = self.fleet.shutdown(limit).await;
+        self.tasks.close();
+        let tasks_done = tokio::time::timeout(limit, self.tasks.wait()).await.is_ok();
+        fleet_done && tasks_done
+    }
+}
+
+async fn forward_fleet_events(
+    mut fleet_events: broadcast::Receiver<crate::devices::fleet::FleetEvent>,
+    bus: broadcast::Sender<GatewayEvent>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => break,
+            event = fleet_events.recv() => event,
+        };
+        match event {
+            Ok(event) => {
+                let _ = bus.send(GatewayEvent::from_fleet(event));
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "gateway bus fell behind the fleet");
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

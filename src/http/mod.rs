@@ -4,6 +4,8 @@
 pub mod activity_log;
 pub mod bridge_json;
 pub mod callbacks;
+pub mod listener;
 pub mod query;
+pub mod router;
 pub mod server;
 pub mod token;

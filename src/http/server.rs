@@ -20,10 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::ble::DeviceAddress;
-use crate::clock::unix_now;
-use crate::devices::fleet::DeviceInfo;
-use crate::devices::outcome::{Failure, Outcome};
-use crate::gateway::{Gateway, GatewayEvent, Principal};
+use crate::gateway::{DeviceView, Gateway, GatewayEvent, GatewayResult, Principal, Refusal};
 use crate::nuki::enums::DeviceAction;
 use crate::nuki::messages::KeyturnerStates;
 
@@ -114,16 +111,16 @@ impl BridgeApi {
             .route("/info", get(info))
             .route("/list", get(list))
             .route("/lockState", get(lock_state))
-            .route("/lockAction", get(lock_action))
-            .route("/lock", get(simple_lock))
-            .route("/unlock", get(simple_unlock))
-            .route("/callback/add", get(callback_add))
+            .route("/lockAction", get(lock_action).head(head_refused))
+            .route("/lock", get(simple_lock).head(head_refused))
+            .route("/unlock", get(simple_unlock).head(head_refused))
+            .route("/callback/add", get(callback_add).head(head_refused))
             .route("/callback/list", get(callback_list))
-            .route("/callback/remove", get(callback_remove))
-            .route("/auth", get(auth))
-            .route("/configAuth", get(config_auth))
+            .route("/callback/remove", get(callback_remove).head(head_refused))
+            .route("/auth", get(auth).head(head_refused))
+            .route("/configAuth", get(config_auth).head(head_refused))
             .route("/log", get(log))
-            .route("/clearlog", get(clear_log))
+            .route("/clearlog", get(clear_log).head(head_refused))
             .route("/unpair", get(not_supported))
             .route("/fwupdate", get(not_supported))
             .route("/reboot", get(not_supported))
@@ -132,39 +129,55 @@ impl BridgeApi {
             .with_state(self.clone())
     }
 
-    fn authorize(&self, params: &QueryParams) -> Result<(), Response> {
-        let now = unix_now();
+    /// Checks the request's token and answers with the principal it stands for.
+    fn authorize(&self, params: &QueryParams) -> Result<Principal, Response> {
+        let now = self.gateway.now_unix();
         let mut verifier = self.verifier.lock().unwrap_or_else(|p| p.into_inner());
-        verifier.verify(params, now).map(drop).map_err(|error| {
-            tracing::info!(%error, "Bridge API request refused");
-            let status =
-                StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            (status, Json(error_body(&error.to_string()))).into_response()
-        })
+        verifier
+            .verify(params, now)
+            .map(|_| Principal::bridge_api())
+            .map_err(|error| {
+                tracing::info!(%error, "Bridge API request refused");
+                let status =
+                    StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+                (status, Json(error_body(&error.to_string()))).into_response()
+            })
     }
 
-    fn render_list(&self) -> Vec<ListItem> {
+    fn render_list(&self, principal: &Principal) -> Vec<ListItem> {
         self.gateway
-            .devices()
+            .devices(principal)
             .iter()
             .map(|device| {
-                let states = self.gateway.cached_state(&device.address);
+                let states = self.cached_state(principal, &device.address);
                 self.snapshot_json(device, states.as_ref(), ListItem::new)
             })
             .collect()
     }
 
-    fn device_key(device: &DeviceInfo) -> (u32, BridgeDeviceType) {
+    fn cached_state(
+        &self,
+        principal: &Principal,
+        device: &DeviceAddress,
+    ) -> Option<KeyturnerStates> {
+        self.gateway.cached_state(principal, device).ok().flatten()
+    }
+
+    fn device_key(device: &DeviceView) -> (u32, BridgeDeviceType) {
         (
             device.nuki_id,
             BridgeDeviceType::for_device(device.family, device.device_type),
         )
     }
 
-    fn find_device(&self, params: &QueryParams) -> Result<DeviceInfo, Response> {
+    fn find_device(
+        &self,
+        principal: &Principal,
+        params: &QueryParams,
+    ) -> Result<DeviceView, Response> {
         let nuki_id = params.nuki_id().map_err(bad_request)?;
         let device_type = params.device_type().map_err(bad_request)?;
-        let devices = self.gateway.devices();
+        let devices = self.gateway.devices(principal);
         resolve_device(&devices, Self::device_key, nuki_id, device_type)
             .cloned()
             .ok_or_else(|| {
@@ -174,7 +187,7 @@ impl BridgeApi {
 
     fn snapshot_json<T>(
         &self,
-        device: &DeviceInfo,
+        device: &DeviceView,
         states: Option<&KeyturnerStates>,
         build: impl Fn(&DeviceSnapshot<'_>, i64) -> T,
     ) -> T {
@@ -189,7 +202,7 @@ impl BridgeApi {
                 .map(|t| t.unix_timestamp()),
             last_ring_unix: None,
         };
-        build(&snapshot, unix_now())
+        build(&snapshot, self.gateway.now_unix())
     }
 }
 
@@ -198,8 +211,9 @@ type Api = State<Arc<BridgeApi>>;
 /// A handler's answer; the error side is an early answer (400, 404, …), so handlers use `?`.
 type Answer = Result<Response, Response>;
 
-/// The request's query, after its token passed; every endpoint but `/auth` takes this.
-struct Authorized(QueryParams);
+/// The request's query and the principal its token stands for, after the token passed;
+/// every endpoint but `/auth` takes this.
+struct Authorized(QueryParams, Principal);
 
 impl axum::extract::FromRequestParts<Arc<BridgeApi>> for Authorized {
     type Rejection = Response;
@@ -209,8 +223,8 @@ impl axum::extract::FromRequestParts<Arc<BridgeApi>> for Authorized {
         api: &Arc<BridgeApi>,
     ) -> Result<Self, Self::Rejection> {
         let params = QueryParams::parse(parts.uri.query().unwrap_or(""));
-        api.authorize(&params)?;
-        Ok(Self(params))
+        let principal = api.authorize(&params)?;
+        Ok(Self(params, principal))
     }
 }
 
@@ -224,10 +238,15 @@ fn ok(value: impl serde::Serialize) -> Response {
 
 async fn info(State(api): Api, _: Authorized) -> Response {
     let uptime = api.started.elapsed().as_secs();
-    ok(InfoBody::new(api.identity, uptime, unix_now(), Vec::new()))
+    ok(InfoBody::new(
+        api.identity,
+        uptime,
+        api.gateway.now_unix(),
+        Vec::new(),
+    ))
 }
 
-async fn list(State(api): Api, _: Authorized) -> Response {
+async fn list(State(api): Api, Authorized(_, principal): Authorized) -> Response {
     let generation = api.generation.load(Ordering::SeqCst);
     let mut cache = api.list_cache.lock().unwrap_or_else(|p| p.into_inner());
     let fresh = cache.as_ref().filter(|cached| {
@@ -236,8 +255,9 @@ async fn list(State(api): Api, _: Authorized) -> Response {
     let body = match fresh {
         Some(cached) => cached.body.clone(),
         None => {
-            let body =
-                axum::body::Bytes::from(serde_json::to_vec(&api.render_list()).unwrap_or_default());
+            let body = axum::body::Bytes::from(
+                serde_json::to_vec(&api.render_list(&principal)).unwrap_or_default(),
+            );
             *cache = Some(RenderedList {
                 generation,
                 rendered_at: tokio::time::Instant::now(),
@@ -254,27 +274,23 @@ async fn list(State(api): Api, _: Authorized) -> Response {
         .into_response()
 }
 
-async fn lock_state(State(api): Api, Authorized(params): Authorized) -> Answer {
-    let device = api.find_device(&params)?;
+async fn lock_state(State(api): Api, Authorized(params, principal): Authorized) -> Answer {
+    let device = api.find_device(&principal, &params)?;
     Ok(
-        match api
-            .gateway
-            .read_state(&Principal::Owner, &device.address)
-            .await
-        {
-            Ok(completed) => {
-                let states = completed
+        match api.gateway.read_state(&principal, &device.address).await {
+            Ok(report) => {
+                let states = report
                     .state
-                    .or_else(|| api.gateway.cached_state(&device.address));
+                    .or_else(|| api.cached_state(&principal, &device.address));
                 ok(api.snapshot_json(&device, states.as_ref(), LockStateBody::new))
             }
-            Err(failure) => failure_response(&failure),
+            Err(refusal) => refusal_response(&refusal),
         },
     )
 }
 
-async fn lock_action(State(api): Api, Authorized(params): Authorized) -> Answer {
-    let device = api.find_device(&params)?;
+async fn lock_action(State(api): Api, Authorized(params, principal): Authorized) -> Answer {
+    let device = api.find_device(&principal, &params)?;
     let code = params.action().map_err(bad_request)?;
     let action = bridge_json::lock_action(device.family, code).map_err(|error| {
         (
@@ -284,81 +300,87 @@ async fn lock_action(State(api): Api, Authorized(params): Authorized) -> Answer 
             .into_response()
     })?;
     let no_wait = params.no_wait().map_err(bad_request)?;
-    Ok(run_actions(&api, device.address, vec![action], no_wait).await)
+    if no_wait {
+        // Only what the device's queue took is answered as a success; how it ends is
+        // reported through callbacks and `/log`.
+        return Ok(
+            match api
+                .gateway
+                .start_action(&principal, &device.address, action)
+            {
+                Ok(()) => ok(ActionBody {
+                    success: true,
+                    battery_critical: api
+                        .cached_state(&principal, &device.address)
+                        .is_some_and(|s| s.battery_critical()),
+                }),
+                Err(refusal) => refusal_response(&refusal),
+            },
+        );
+    }
+    Ok(run_actions(&api, &principal, device.address, vec![action]).await)
 }
 
-async fn simple_lock(State(api): Api, Authorized(params): Authorized) -> Answer {
-    simple(api, params, SimpleAction::Lock).await
+async fn simple_lock(State(api): Api, Authorized(params, principal): Authorized) -> Answer {
+    simple(api, principal, params, SimpleAction::Lock).await
 }
 
-async fn simple_unlock(State(api): Api, Authorized(params): Authorized) -> Answer {
-    simple(api, params, SimpleAction::Unlock).await
+async fn simple_unlock(State(api): Api, Authorized(params, principal): Authorized) -> Answer {
+    simple(api, principal, params, SimpleAction::Unlock).await
 }
 
-async fn simple(api: Arc<BridgeApi>, params: QueryParams, simple: SimpleAction) -> Answer {
-    let device = api.find_device(&params)?;
+async fn simple(
+    api: Arc<BridgeApi>,
+    principal: Principal,
+    params: QueryParams,
+    simple: SimpleAction,
+) -> Answer {
+    let device = api.find_device(&principal, &params)?;
     let actions = simple.actions(device.family).to_vec();
-    Ok(run_actions(&api, device.address, actions, false).await)
+    Ok(run_actions(&api, &principal, device.address, actions).await)
 }
 
-/// Runs the actions in order; with `no_wait` answers at once and lets them run.
+/// Runs the actions in order, stopping at the first that fails.
 async fn run_actions(
     api: &Arc<BridgeApi>,
+    principal: &Principal,
     device: DeviceAddress,
     actions: Vec<DeviceAction>,
-    no_wait: bool,
 ) -> Response {
-    let work = {
-        let api = api.clone();
-        let device = device.clone();
-        async move {
-            let mut last: Outcome = Err(Failure::UnknownDevice);
-            for action in actions {
-                last = api.gateway.act(&Principal::Owner, &device, action).await;
-                if last.is_err() {
-                    break;
-                }
-            }
-            last
+    let mut last: GatewayResult<_> = Err(Refusal::UnknownDevice);
+    for action in actions {
+        last = api.gateway.act(principal, &device, action).await;
+        if last.is_err() {
+            break;
         }
-    };
-    if no_wait {
-        tokio::spawn(work);
-        let critical = api
-            .gateway
-            .cached_state(&device)
-            .is_some_and(|s| s.battery_critical());
-        return ok(ActionBody {
-            success: true,
-            battery_critical: critical,
-        });
     }
-    match work.await {
-        Ok(completed) => ok(ActionBody {
+    match last {
+        Ok(report) => ok(ActionBody {
             success: true,
-            battery_critical: completed.state.is_some_and(|s| s.battery_critical()),
+            battery_critical: report.state.is_some_and(|s| s.battery_critical()),
         }),
-        Err(failure) => failure_response(&failure),
+        Err(refusal) => refusal_response(&refusal),
     }
 }
 
-/// The Bridge's conventions: busy → 503 (clients retry); unknown → 404; a device that could
-/// not do it → 200 with success false (plus our reason, which clients ignore).
-fn failure_response(failure: &Failure) -> Response {
-    let status = match failure {
-        Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        Failure::UnknownDevice => StatusCode::NOT_FOUND,
-        Failure::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+/// The Bridge's conventions: busy → 503 (clients retry); unknown → 404; denied → 403; a
+/// device that could not do it → 200 with success false (plus our reason, which clients
+/// ignore).
+fn refusal_response(refusal: &Refusal) -> Response {
+    let status = match refusal {
+        Refusal::Busy | Refusal::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::UnknownDevice => StatusCode::NOT_FOUND,
+        Refusal::Denied { .. } => StatusCode::FORBIDDEN,
         _ => StatusCode::OK,
     };
     (
         status,
-        Json(json!({ "success": false, "error": failure.to_string() })),
+        Json(json!({ "success": false, "error": refusal.to_string() })),
     )
         .into_response()
 }
 
-async fn callback_add(State(api): Api, Authorized(params): Authorized) -> Answer {
+async fn callback_add(State(api): Api, Authorized(params, _): Authorized) -> Answer {
     let url = params.callback_url().map_err(bad_request)?;
     Ok(match api.callbacks.add(url) {
         Ok(_) => ok(json!({ "success": true })),
@@ -376,7 +398,7 @@ async fn callback_list(State(api): Api, _: Authorized) -> Response {
     ok(json!({ "callbacks": callbacks }))
 }
 
-async fn callback_remove(State(api): Api, Authorized(params): Authorized) -> Answer {
+async fn callback_remove(State(api): Api, Authorized(params, _): Authorized) -> Answer {
     let id = params.callback_id().map_err(bad_request)?;
     Ok(match api.callbacks.remove(id) {
         Ok(()) => ok(json!({ "success": true })),
@@ -396,7 +418,7 @@ async fn auth(State(api): Api) -> Response {
     }
     let deadline = tokio::time::Instant::now() + AUTH_WAIT;
     loop {
-        if api.auth_window.is_open(unix_now()) {
+        if api.auth_window.is_open(api.gateway.now_unix()) {
             let token = api
                 .verifier
                 .lock()
@@ -414,13 +436,13 @@ async fn auth(State(api): Api) -> Response {
     }
 }
 
-async fn config_auth(State(api): Api, Authorized(params): Authorized) -> Answer {
+async fn config_auth(State(api): Api, Authorized(params, _): Authorized) -> Answer {
     let enable = params.enable().map_err(bad_request)?;
     api.auth_enabled.store(enable, Ordering::SeqCst);
     Ok(ok(json!({ "success": true })))
 }
 
-async fn log(State(api): Api, Authorized(params): Authorized) -> Answer {
+async fn log(State(api): Api, Authorized(params, _): Authorized) -> Answer {
     let offset = params.u32_or("offset", 0).map_err(bad_request)?;
     let count = params.u32_or("count", 100).map_err(bad_request)?;
     Ok(ok(api.log.page(offset as usize, count as usize)))
@@ -439,6 +461,20 @@ async fn not_supported(_: Authorized) -> Response {
     )
 }
 
+/// HEAD would run the GET handler without its body; on an endpoint that changes something
+/// that would act without the client reading the answer.
+async fn head_refused() -> Response {
+    let mut response = crate::http::router::error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HEAD is not allowed on an endpoint that acts; use GET",
+    );
+    response.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("GET"),
+    );
+    response
+}
+
 async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(error_body("no such endpoint"))).into_response()
 }
@@ -454,10 +490,16 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        if matches!(event, GatewayEvent::StateChanged { .. }) {
+        if matches!(
+            event,
+            GatewayEvent::StateChanged { .. }
+                | GatewayEvent::DeviceAdded { .. }
+                | GatewayEvent::DeviceRemoved { .. }
+        ) {
             api.generation.fetch_add(1, Ordering::SeqCst);
         }
-        let devices = api.gateway.devices();
+        let principal = Principal::bridge_api();
+        let devices = api.gateway.devices(&principal);
         let hex_id = |address: &DeviceAddress| {
             devices
                 .iter()
@@ -477,19 +519,36 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
                 device,
                 action,
                 outcome,
+                answered_early,
                 ..
-            } => api.log.record(LogLine {
-                timestamp: bridge_time(unix_now()),
-                kind: "lock-action",
-                nuki_id: hex_id(device),
-                action: Some(action.name().to_owned()),
-                result: Some(match outcome {
-                    Ok(_) => "success".to_owned(),
-                    Err(failure) => failure.to_string(),
-                }),
-            }),
+            } => {
+                api.log.record(LogLine {
+                    timestamp: bridge_time(api.gateway.now_unix()),
+                    kind: "lock-action",
+                    nuki_id: hex_id(device),
+                    action: Some(action.name().to_owned()),
+                    result: Some(match outcome {
+                        Ok(_) => "success".to_owned(),
+                        Err(refusal) => refusal.to_string(),
+                    }),
+                });
+                // A client that did not wait learns of a failure only this way: the device's
+                // unchanged state, marked as the failed outcome of its action.
+                if let (true, Err(refusal)) = (*answered_early, outcome) {
+                    if let Some(info) = devices.iter().find(|d| &d.address == device) {
+                        let states = api.cached_state(&principal, device);
+                        let body = api.snapshot_json(info, states.as_ref(), CallbackBody::new);
+                        if let Ok(serde_json::Value::Object(mut body)) = serde_json::to_value(body)
+                        {
+                            body.insert("success".into(), json!(false));
+                            body.insert("error".into(), json!(refusal.to_string()));
+                            api.callbacks.publish(&Value::Object(body));
+                        }
+                    }
+                }
+            }
             GatewayEvent::DeviceConnected { device } => api.log.record(LogLine {
-                timestamp: bridge_time(unix_now()),
+                timestamp: bridge_time(api.gateway.now_unix()),
                 kind: "ble-connect",
                 nuki_id: hex_id(device),
                 action: None,

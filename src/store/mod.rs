@@ -148,6 +148,20 @@ impl Store {
         txn.commit().map_err(database_error)
     }
 
+    /// Several settings in one transaction: one commit (one fsync) instead of one each.
+    pub fn set_settings(&self, settings: &[(String, String)]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(database_error)?;
+        {
+            let mut table = txn.open_table(SETTINGS).map_err(database_error)?;
+            for (key, value) in settings {
+                table
+                    .insert(key.as_str(), value.as_str())
+                    .map_err(database_error)?;
+            }
+        }
+        txn.commit().map_err(database_error)
+    }
+
     /// The stored app id, or `generate()`'s value stored now: one transaction, so two
     /// callers cannot end up with different ids.
     pub fn app_id_or_insert_with(&self, generate: impl FnOnce() -> u32) -> Result<u32, StoreError> {

@@ -234,7 +234,11 @@ pub struct SimTransport {
 impl SimTransport {
     /// Devices whose wall clocks start at the system time (unless their spec sets one).
     pub fn new(specs: Vec<SimDeviceSpec>, radio: RadioModel) -> (SimTransport, SimControl) {
-        Self::with_wall_clock(specs, radio, crate::clock::unix_now())
+        Self::with_wall_clock(
+            specs,
+            radio,
+            crate::clock::Clock::now_unix(&crate::clock::SystemClock),
+        )
     }
 
     /// Devices whose wall clocks read `wall_clock_start` (UTC Unix seconds) now, for tests

@@ -1,0 +1,100 @@
+//! What the gateway answers: its own view of a device and its own result type, so the
+//! interfaces never see the fleet's types.
+
+use serde::Serialize;
+
+use crate::ble::DeviceAddress;
+use crate::devices::fleet::DeviceInfo;
+use crate::devices::outcome::{Completed, Failure};
+use crate::nuki::enums::{DeviceType, ErrorCode};
+use crate::nuki::messages::KeyturnerStates;
+use crate::nuki::uuids::ServiceFamily;
+
+pub use crate::devices::outcome::UnreachableReason;
+
+/// A paired device as the interfaces see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceView {
+    pub address: DeviceAddress,
+    pub name: String,
+    pub nuki_id: u32,
+    pub family: ServiceFamily,
+    pub device_type: Option<DeviceType>,
+}
+
+impl From<DeviceInfo> for DeviceView {
+    fn from(info: DeviceInfo) -> Self {
+        Self {
+            address: info.address,
+            name: info.name,
+            nuki_id: info.nuki_id,
+            family: info.family,
+            device_type: info.device_type,
+        }
+    }
+}
+
+/// What a device reported after a command the gateway ran for somebody.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceReport {
+    /// The device's state afterwards, when it sent one.
+    pub state: Option<KeyturnerStates>,
+}
+
+/// Why the rules refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialReason {
+    #[error("no permission for this device")]
+    NoPermission,
+    #[error("outside the permitted time window")]
+    OutsideTimeWindow,
+}
+
+/// Why the gateway did not do what was asked. Every interface maps these to its own
+/// answers (HTTP status, MQTT availability, CLI exit code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "refusal", rename_all = "snake_case")]
+pub enum Refusal {
+    #[error("denied: {reason}")]
+    Denied { reason: DenialReason },
+    #[error("no such paired device")]
+    UnknownDevice,
+    #[error("device busy with another action")]
+    Busy,
+    #[error("the fleet is shutting down")]
+    ShuttingDown,
+    #[error("device unreachable: {reason}")]
+    Unreachable { reason: UnreachableReason },
+    #[error("motor blocked or jammed")]
+    MotorBlocked,
+    #[error("refused by the device: {code}")]
+    RefusedByDevice { code: ErrorCode },
+    #[error("no result within the deadline")]
+    TimedOut,
+}
+
+impl From<Failure> for Refusal {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Unreachable { reason } => Refusal::Unreachable { reason },
+            Failure::Busy => Refusal::Busy,
+            Failure::MotorBlocked => Refusal::MotorBlocked,
+            Failure::Refused { code } => Refusal::RefusedByDevice { code },
+            Failure::TimedOut => Refusal::TimedOut,
+            Failure::UnknownDevice => Refusal::UnknownDevice,
+            Failure::ShuttingDown => Refusal::ShuttingDown,
+        }
+    }
+}
+
+impl From<Completed> for DeviceReport {
+    fn from(completed: Completed) -> Self {
+        Self {
+            state: completed.state,
+        }
+    }
+}
+
+/// Every answer of the gateway.
+pub type GatewayResult<T> = Result<T, Refusal>;

@@ -1,0 +1,70 @@
+//! One router from parts (the Bridge API now; the management API, web UI and metrics later)
+//! with the middleware every part shares: request ids, tracing, a body limit, a timeout, and
+//! JSON error bodies for what the framework itself refuses (wrong method, oversized body).
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Bodies larger than this are refused (the Bridge API takes none at all).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A request still running after this long is answered 408; the longest legitimate one is
+/// `/auth`, which waits up to 30 s for the installer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Joins the parts and wraps them in the shared middleware.
+pub fn compose(parts: impl IntoIterator<Item = Router>) -> Router {
+    let router = parts
+        .into_iter()
+        .fold(Router::new(), |router, part| router.merge(part));
+    router
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(json_error_bodies))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method {method} not allowed here"),
+    )
+}
+
+/// The JSON error body every answer of ours has.
+pub fn error_response(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "success": false, "error": message }))).into_response()
+}
+
+/// Framework answers without a body (a body over the limit, a timeout) get the same JSON
+/// error body as the handlers' answers, so clients parse every error the same way.
+async fn json_error_bodies(response: Response) -> Response {
+    let status = response.status();
+    let has_body_type = response
+        .headers()
+        .contains_key(axum::http::header::CONTENT_TYPE);
+    if !(status.is_client_error() || status.is_server_error()) || has_body_type {
+        return response;
+    }
+    let reason = status.canonical_reason().unwrap_or("request refused");
+    let mut replaced = error_response(status, &reason.to_ascii_lowercase());
+    for (name, value) in response.headers() {
+        if name != axum::http::header::CONTENT_LENGTH {
+            replaced.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    replaced
+}
