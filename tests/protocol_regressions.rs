@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use nuki_edge::ble::sim::{
-    RadioModel, SimControl, SimDevice, SimDeviceSpec, SimKind, SimTransport,
+    ControlError, RadioModel, SimControl, SimDevice, SimDeviceSpec, SimKind, SimTransport,
 };
 use nuki_edge::ble::DeviceAddress;
 use nuki_edge::devices::client::DeviceClient;
@@ -397,7 +397,7 @@ async fn simulated_opener_sends_the_opener_states_layout() {
     let mut spec = SimDeviceSpec::new("sim:opener", "Entrance", 0x3490_0792, SimKind::Opener);
     spec.keypad = true;
     spec.pin = Some(4711);
-    let (mut client, _control, _address) = paired_client(spec, SecurityPin::Short(4711))
+    let (mut client, control, address) = paired_client(spec, SecurityPin::Short(4711))
         .await
         .expect("paired");
     let states = client.states().await.expect("states");
@@ -411,6 +411,50 @@ async fn simulated_opener_sends_the_opener_states_layout() {
     assert_eq!(payload[25], 0x01, "keypad present, its battery fine");
     assert_eq!(states.keypad_battery_critical(), Some(false));
     assert_eq!(states.nightmode_active, None);
+
+    control
+        .set_keypad_battery_critical(&address, true)
+        .expect("the Opener has a keypad");
+    let states = client.states().await.expect("states");
+    assert_eq!(states.accessory_battery_state, Some(0x03));
+    assert_eq!(
+        states.keypad_battery_critical(),
+        Some(true),
+        "the warning arrives"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn simulated_smart_lock_keeps_the_keypad_battery_at_byte_20() {
+    let mut spec = SimDeviceSpec::new("sim:sl4", "Flat 3", 0x4400_0003, SimKind::SmartLock4);
+    spec.keypad = true;
+    spec.pin = Some(4711);
+    let (mut client, control, address) = paired_client(spec, SecurityPin::Short(4711))
+        .await
+        .expect("paired");
+    control
+        .set_keypad_battery_critical(&address, true)
+        .expect("the lock has a keypad");
+    let states = client.states().await.expect("states");
+    let payload = messages::encode(
+        &Message::KeyturnerStates(states.clone()),
+        ServiceFamily::Keyturner,
+        None,
+    );
+    assert_eq!(payload.len(), 27);
+    assert_eq!(payload[19], 0x00, "night mode off");
+    assert_eq!(payload[20], 0x03, "keypad present, its battery critical");
+    assert_eq!(states.keypad_battery_critical(), Some(true));
+}
+
+#[test]
+fn keypad_battery_needs_a_keypad() {
+    let spec = SimDeviceSpec::new("sim:opener", "Entrance", 0x3490_0792, SimKind::Opener);
+    let mut device = SimDevice::new(spec, WALL_CLOCK);
+    assert!(matches!(
+        device.set_keypad_battery_critical(true, Duration::ZERO),
+        Err(ControlError::NoKeypad)
+    ));
 }
 
 #[tokio::test(start_paused = true)]

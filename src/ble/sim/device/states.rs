@@ -68,9 +68,11 @@ impl SimDevice {
         }
     }
 
-    /// Bit 0 keypad paired, bit 2 door sensor paired; their batteries are never critical.
+    /// Bit 0 keypad paired, bit 1 its battery critical, bit 2 door sensor paired.
     fn accessory_battery_state(&self) -> u8 {
-        u8::from(self.spec.keypad) | (u8::from(self.door.sensor) << 2)
+        u8::from(self.spec.keypad)
+            | (u8::from(self.spec.keypad && self.keypad_battery_critical) << 1)
+            | (u8::from(self.door.sensor) << 2)
     }
 
     fn door_state(&self) -> DoorSensorState {
