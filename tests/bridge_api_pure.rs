@@ -317,6 +317,7 @@ fn states(family: ServiceFamily, nuki_state: u8, lock_state: u8, battery: u8) ->
         wifi_status: None,
         mqtt_status: None,
         thread_status: None,
+        opener_unused: Vec::new(),
     }
 }
 

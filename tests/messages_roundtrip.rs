@@ -144,6 +144,14 @@ fn keyturner_states(family: ServiceFamily) -> impl Strategy<Value = KeyturnerSta
                 (trailing, present),
             )| {
                 let t = present_prefix(&trailing, present);
+                // The Opener keeps bytes 19–24 raw and has its accessory byte at 25.
+                let opener = family.is_opener();
+                let lock_only = |index: usize| if opener { None } else { t[index] };
+                let opener_unused = if opener {
+                    trailing[4..present.clamp(4, 10)].to_vec()
+                } else {
+                    Vec::new()
+                };
                 KeyturnerStates {
                     nuki_state: NukiState::from_u8(nuki_state),
                     lock_state: DeviceLockState::from_u8(lock_state, family),
@@ -157,14 +165,15 @@ fn keyturner_states(family: ServiceFamily) -> impl Strategy<Value = KeyturnerSta
                     last_lock_action_trigger: t[1].map(Trigger::from_u8),
                     last_lock_action_completion_status: t[2].map(CompletionStatus::from_u8),
                     door_sensor_state: t[3].map(DoorSensorState::from_u8),
-                    nightmode_active: t[4].map(|b| b & 1 == 1),
-                    accessory_battery_state: t[5],
-                    remote_access_status: t[6],
-                    ble_strength: t[7].map(|b| b as i8),
-                    wifi_strength: t[8].map(|b| b as i8),
-                    wifi_status: t[9],
-                    mqtt_status: t[10],
-                    thread_status: t[11],
+                    nightmode_active: lock_only(4).map(|b| b & 1 == 1),
+                    accessory_battery_state: if opener { t[10] } else { t[5] },
+                    remote_access_status: lock_only(6),
+                    ble_strength: lock_only(7).map(|b| b as i8),
+                    wifi_strength: lock_only(8).map(|b| b as i8),
+                    wifi_status: lock_only(9),
+                    mqtt_status: lock_only(10),
+                    thread_status: lock_only(11),
+                    opener_unused,
                 }
             },
         )
@@ -188,7 +197,8 @@ fn lock_config() -> impl Strategy<Value = Config> {
         ),
         (any::<[u8; 3]>(), any::<bool>(), any::<u8>(), any::<bool>()),
         (firmware(), hardware(), any::<u8>(), any::<u16>()),
-        (any::<[u8; 5]>(), 0usize..=5),
+        // 0: ends after the hardware revision, 1: after HomeKit, 2: official, then newer.
+        (any::<[u8; 5]>(), 0usize..=7),
     )
         .prop_map(
             |(
@@ -198,7 +208,7 @@ fn lock_config() -> impl Strategy<Value = Config> {
                 (firmware_version, hardware_revision, homekit, timezone),
                 (trailing, present),
             )| {
-                let t = present_prefix(&trailing, present);
+                let t = present_prefix(&trailing, present.saturating_sub(2));
                 Config::Lock(LockConfig {
                     nuki_id,
                     name,
@@ -221,8 +231,8 @@ fn lock_config() -> impl Strategy<Value = Config> {
                     has_keypad,
                     firmware_version,
                     hardware_revision,
-                    homekit_status: HomeKitStatus::from_u8(homekit),
-                    timezone_id: TimeZoneId::from_u16(timezone),
+                    homekit_status: (present >= 1).then(|| HomeKitStatus::from_u8(homekit)),
+                    timezone_id: (present >= 2).then(|| TimeZoneId::from_u16(timezone)),
                     device_type: t[0].map(DeviceType::from_u8),
                     capabilities: t[1],
                     has_keypad_v2: t[2].map(|b| b & 1 == 1),
@@ -816,15 +826,22 @@ fn message(family: ServiceFamily) -> BoxedStrategy<Message> {
         Just(Message::RequestAdvancedConfig).boxed(),
         battery_report(family).boxed(),
         log_entry(family).boxed(),
-        (any::<bool>(), any::<u16>(), any::<[bool; 2]>())
-            .prop_map(|(logging_enabled, count, flags)| {
-                Message::LogEntryCount(LogEntryCount {
-                    logging_enabled,
-                    count,
-                    door_sensor_enabled: flags[0],
-                    door_sensor_logging_enabled: flags[1],
-                })
-            })
+        (
+            any::<bool>(),
+            any::<u16>(),
+            any::<bool>(),
+            proptest::option::of(any::<bool>()),
+        )
+            .prop_map(
+                |(logging_enabled, count, door_sensor_enabled, door_sensor_logging_enabled)| {
+                    Message::LogEntryCount(LogEntryCount {
+                        logging_enabled,
+                        count,
+                        door_sensor_enabled,
+                        door_sensor_logging_enabled,
+                    })
+                },
+            )
             .boxed(),
         (any::<u32>(), any::<u16>(), any::<u8>(), any::<bool>())
             .prop_map(
@@ -1119,7 +1136,11 @@ fn message_name(message: &Message) -> &'static str {
 /// Whether a device message already has every optional field (so padding is really extra).
 fn is_newest_layout(message: &Message) -> bool {
     match message {
-        Message::KeyturnerStates(states) => states.thread_status.is_some(),
+        Message::KeyturnerStates(states) => match states.lock_state {
+            DeviceLockState::Opener(_) => states.accessory_battery_state.is_some(),
+            DeviceLockState::Lock(_) => states.thread_status.is_some(),
+        },
+        Message::LogEntryCount(count) => count.door_sensor_logging_enabled.is_some(),
         Message::Config(Config::Lock(config)) => config.product_variant.is_some(),
         Message::Config(Config::Opener(config)) => config.has_keypad_v2.is_some(),
         Message::AdvancedConfig(AdvancedConfig::Lock(config)) => {
@@ -1425,7 +1446,8 @@ fn config_lengths_follow_the_family() {
     // Ones everywhere: a valid flag, a name without padding and a finite float, so every
     // field re-encodes to the same bytes.
     let payload = [1u8; 79];
-    for len in LockConfig::MIN_LEN..=LockConfig::MAX_LEN {
+    // 71 and 72 bytes: Smart Lock 1.0/2.0 firmware without HomeKit status and time zone id.
+    for len in (LockConfig::MIN_LEN..=LockConfig::MAX_LEN).filter(|&len| len != 73) {
         let decoded = decode(CommandId::Config, &payload[..len], ServiceFamily::Keyturner)
             .unwrap()
             .message;

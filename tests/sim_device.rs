@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 /// 2024-05-01T12:34:56Z
 const WALL_CLOCK: i64 = 1_714_566_896;
-const ULTRA_PAIRING_AUTH_ID: u32 = 0x7FFF_FFFF;
+const ULTRA_PAIRING_AUTH_ID: u32 = u32::from_le_bytes([0x7F, 0xFF, 0xFF, 0xFF]);
 
 fn bytes(text: &str) -> Vec<u8> {
     hex::decode(text).unwrap()

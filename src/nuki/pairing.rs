@@ -12,8 +12,13 @@ use super::messages::{self, AuthorizationData, AuthorizationDataUltra, Message, 
 use super::reassembly::Framing;
 use super::uuids::ServiceFamily;
 
-/// The fixed authorization id of the encrypted Ultra pairing messages.
-pub const ULTRA_PAIRING_AUTH_ID: u32 = 0x7FFF_FFFF;
+/// The fixed authorization id of the encrypted Ultra pairing messages, as it goes on the wire
+/// (ADATA and PDATA). The reference and the other clients give it as these bytes, not as the
+/// number 0x7FFFFFFF, whose little-endian form `FF FF FF 7F` a real Ultra may refuse.
+pub const ULTRA_PAIRING_AUTH_ID_BYTES: [u8; 4] = [0x7F, 0xFF, 0xFF, 0xFF];
+
+/// [`ULTRA_PAIRING_AUTH_ID_BYTES`] as the number the framing functions write little-endian.
+pub const ULTRA_PAIRING_AUTH_ID: u32 = u32::from_le_bytes(ULTRA_PAIRING_AUTH_ID_BYTES);
 
 /// Who we pair as.
 #[derive(Clone)]
@@ -301,5 +306,28 @@ fn state_expectation(state: &State) -> &'static str {
         State::AwaitAuthorizationId | State::AwaitUltraAuthorizationId => "the authorization id",
         State::AwaitStatus { .. } => "the final status",
         State::Done => "nothing (pairing finished)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ultra_pairing_auth_id_goes_on_the_wire_as_7f_ff_ff_ff() {
+        let key = SharedKey::from_bytes([9; 32]);
+        let message = frame::encode_encrypted(
+            &key,
+            &[0; NONCE_LEN],
+            ULTRA_PAIRING_AUTH_ID,
+            CommandId::AuthorizationData,
+            &[],
+        );
+        assert_eq!(message[24..28], [0x7F, 0xFF, 0xFF, 0xFF]);
+        let opened = frame::open_encrypted(&key, &message).unwrap();
+        assert_eq!(
+            opened.sealed_auth_id.to_le_bytes(),
+            [0x7F, 0xFF, 0xFF, 0xFF]
+        );
     }
 }

@@ -73,6 +73,8 @@ pub enum ControlError {
     NoDoorSensor,
     #[error("the device is not an Opener")]
     NotAnOpener,
+    #[error("the device has no keypad")]
+    NoKeypad,
     #[error("the device refused the action: {0}")]
     Refused(&'static str),
 }
@@ -109,6 +111,7 @@ pub struct SimDevice {
     schedule: Schedule,
     battery: Battery,
     door: Door,
+    keypad_battery_critical: bool,
     pairing_mode_until: Option<Duration>,
     connection: Option<Connection>,
     connections_opened: u64,
@@ -187,6 +190,7 @@ impl SimDevice {
                 open: false,
                 logging: true,
             },
+            keypad_battery_critical: false,
             pairing_mode_until: None,
             connection: None,
             connections_opened: 0,

@@ -63,6 +63,11 @@ enum Stage {
     },
 }
 
+/// The authorization id of the Ultra's encrypted pairing messages, in ADATA and PDATA, as the
+/// published layout gives it (§3.4). Spelled out here rather than taken from the client so
+/// that the device checks the reference, not whatever our client happens to send.
+const ULTRA_PAIRING_AUTH_ID_ON_WIRE: [u8; 4] = [0x7F, 0xFF, 0xFF, 0xFF];
+
 /// A refused pairing message: error code and the command that caused it.
 type Refusal = (ErrorCode, CommandId);
 
@@ -83,6 +88,20 @@ impl PairingSession {
             if let Ok(opened) = frame::open_encrypted(key, bytes) {
                 let key = key.clone();
                 self.stage = Stage::Idle;
+                if opened.header.auth_id.to_le_bytes() != ULTRA_PAIRING_AUTH_ID_ON_WIRE {
+                    // An Ultra knows no other authorization during pairing, so it cannot
+                    // answer encrypted: the report a lock sends for an unknown id.
+                    return PairingOutput {
+                        reply: plain(
+                            ctx.family,
+                            &Message::ErrorReport {
+                                code: ErrorCode::KErrorNotAuthorized,
+                                command: CommandId::Unknown(0),
+                            },
+                        ),
+                        ..PairingOutput::default()
+                    };
+                }
                 return ultra_authorization_data(ctx, &key, opened);
             }
         }
@@ -237,8 +256,8 @@ impl PairingSession {
     }
 }
 
-/// The Ultra's encrypted Authorization Data: check PIN, store, answer encrypted with the
-/// authorization id the client used in its header.
+/// The Ultra's encrypted Authorization Data (its clear header already carries the fixed id):
+/// check PIN, store, answer encrypted with that id.
 fn ultra_authorization_data(
     ctx: &mut PairingContext<'_>,
     key: &SharedKey,
@@ -274,8 +293,8 @@ fn check_ultra_data(
     if !opened.crc_valid {
         return Err(ErrorCode::ErrorBadCrc);
     }
-    if opened.sealed_auth_id != opened.header.auth_id {
-        return Err(ErrorCode::PErrorBadParameter);
+    if opened.sealed_auth_id.to_le_bytes() != ULTRA_PAIRING_AUTH_ID_ON_WIRE {
+        return Err(ErrorCode::KErrorNotAuthorized);
     }
     if opened.command != CommandId::AuthorizationData {
         return Err(ErrorCode::ErrorUnknown);

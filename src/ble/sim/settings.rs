@@ -215,7 +215,8 @@ impl Settings {
         let hardware = hardware(self.kind);
         match &self.config {
             SetConfig::Lock(c) => {
-                let extra = self.config_layout_len.saturating_sub(LockConfig::MIN_LEN);
+                let len = self.config_layout_len;
+                let extra = len.saturating_sub(LockConfig::OFFICIAL_LEN);
                 let present = |position: usize| extra > position;
                 Config::Lock(LockConfig {
                     nuki_id: self.nuki_id,
@@ -239,8 +240,11 @@ impl Settings {
                     has_keypad,
                     firmware_version: firmware,
                     hardware_revision: hardware,
-                    homekit_status: HomeKitStatus::NotAvailable,
-                    timezone_id: c.timezone_id,
+                    // Smart Lock 1.0/2.0 firmware ends after the hardware revision (71
+                    // bytes) or the HomeKit status (72).
+                    homekit_status: (len > LockConfig::MIN_LEN)
+                        .then_some(HomeKitStatus::NotAvailable),
+                    timezone_id: (len >= LockConfig::OFFICIAL_LEN).then_some(c.timezone_id),
                     device_type: present(0).then(|| DeviceType::from_u8(self.kind.device_type())),
                     capabilities: present(1).then_some(0x01),
                     has_keypad_v2: present(2).then_some(false),
@@ -498,6 +502,8 @@ mod tests {
         assert_eq!(encoded_config_len(SimKind::SmartLock2, None), 74);
         assert_eq!(encoded_config_len(SimKind::SmartLock4, None), 79);
         assert_eq!(encoded_config_len(SimKind::SmartLock4, Some(76)), 76);
+        assert_eq!(encoded_config_len(SimKind::SmartLock2, Some(71)), 71);
+        assert_eq!(encoded_config_len(SimKind::SmartLock2, Some(72)), 72);
         assert_eq!(encoded_config_len(SimKind::Opener, None), 73);
         assert_eq!(encoded_config_len(SimKind::Opener, Some(72)), 72);
     }

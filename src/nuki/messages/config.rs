@@ -28,6 +28,8 @@ pub enum SetConfig {
 }
 
 /// Smart Lock Config: 74 bytes, newer firmware appends up to 5 more (`None` when absent).
+/// Smart Lock 1.0/2.0 firmware stops before the HomeKit status (71 bytes) or before the time
+/// zone id (72 bytes).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LockConfig {
     pub nuki_id: u32,
@@ -52,8 +54,10 @@ pub struct LockConfig {
     pub has_keypad: bool,
     pub firmware_version: FirmwareVersion,
     pub hardware_revision: HardwareRevision,
-    pub homekit_status: HomeKitStatus,
-    pub timezone_id: TimeZoneId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub homekit_status: Option<HomeKitStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone_id: Option<TimeZoneId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_type: Option<DeviceType>,
     /// Bit mask, meaning undocumented.
@@ -68,7 +72,10 @@ pub struct LockConfig {
 }
 
 impl LockConfig {
-    pub const MIN_LEN: usize = 74;
+    /// Length of the oldest firmware's layout, up to the hardware revision.
+    pub const MIN_LEN: usize = 71;
+    /// Length of the official layout, up to the time zone id.
+    pub const OFFICIAL_LEN: usize = 74;
     pub const MAX_LEN: usize = 79;
 
     pub(crate) fn read(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -93,8 +100,12 @@ impl LockConfig {
         let has_keypad = reader.bool("has keypad")?;
         let firmware_version = FirmwareVersion::read(reader)?;
         let hardware_revision = HardwareRevision::read(reader)?;
-        let homekit_status = HomeKitStatus::from_u8(reader.u8("homekit status")?);
-        let timezone_id = TimeZoneId::from_u16(reader.u16("timezone id")?);
+        let homekit_status = OptionalBytes(reader).next().map(HomeKitStatus::from_u8);
+        // Half a time zone id is malformed, not absent; with none, nothing newer follows.
+        let timezone_id = match reader.remaining() {
+            0 => None,
+            _ => Some(TimeZoneId::from_u16(reader.u16("timezone id")?)),
+        };
         let mut optional = OptionalBytes(reader);
         Ok(Self {
             nuki_id,
@@ -151,9 +162,14 @@ impl LockConfig {
             .bool(self.has_keypad);
         self.firmware_version.write(writer);
         self.hardware_revision.write(writer);
-        writer
-            .u8(self.homekit_status.to_u8())
-            .u16(self.timezone_id.to_u16());
+        let (Some(homekit_status), timezone_id) = (self.homekit_status, self.timezone_id) else {
+            return;
+        };
+        writer.u8(homekit_status.to_u8());
+        let Some(timezone_id) = timezone_id else {
+            return;
+        };
+        writer.u16(timezone_id.to_u16());
         write_prefix(
             writer,
             &[
@@ -361,7 +377,8 @@ impl From<&LockConfig> for LockSetConfig {
             fob_action_3: config.fob_action_3,
             single_lock: config.single_lock,
             advertising_mode: config.advertising_mode,
-            timezone_id: config.timezone_id,
+            // Firmware that does not report a zone has none set.
+            timezone_id: config.timezone_id.unwrap_or(TimeZoneId::NotSet),
         }
     }
 }
@@ -474,5 +491,33 @@ impl SetConfig {
             SetConfig::Lock(c) => c.name = name.to_owned(),
             SetConfig::Opener(c) => c.name = name.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_lock_firmware_stops_before_homekit_or_time_zone() {
+        // Ones everywhere: valid flags, an unpadded name and finite floats re-encode exactly.
+        let payload = [1u8; LockConfig::OFFICIAL_LEN];
+        for (len, homekit, zone) in [(71, false, false), (72, true, false), (74, true, true)] {
+            let config = LockConfig::read(&mut Reader::new(&payload[..len])).unwrap();
+            assert_eq!(config.homekit_status.is_some(), homekit, "{len} bytes");
+            assert_eq!(config.timezone_id.is_some(), zone, "{len} bytes");
+            let mut writer = Writer::new();
+            config.write(&mut writer);
+            assert_eq!(writer.into_vec(), payload[..len], "{len} bytes");
+        }
+        assert!(LockConfig::read(&mut Reader::new(&payload[..73])).is_err());
+        assert!(LockConfig::read(&mut Reader::new(&payload[..70])).is_err());
+    }
+
+    #[test]
+    fn set_config_from_a_config_without_time_zone_sends_none_set() {
+        let payload = [1u8; LockConfig::MIN_LEN];
+        let config = LockConfig::read(&mut Reader::new(&payload)).unwrap();
+        assert_eq!(LockSetConfig::from(&config).timezone_id, TimeZoneId::NotSet);
     }
 }

@@ -201,16 +201,19 @@ fn read_data(
     })
 }
 
-/// Log Entry Count 0x0033 (5 bytes).
+/// Log Entry Count 0x0033: 5 bytes; some firmware sends 4, without the last field (door
+/// sensor logging, the newest log setting), which is then `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogEntryCount {
     pub logging_enabled: bool,
     pub count: u16,
     pub door_sensor_enabled: bool,
-    pub door_sensor_logging_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub door_sensor_logging_enabled: Option<bool>,
 }
 
 impl LogEntryCount {
+    pub const MIN_LEN: usize = 4;
     pub const LEN: usize = 5;
 
     pub(crate) fn read(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -218,7 +221,10 @@ impl LogEntryCount {
             logging_enabled: reader.bool("logging enabled")?,
             count: reader.u16("count")?,
             door_sensor_enabled: reader.bool("door sensor enabled")?,
-            door_sensor_logging_enabled: reader.bool("door sensor logging enabled")?,
+            door_sensor_logging_enabled: match reader.remaining() {
+                0 => None,
+                _ => Some(reader.bool("door sensor logging enabled")?),
+            },
         })
     }
 
@@ -226,7 +232,33 @@ impl LogEntryCount {
         writer
             .bool(self.logging_enabled)
             .u16(self.count)
-            .bool(self.door_sensor_enabled)
-            .bool(self.door_sensor_logging_enabled);
+            .bool(self.door_sensor_enabled);
+        if let Some(enabled) = self.door_sensor_logging_enabled {
+            writer.bool(enabled);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(bytes: &[u8]) -> LogEntryCount {
+        let count = LogEntryCount::read(&mut Reader::new(bytes)).unwrap();
+        let mut writer = Writer::new();
+        count.write(&mut writer);
+        assert_eq!(writer.into_vec(), bytes);
+        count
+    }
+
+    #[test]
+    fn log_entry_count_in_both_lengths() {
+        let short = round_trip(&[0x01, 0x2A, 0x00, 0x01]);
+        assert_eq!(short.count, 42);
+        assert!(short.door_sensor_enabled);
+        assert_eq!(short.door_sensor_logging_enabled, None);
+        let full = round_trip(&[0x01, 0x2A, 0x00, 0x01, 0x00]);
+        assert_eq!(full.door_sensor_logging_enabled, Some(false));
+        assert!(LogEntryCount::read(&mut Reader::new(&[0x01, 0x2A, 0x00])).is_err());
     }
 }

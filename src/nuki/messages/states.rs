@@ -10,7 +10,12 @@ use super::super::uuids::ServiceFamily;
 
 /// Keyturner States 0x000C. Devices send 15 (oldest), 19, 21, 26 or 27 bytes; fields after
 /// byte 14 are `None` when the device did not send them, so every length re-encodes to the
-/// same bytes. Byte 14 is the ring-to-open timer on an Opener.
+/// same bytes.
+///
+/// The Opener shares bytes 0–18 (byte 14 is its ring-to-open timer), leaves bytes 19–24
+/// unused and reports the accessory battery state at byte 25 (§4.2.14); its lock-only fields
+/// (night mode, remote access, connection strengths and states) are always `None`. Which
+/// layout applies follows the family of [`lock_state`](Self::lock_state).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyturnerStates {
     pub nuki_state: NukiState,
@@ -52,6 +57,10 @@ pub struct KeyturnerStates {
     pub mqtt_status: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_status: Option<u8>,
+    /// Opener bytes 19–24 as sent (meaning unknown), so that re-encoding is exact; empty for
+    /// locks.
+    #[serde(skip)]
+    pub opener_unused: Vec<u8>,
 }
 
 /// Battery byte as JSON: the raw value and its meaning.
@@ -129,7 +138,11 @@ impl KeyturnerStates {
         let config_update_count = reader.u8("config update count")?;
         let lock_n_go_timer = reader.u8("lock n go timer")?;
         let mut optional = OptionalBytes(reader);
-        Ok(Self {
+        let last_lock_action = optional.next().map(|b| DeviceAction::from_u8(b, family));
+        let last_lock_action_trigger = optional.next().map(Trigger::from_u8);
+        let last_lock_action_completion_status = optional.next().map(CompletionStatus::from_u8);
+        let door_sensor_state = optional.next().map(DoorSensorState::from_u8);
+        let mut states = Self {
             nuki_state,
             lock_state,
             trigger,
@@ -138,19 +151,44 @@ impl KeyturnerStates {
             battery_state,
             config_update_count,
             lock_n_go_timer,
-            last_lock_action: optional.next().map(|b| DeviceAction::from_u8(b, family)),
-            last_lock_action_trigger: optional.next().map(Trigger::from_u8),
-            last_lock_action_completion_status: optional.next().map(CompletionStatus::from_u8),
-            door_sensor_state: optional.next().map(DoorSensorState::from_u8),
-            nightmode_active: optional.next().map(|b| b != 0),
-            accessory_battery_state: optional.next(),
-            remote_access_status: optional.next(),
-            ble_strength: optional.next().map(|b| b as i8),
-            wifi_strength: optional.next().map(|b| b as i8),
-            wifi_status: optional.next(),
-            mqtt_status: optional.next(),
-            thread_status: optional.next(),
-        })
+            last_lock_action,
+            last_lock_action_trigger,
+            last_lock_action_completion_status,
+            door_sensor_state,
+            nightmode_active: None,
+            accessory_battery_state: None,
+            remote_access_status: None,
+            ble_strength: None,
+            wifi_strength: None,
+            wifi_status: None,
+            mqtt_status: None,
+            thread_status: None,
+            opener_unused: Vec::new(),
+        };
+        if door_sensor_state.is_none() {
+            return Ok(states);
+        }
+        if family.is_opener() {
+            let unused_len = optional.0.remaining().min(OPENER_UNUSED_LEN);
+            states.opener_unused = optional.0.take("opener unused bytes", unused_len)?.to_vec();
+            if states.opener_unused.len() == OPENER_UNUSED_LEN {
+                states.accessory_battery_state = optional.next();
+            }
+        } else {
+            states.nightmode_active = optional.next().map(|b| b != 0);
+            states.accessory_battery_state = optional.next();
+            states.remote_access_status = optional.next();
+            states.ble_strength = optional.next().map(|b| b as i8);
+            states.wifi_strength = optional.next().map(|b| b as i8);
+            states.wifi_status = optional.next();
+            states.mqtt_status = optional.next();
+            states.thread_status = optional.next();
+        }
+        Ok(states)
+    }
+
+    fn is_opener(&self) -> bool {
+        matches!(self.lock_state, DeviceLockState::Opener(_))
     }
 
     pub(crate) fn write(&self, writer: &mut Writer) {
@@ -163,12 +201,29 @@ impl KeyturnerStates {
             .u8(self.battery_state)
             .u8(self.config_update_count)
             .u8(self.lock_n_go_timer);
-        let trailing = [
+        let shared = [
             self.last_lock_action.map(DeviceAction::to_u8),
             self.last_lock_action_trigger.map(Trigger::to_u8),
             self.last_lock_action_completion_status
                 .map(CompletionStatus::to_u8),
             self.door_sensor_state.map(DoorSensorState::to_u8),
+        ];
+        write_prefix(writer, &shared);
+        if shared.iter().any(Option::is_none) {
+            return;
+        }
+        if self.is_opener() {
+            let unused = &self.opener_unused[..self.opener_unused.len().min(OPENER_UNUSED_LEN)];
+            writer.bytes(unused);
+            if let Some(accessory) = self.accessory_battery_state {
+                // Unused bytes left out by the caller go out as zeros, so that the accessory
+                // byte still lands at offset 25.
+                writer.bytes(&[0; OPENER_UNUSED_LEN][unused.len()..]);
+                writer.u8(accessory);
+            }
+            return;
+        }
+        let lock_only = [
             self.nightmode_active.map(u8::from),
             self.accessory_battery_state,
             self.remote_access_status,
@@ -178,9 +233,12 @@ impl KeyturnerStates {
             self.mqtt_status,
             self.thread_status,
         ];
-        write_prefix(writer, &trailing);
+        write_prefix(writer, &lock_only);
     }
 }
+
+/// Opener Keyturner States bytes 19–24, which carry nothing known.
+const OPENER_UNUSED_LEN: usize = 6;
 
 /// Writes optional trailing bytes up to the first absent one (later ones cannot be placed).
 pub(crate) fn write_prefix(writer: &mut Writer, trailing: &[Option<u8>]) {
@@ -285,5 +343,65 @@ impl OpeningsClosingsSummary {
             .u16(self.closings_total)
             .u16(self.openings_since_boot)
             .u16(self.closings_since_boot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nuki::enums::OpenerLockState;
+
+    /// Bytes 0–18 of an Opener in door mode, ring to open active.
+    const OPENER_PREFIX: [u8; 19] = [
+        0x02, 0x03, 0x00, 0xE8, 0x07, 0x05, 0x01, 0x0C, 0x22, 0x38, 0x3C, 0x00, 0x00, 0x07, 0x00,
+        0x01, 0x00, 0x00, 0x00,
+    ];
+
+    fn read(bytes: &[u8], family: ServiceFamily) -> KeyturnerStates {
+        KeyturnerStates::read(&mut Reader::new(bytes), family).unwrap()
+    }
+
+    fn write(states: &KeyturnerStates) -> Vec<u8> {
+        let mut writer = Writer::new();
+        states.write(&mut writer);
+        writer.into_vec()
+    }
+
+    #[test]
+    fn opener_accessory_battery_is_byte_25_and_bytes_19_to_24_are_kept_raw() {
+        let mut bytes = OPENER_PREFIX.to_vec();
+        bytes.extend_from_slice(&[0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x03]);
+        let states = read(&bytes, ServiceFamily::Opener);
+        assert_eq!(
+            states.lock_state,
+            DeviceLockState::Opener(OpenerLockState::RtoActive)
+        );
+        assert_eq!(states.accessory_battery_state, Some(0x03));
+        assert_eq!(states.keypad_battery_critical(), Some(true));
+        assert_eq!(states.nightmode_active, None);
+        assert_eq!(states.opener_unused, [0x01, 0x02, 0x00, 0x00, 0x00, 0x00]);
+        assert_eq!(write(&states), bytes);
+    }
+
+    #[test]
+    fn opener_accessory_byte_without_unused_bytes_is_placed_at_offset_25() {
+        let mut states = read(&OPENER_PREFIX, ServiceFamily::Opener);
+        states.accessory_battery_state = Some(0x01);
+        // Lock-only fields have no place in the Opener layout.
+        states.nightmode_active = Some(true);
+        let bytes = write(&states);
+        assert_eq!(bytes.len(), 26);
+        assert_eq!(bytes[19..], [0, 0, 0, 0, 0, 0, 0x01]);
+    }
+
+    #[test]
+    fn lock_layout_is_unchanged() {
+        let mut bytes = OPENER_PREFIX.to_vec();
+        bytes.extend_from_slice(&[0x01, 0x03]);
+        let states = read(&bytes, ServiceFamily::Keyturner);
+        assert_eq!(states.nightmode_active, Some(true));
+        assert_eq!(states.accessory_battery_state, Some(0x03));
+        assert!(states.opener_unused.is_empty());
+        assert_eq!(write(&states), bytes);
     }
 }

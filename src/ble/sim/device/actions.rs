@@ -386,6 +386,24 @@ impl SimDevice {
         Ok(self.finish(out))
     }
 
+    /// The paired keypad's battery becomes critical (or is replaced): the accessory battery
+    /// byte of Keyturner States reports it.
+    pub fn set_keypad_battery_critical(
+        &mut self,
+        critical: bool,
+        now: Duration,
+    ) -> Result<Vec<Outbound>, ControlError> {
+        if !self.spec.keypad {
+            return Err(ControlError::NoKeypad);
+        }
+        let out = self.run_timers(now);
+        if self.keypad_battery_critical != critical {
+            self.keypad_battery_critical = critical;
+            self.state_changed = true;
+        }
+        Ok(self.finish(out))
+    }
+
     /// Opener: someone rings. With ring to open or continuous mode active the door opens;
     /// otherwise only the state-changed flag tells a bridge about the ring.
     pub fn ring_doorbell(&mut self, now: Duration) -> Result<Vec<Outbound>, ControlError> {

@@ -120,7 +120,7 @@ impl SimDevice {
                         logging_enabled: self.logbook.enabled(),
                         count: saturating_u16(self.logbook.len()),
                         door_sensor_enabled: self.door.sensor,
-                        door_sensor_logging_enabled: self.door.logging,
+                        door_sensor_logging_enabled: Some(self.door.logging),
                     }));
                 }
                 messages.extend(

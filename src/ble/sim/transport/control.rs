@@ -81,6 +81,17 @@ impl SimControl {
         self.with_device(address, |device, now| Ok(((), device.set_door(open, now)?)))
     }
 
+    /// The device's keypad reports a critical (or a replaced) battery.
+    pub fn set_keypad_battery_critical(
+        &self,
+        address: &DeviceAddress,
+        critical: bool,
+    ) -> Result<(), SimError> {
+        self.with_device(address, |device, now| {
+            Ok(((), device.set_keypad_battery_critical(critical, now)?))
+        })
+    }
+
     /// A manual turn of the knob or key (trigger "manual"), with a §5.3 action byte.
     pub fn manual_action(&self, address: &DeviceAddress, action: u8) -> Result<(), SimError> {
         self.with_device(address, |device, now| {
