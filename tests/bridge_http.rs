@@ -5,10 +5,10 @@
 mod common;
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::bridge_client::{bridge_ts as now_ts, BridgeClient};
+use common::callback_receiver::CallbackReceiver;
 use common::config::{ConfigBuilder, SimDeviceEntry, TestConfig};
 use common::daemon::{Daemon, BINARY};
 use common::fixture::paired_daemon;
@@ -237,25 +237,8 @@ async fn bridge_api_end_to_end() {
     assert_eq!(bridge.get(&format!("/nothing?{plain}")).await.0, 404);
 
     // --- callbacks -----------------------------------------------------------------------
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let receiver = {
-        let received = received.clone();
-        axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-                let received = received.clone();
-                async move {
-                    received.lock().expect("lock").push(body);
-                    "ok"
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let hook = format!("http://{}/hook", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let receiver = CallbackReceiver::start().await;
+    let hook = receiver.url().to_owned();
     let (_, body) = bridge
         .get(&format!("/callback/add?url={hook}&{plain}"))
         .await;
@@ -272,9 +255,8 @@ async fn bridge_api_end_to_end() {
     bridge.get(&act(0x5400_0001, 0, 2)).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let names: Vec<String> = received
-            .lock()
-            .expect("lock")
+        let names: Vec<String> = receiver
+            .received()
             .iter()
             .filter(|b| b["nukiId"].as_i64() == Some(0x5400_0001))
             .filter_map(|b| b["stateName"].as_str().map(str::to_owned))
@@ -291,7 +273,7 @@ async fn bridge_api_end_to_end() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let first = received.lock().expect("lock")[0].clone();
+    let first = receiver.received()[0].clone();
     assert!(
         first["nukiId"].is_i64() && first["deviceType"].is_i64(),
         "{first}"

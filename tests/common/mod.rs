@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod bridge_client;
+pub mod bridge_states;
+pub mod callback_receiver;
 pub mod cli;
 pub mod config;
 pub mod daemon;
