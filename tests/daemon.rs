@@ -55,6 +55,7 @@ async fn restart_keeps_pairings_and_logs_no_secrets() {
     let (code, log) = first.stop();
     assert_eq!(code, Some(0), "clean exit on SIGTERM: {log:#?}");
     assert!(log.iter().any(|l| l["message"] == "stopped"));
+    let first_log = log;
 
     let sim_memory = config.sim_memory_path();
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -87,9 +88,14 @@ async fn restart_keeps_pairings_and_logs_no_secrets() {
         "every device still answers with the stored key: {log:#?}"
     );
 
-    let everything = serde_json::to_string(&log)
+    // Both runs' whole output: the first one paired, so it handled every PIN and key.
+    let everything = serde_json::to_string(&[&first_log, &log])
         .expect("log as text")
         .to_lowercase();
+    assert!(
+        !everything.contains("daemontoken1"),
+        "the Bridge API token leaked into the log"
+    );
     for secret in ["482913", "1701", "2001"] {
         assert!(
             !everything.contains(secret),
@@ -204,4 +210,36 @@ fn the_config_builder_writes_what_the_loader_reads() {
     let opener = &loaded.sim.devices[1];
     assert_eq!(opener.kind, DeviceKind::Opener);
     assert_eq!(opener.security_pin, 0, "unset keys keep their defaults");
+}
+
+/// Two daemons at once, each on the port the system gave it: the harness learns the address
+/// from the daemon's own "Bridge API ready" line, so tests never race for a guessed port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemons_on_any_port_report_the_address_they_bound() {
+    // One device each (the simulated backend needs one), left unpaired: only the API matters.
+    let entrance = || SimDeviceEntry::new(DeviceKind::Box, "Entrance", "sim:1", 0x5400_0001);
+    let configs = [
+        ConfigBuilder::new()
+            .bridge_token("firsttoken1")
+            .device(entrance())
+            .build(),
+        ConfigBuilder::new()
+            .bridge_token("secondtoken2")
+            .device(entrance())
+            .build(),
+    ];
+    let daemons: Vec<Daemon> = configs.iter().map(Daemon::start).collect();
+    assert_ne!(daemons[0].address(), daemons[1].address());
+    for daemon in &daemons {
+        assert_ne!(daemon.address().port(), 0);
+        let (status, info) = daemon.bridge().get_authorized("/info").await;
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["bridgeType"], 1);
+    }
+    let (status, _) = daemons[0].bridge().get("/info?token=secondtoken2").await;
+    assert_eq!(status, 401, "each address reaches its own daemon");
+    for daemon in daemons {
+        let (code, log) = daemon.stop();
+        assert_eq!(code, Some(0), "{log:#?}");
+    }
 }
