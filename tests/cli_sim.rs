@@ -2,91 +2,64 @@
 //! uses it: scan, pair, state, lock, unlock, unlatch. Pairings survive between processes (the
 //! store on disk) and so does the simulated devices' own memory.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_nuki-edge");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
-}
+use common::cli::{json, run, stdout};
+use common::config::{ConfigBuilder, SimDeviceEntry, TestConfig};
+use nuki_edge::config::{DeviceKind, LogFormat};
 
 /// A small building: a Box, a Smart Lock 4 (not in pairing mode), an Ultra and an Opener.
-fn building(dir: &Path) -> String {
-    let store = dir.join("store.redb");
-    let text = format!(
-        r#"
-[store]
-path = "{store}"
-
-[ble]
-backend = "sim"
-pairing_timeout_s = 6
-
-[sim]
-connection_interval_ms = 5
-connect_time_ms = 20
-
-[[sim.devices]]
-address = "54:D2:72:00:00:01"
-name = "Entrance"
-nuki_id = 0x54000001
-kind = "box"
-security_pin = 1701
-start_in_pairing_mode = true
-
-[[sim.devices]]
-address = "54:D2:72:00:00:02"
-name = "Flat 1"
-nuki_id = 0x54000002
-kind = "smart_lock_4"
-security_pin = 1111
-start_in_pairing_mode = false
-
-[[sim.devices]]
-address = "54:D2:72:00:00:03"
-name = "Penthouse"
-nuki_id = 0x54000003
-kind = "smart_lock_ultra"
-security_pin = 482913
-start_in_pairing_mode = true
-
-[[sim.devices]]
-address = "54:D2:72:00:00:04"
-name = "Intercom"
-nuki_id = 0x54000004
-kind = "opener"
-security_pin = 2001
-start_in_pairing_mode = true
-"#,
-        store = store.display()
-    );
-    let path = dir.join("building.toml");
-    std::fs::write(&path, text).expect("write config");
-    path.to_string_lossy().into_owned()
+fn building() -> TestConfig {
+    ConfigBuilder::new()
+        // Text logs, as an installer at a terminal reads them.
+        .log_format(LogFormat::Text)
+        .pairing_timeout_s(6)
+        .device(
+            SimDeviceEntry::new(DeviceKind::Box, "Entrance", "54:D2:72:00:00:01", 0x54000001)
+                .pin(1701)
+                .in_pairing_mode(true),
+        )
+        .device(
+            SimDeviceEntry::new(
+                DeviceKind::SmartLock4,
+                "Flat 1",
+                "54:D2:72:00:00:02",
+                0x54000002,
+            )
+            .pin(1111)
+            .in_pairing_mode(false),
+        )
+        .device(
+            SimDeviceEntry::new(
+                DeviceKind::SmartLockUltra,
+                "Penthouse",
+                "54:D2:72:00:00:03",
+                0x54000003,
+            )
+            .pin(482913)
+            .in_pairing_mode(true),
+        )
+        .device(
+            SimDeviceEntry::new(
+                DeviceKind::Opener,
+                "Intercom",
+                "54:D2:72:00:00:04",
+                0x54000004,
+            )
+            .pin(2001)
+            .in_pairing_mode(true),
+        )
+        .build()
 }
 
 #[test]
 fn scan_lists_kind_id_rssi_and_pairing_mode() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = building(dir.path());
+    let building = building();
+    let config = building.arg();
     let rows = json(&run(&[
         "scan",
         "--config",
-        &config,
+        config,
         "--seconds",
         "2",
         "--json",
@@ -115,10 +88,10 @@ fn scan_lists_kind_id_rssi_and_pairing_mode() {
 
 #[test]
 fn pair_then_operate_in_separate_processes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = building(dir.path());
+    let building = building();
+    let config = building.arg();
 
-    let paired = run(&["pair", "--config", &config, "Entrance"]);
+    let paired = run(&["pair", "--config", config, "Entrance"]);
     assert_eq!(paired.status.code(), Some(0), "{paired:?}");
     assert!(
         stdout(&paired).contains("paired with Entrance"),
@@ -126,40 +99,40 @@ fn pair_then_operate_in_separate_processes() {
         stdout(&paired)
     );
 
-    let store = dir.path().join("store.redb");
+    let store = building.store_path();
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&store)
+        &std::fs::metadata(store)
             .expect("store exists")
             .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "the store holds keys");
 
-    let state = json(&run(&["state", "--config", &config, "Entrance"]));
+    let state = json(&run(&["state", "--config", config, "Entrance"]));
     assert_eq!(state["result"]["state"]["lock_state"], "locked", "{state}");
 
-    let unlocked = json(&run(&["unlock", "--config", &config, "entrance"]));
+    let unlocked = json(&run(&["unlock", "--config", config, "entrance"]));
     assert_eq!(
         unlocked["result"]["state"]["lock_state"], "unlocked",
         "{unlocked}"
     );
-    let locked = json(&run(&["lock", "--config", &config, "54:D2:72:00:00:01"]));
+    let locked = json(&run(&["lock", "--config", config, "54:D2:72:00:00:01"]));
     assert_eq!(
         locked["result"]["state"]["lock_state"], "locked",
         "{locked}"
     );
-    let unlatched = json(&run(&["unlatch", "--config", &config, "Entrance"]));
+    let unlatched = json(&run(&["unlatch", "--config", config, "Entrance"]));
     assert_eq!(unlatched["result"]["accepted"], true, "{unlatched}");
 
     // A new process still knows the state the last one left.
-    let state = json(&run(&["state", "--config", &config, "Entrance"]));
+    let state = json(&run(&["state", "--config", config, "Entrance"]));
     assert_ne!(state["result"]["state"]["lock_state"], "locked", "{state}");
 }
 
 #[test]
 fn pair_waits_for_the_button_with_a_countdown() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = building(dir.path());
-    let paired = run(&["pair", "--config", &config, "Flat 1"]);
+    let building = building();
+    let config = building.arg();
+    let paired = run(&["pair", "--config", config, "Flat 1"]);
     assert_eq!(paired.status.code(), Some(0), "{paired:?}");
     let text = stdout(&paired);
     assert!(
@@ -173,27 +146,27 @@ fn pair_waits_for_the_button_with_a_countdown() {
 
 #[test]
 fn ultra_pairs_with_its_pin_and_opener_operates() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = building(dir.path());
-    let paired = json(&run(&["pair", "--config", &config, "Penthouse", "--json"]));
+    let building = building();
+    let config = building.arg();
+    let paired = json(&run(&["pair", "--config", config, "Penthouse", "--json"]));
     assert_eq!(paired["kind"], "ultra");
     assert_eq!(paired["nuki_id"], "54000003");
     assert_eq!(paired["paired_as"], "app");
-    let state = json(&run(&["state", "--config", &config, "Penthouse"]));
+    let state = json(&run(&["state", "--config", config, "Penthouse"]));
     assert_eq!(state["result"]["state"]["nuki_state"], "door_mode");
 
     json(&run(&[
-        "pair", "--config", &config, "Intercom", "--as", "bridge", "--json",
+        "pair", "--config", config, "Intercom", "--as", "bridge", "--json",
     ]));
-    let rto = json(&run(&["unlock", "--config", &config, "Intercom"]));
+    let rto = json(&run(&["unlock", "--config", config, "Intercom"]));
     assert_eq!(rto["result"]["state"]["lock_state"], "rto_active", "{rto}");
 }
 
 #[test]
 fn wrong_ultra_pin_fails_with_a_clear_line() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = building(dir.path());
-    let output = run(&["pair", "--config", &config, "Penthouse", "--pin", "111111"]);
+    let building = building();
+    let config = building.arg();
+    let output = run(&["pair", "--config", config, "Penthouse", "--pin", "111111"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("security PIN is wrong"), "{stderr}");
@@ -202,12 +175,12 @@ fn wrong_ultra_pin_fails_with_a_clear_line() {
 
 #[test]
 fn unpaired_and_unknown_devices_are_bad_input() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = building(dir.path());
-    let output = run(&["state", "--config", &config, "Flat 1"]);
+    let building = building();
+    let config = building.arg();
+    let output = run(&["state", "--config", config, "Flat 1"]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("not paired"));
-    let output = run(&["lock", "--config", &config, "Cellar"]);
+    let output = run(&["lock", "--config", config, "Cellar"]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown device"));
 }

@@ -2,177 +2,62 @@
 //! states; SIGTERM stops it cleanly; a restart keeps every pairing and pairs nothing again.
 //! Logs never carry keys or PINs.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_nuki-edge");
-/// Generous: the daemon pairs three devices over a simulated 5 ms radio.
-const STARTUP_WAIT: Duration = Duration::from_secs(60);
+use std::collections::HashMap;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+use common::config::{ConfigBuilder, SimDeviceEntry, TestConfig};
+use common::daemon::Daemon;
+use nuki_edge::config::{Config, DeviceKind, IdType, LogFormat};
+
+fn building() -> TestConfig {
+    ConfigBuilder::new()
+        .bridge_token("daemontoken1")
+        .auto_pair(IdType::Bridge)
+        .security_pin(482913)
+        .device(
+            SimDeviceEntry::new(DeviceKind::Box, "Entrance", "54:D2:72:00:00:01", 0x54000001)
+                .pin(1701),
+        )
+        .device(
+            SimDeviceEntry::new(
+                DeviceKind::SmartLockUltra,
+                "Penthouse",
+                "54:D2:72:00:00:03",
+                0x54000003,
+            )
+            .pin(482913),
+        )
+        .device(
+            SimDeviceEntry::new(
+                DeviceKind::Opener,
+                "Intercom",
+                "54:D2:72:00:00:04",
+                0x54000004,
+            )
+            .pin(2001),
+        )
+        .build()
 }
 
-/// A plain HTTP/1.0 GET; returns the body.
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
-}
-
-fn config(dir: &Path, port: u16) -> String {
-    let text = format!(
-        r#"
-[store]
-path = "{store}"
-
-[log]
-format = "json"
-
-[ble]
-backend = "sim"
-
-[http]
-listen = "127.0.0.1:{port}"
-
-[bridge]
-token = "daemontoken1"
-
-[pairing]
-id_type = "bridge"
-auto_pair = true
-security_pin = 482913
-
-[sim]
-connection_interval_ms = 5
-connect_time_ms = 20
-
-[[sim.devices]]
-address = "54:D2:72:00:00:01"
-name = "Entrance"
-nuki_id = 0x54000001
-kind = "box"
-security_pin = 1701
-
-[[sim.devices]]
-address = "54:D2:72:00:00:03"
-name = "Penthouse"
-nuki_id = 0x54000003
-kind = "smart_lock_ultra"
-security_pin = 482913
-
-[[sim.devices]]
-address = "54:D2:72:00:00:04"
-name = "Intercom"
-nuki_id = 0x54000004
-kind = "opener"
-security_pin = 2001
-"#,
-        store = dir.join("store.redb").display(),
-        port = port,
-    );
-    let path = dir.join("daemon.toml");
-    std::fs::write(&path, text).expect("write config");
-    path.to_string_lossy().into_owned()
-}
-
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<serde_json::Value>,
-    seen: Vec<serde_json::Value>,
-}
-
-impl Daemon {
-    fn start(config: &str) -> Self {
-        let mut child = Command::new(BINARY)
-            .args(["run", "--config", config])
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("daemon starts");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let value = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| serde_json::json!({ "unparsed": line }));
-                if sender.send(value).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits until `count` log lines with `message` have appeared.
-    fn wait_for(&mut self, message: &str, count: usize) {
-        let deadline = std::time::Instant::now() + STARTUP_WAIT;
-        while self.count(message) < count {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "no {count}× {message:?} in time; log so far: {:#?}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    fn count(&self, message: &str) -> usize {
-        self.seen
-            .iter()
-            .filter(|line| line["message"] == message)
-            .count()
-    }
-
-    /// SIGTERM, then the exit status and the remaining log.
-    fn stop(mut self) -> (Option<i32>, Vec<serde_json::Value>) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(killed.is_ok_and(|s| s.success()), "kill -TERM works");
-        let status = self.child.wait().expect("daemon exits");
-        self.seen.extend(self.lines.try_iter());
-        (status.code(), self.seen)
-    }
-}
-
-#[test]
-fn restart_keeps_pairings_and_logs_no_secrets() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let config = config(dir.path(), port);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_pairings_and_logs_no_secrets() {
+    let config = building();
 
     let mut first = Daemon::start(&config);
     first.wait_for("paired", 3);
     first.wait_for("state changed", 3);
-    let added = http_get(
-        port,
-        "/callback/add?url=http://127.0.0.1:9/hook&token=daemontoken1",
-    );
+    let (_, added) = first
+        .bridge()
+        .get_text("/callback/add?url=http://127.0.0.1:9/hook&token=daemontoken1")
+        .await;
     assert!(added.contains("\"success\":true"), "{added}");
     let (code, log) = first.stop();
     assert_eq!(code, Some(0), "clean exit on SIGTERM: {log:#?}");
     assert!(log.iter().any(|l| l["message"] == "stopped"));
+    let first_log = log;
 
-    let sim_memory = dir.path().join("store.redb.sim.json");
+    let sim_memory = config.sim_memory_path();
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(&sim_memory)
             .expect("simulated devices remember")
@@ -182,7 +67,10 @@ fn restart_keeps_pairings_and_logs_no_secrets() {
 
     let mut second = Daemon::start(&config);
     second.wait_for("state changed", 3);
-    let listed = http_get(port, "/callback/list?token=daemontoken1");
+    let (_, listed) = second
+        .bridge()
+        .get_text("/callback/list?token=daemontoken1")
+        .await;
     assert!(
         listed.contains("http://127.0.0.1:9/hook"),
         "callbacks survive a restart: {listed}"
@@ -200,9 +88,14 @@ fn restart_keeps_pairings_and_logs_no_secrets() {
         "every device still answers with the stored key: {log:#?}"
     );
 
-    let everything = serde_json::to_string(&log)
+    // Both runs' whole output: the first one paired, so it handled every PIN and key.
+    let everything = serde_json::to_string(&[&first_log, &log])
         .expect("log as text")
         .to_lowercase();
+    assert!(
+        !everything.contains("daemontoken1"),
+        "the Bridge API token leaked into the log"
+    );
     for secret in ["482913", "1701", "2001"] {
         assert!(
             !everything.contains(secret),
@@ -229,5 +122,124 @@ fn restart_keeps_pairings_and_logs_no_secrets() {
             !everything.contains(&key[..16]),
             "a pairing key leaked into the log"
         );
+    }
+}
+
+/// The harness writes only keys the real loader accepts (it refuses unknown keys), with the
+/// values the test asked for.
+#[test]
+fn the_config_builder_writes_what_the_loader_reads() {
+    let config = ConfigBuilder::new()
+        .gateway_name("harness")
+        .log_level("debug")
+        .log_format(LogFormat::Text)
+        .pairing_timeout_s(6)
+        .command_timeout_ms(4_000)
+        .auto_pair(IdType::Bridge)
+        .app_id(4242)
+        .security_pin(482913)
+        .link_slots(2)
+        .idle_disconnect_ms(500)
+        .reconnect_backoff_ms(100)
+        .bridge_token("abcdef123456")
+        .hardware_id(305_419_896)
+        .action_deadline_ms(60_000)
+        .callback_attempts(2)
+        .callback_retry_ms(50)
+        .callback_timeout_ms(1_000)
+        .radio_timing(7, 21)
+        .sim_seed(9)
+        .device(
+            SimDeviceEntry::new(DeviceKind::SmartLock4, "Flat 1", "sim:1", 0x5401_0000)
+                .pin(1234)
+                .in_pairing_mode(true)
+                .motor_time_ms(200)
+                .states_layout_len(27)
+                .door_sensor(true),
+        )
+        .device(SimDeviceEntry::new(
+            DeviceKind::Opener,
+            "Intercom",
+            "sim:2",
+            0x5400_0003,
+        ))
+        .build();
+    let loaded = Config::load_with_env(config.path(), HashMap::new())
+        .unwrap_or_else(|error| panic!("{error}:\n{}", config.text()));
+
+    assert_eq!(loaded.gateway.name, "harness");
+    assert_eq!(loaded.store.path, config.store_path());
+    assert_eq!(loaded.log.level, "debug");
+    assert_eq!(loaded.log.format, LogFormat::Text);
+    assert_eq!(loaded.ble.backend.as_str(), "sim");
+    assert_eq!(loaded.ble.pairing_timeout_s, 6);
+    assert_eq!(loaded.ble.command_timeout_ms, 4_000);
+    assert_eq!(loaded.pairing.id_type, IdType::Bridge);
+    assert!(loaded.pairing.auto_pair);
+    assert_eq!(loaded.pairing.app_id, Some(4242));
+    assert!(loaded.pairing.security_pin.is_some());
+    assert_eq!(loaded.fleet.link_slots, 2);
+    assert_eq!(loaded.fleet.idle_disconnect_ms, 500);
+    assert_eq!(loaded.fleet.reconnect_backoff_ms, 100);
+    assert_eq!(loaded.http.listen, "127.0.0.1:0", "any free port");
+    assert_eq!(
+        loaded.bridge.token.as_ref().map(|token| token.expose()),
+        Some("abcdef123456")
+    );
+    assert_eq!(config.token(), Some("abcdef123456"));
+    assert_eq!(loaded.bridge.hardware_id, Some(305_419_896));
+    assert_eq!(loaded.bridge.action_deadline_ms, 60_000);
+    assert_eq!(loaded.bridge.callback_attempts, 2);
+    assert_eq!(loaded.bridge.callback_retry_ms, 50);
+    assert_eq!(loaded.bridge.callback_timeout_ms, 1_000);
+    assert_eq!(loaded.sim.connection_interval_ms, 7);
+    assert_eq!(loaded.sim.connect_time_ms, 21);
+    assert_eq!(loaded.sim.seed, 9);
+    assert_eq!(loaded.sim.devices.len(), 2);
+    let lock = &loaded.sim.devices[0];
+    assert_eq!(
+        (lock.address.as_str(), lock.name.as_str(), lock.nuki_id),
+        ("sim:1", "Flat 1", 0x5401_0000)
+    );
+    assert_eq!(lock.kind, DeviceKind::SmartLock4);
+    assert_eq!(lock.security_pin, 1234);
+    assert!(lock.start_in_pairing_mode);
+    assert_eq!(lock.motor_time_ms, Some(200));
+    assert_eq!(lock.states_layout_len, Some(27));
+    assert!(lock.door_sensor);
+    let opener = &loaded.sim.devices[1];
+    assert_eq!(opener.kind, DeviceKind::Opener);
+    assert_eq!(opener.security_pin, 0, "unset keys keep their defaults");
+}
+
+/// Two daemons at once, each on the port the system gave it: the harness learns the address
+/// from the daemon's own "Bridge API ready" line, so tests never race for a guessed port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemons_on_any_port_report_the_address_they_bound() {
+    // One device each (the simulated backend needs one), left unpaired: only the API matters.
+    let entrance = || SimDeviceEntry::new(DeviceKind::Box, "Entrance", "sim:1", 0x5400_0001);
+    let configs = [
+        ConfigBuilder::new()
+            .bridge_token("firsttoken1")
+            .device(entrance())
+            .build(),
+        ConfigBuilder::new()
+            .bridge_token("secondtoken2")
+            .device(entrance())
+            .build(),
+    ];
+    let daemons: Vec<Daemon> = configs.iter().map(Daemon::start).collect();
+    assert_ne!(daemons[0].address(), daemons[1].address());
+    for daemon in &daemons {
+        assert_ne!(daemon.address().port(), 0);
+        let (status, info) = daemon.bridge().get_authorized("/info").await;
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["bridgeType"], 1);
+    }
+    let (status, _) = daemons[0].bridge().get("/info?token=secondtoken2").await;
+    assert_eq!(status, 401, "each address reaches its own daemon");
+    for daemon in daemons {
+        let (code, log) = daemon.stop();
+        assert_eq!(code, Some(0), "{log:#?}");
     }
 }
