@@ -78,7 +78,10 @@ pub async fn start(
         "Home Assistant discovers this gateway when the machine announces that DHCP host name"
     );
     let api = BridgeApi::new(gateway, token, identity, callbacks, window);
-    let router = api.router();
+    // The client's address feeds the failed-authentication guard.
+    let service = api
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     Ok(tokio::spawn(async move {
         let shutdown = async move {
             while !*stop.borrow_and_update() {
@@ -87,7 +90,7 @@ pub async fn start(
                 }
             }
         };
-        if let Err(error) = axum::serve(listener, router)
+        if let Err(error) = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
         {
