@@ -355,7 +355,9 @@ impl TokenVerifier {
 
 fn check_fresh(form: TokenForm, ts_unix: i64, now: i64) -> Result<(), TokenError> {
     let skew_seconds = ts_unix.saturating_sub(now);
-    if skew_seconds.abs() > FRESHNESS_SECONDS {
+    // unsigned_abs: the skew saturates to i64::MIN for a year-0000 ts on a far clock, and
+    // i64::MIN has no positive counterpart.
+    if skew_seconds.unsigned_abs() > FRESHNESS_SECONDS.unsigned_abs() {
         Err(TokenError::Stale { form, skew_seconds })
     } else {
         Ok(())
@@ -609,6 +611,22 @@ mod tests {
                 now - DOC_UNIX
             );
         }
+    }
+
+    /// Found by tests/bridge_fuzz.rs: `abs()` of the saturated skew overflowed.
+    #[test]
+    fn extreme_skew_is_stale_not_a_panic() {
+        let mut verifier = verifier();
+        let ts = "0000-01-01T00:00:00Z";
+        let hash = verifier.token.expected_hash(ts, "a");
+        let query = QueryParams::parse(&format!("ts={ts}&rnr=a&hash={}", hash.as_str()));
+        assert_eq!(
+            verifier.verify(&query, i64::MAX),
+            Err(TokenError::Stale {
+                form: TokenForm::Hashed,
+                skew_seconds: i64::MIN
+            })
+        );
     }
 
     #[test]
