@@ -285,3 +285,62 @@ async fn deliver(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> CallbackUrl {
+        CallbackUrl::parse(text.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn spellings_of_one_receiver_share_an_identity() {
+        let registered = url("http://cb.example/hook?x=1");
+        for variant in [
+            "HTTP://CB.EXAMPLE/hook?x=1",
+            "http://cb.example:80/hook?x=1",
+            "http://user:secret@cb.example/hook?x=1",
+        ] {
+            assert_eq!(url(variant).identity(), registered.identity(), "{variant}");
+        }
+        for other in [
+            "http://cb.example/Hook?x=1",
+            "http://cb.example:8080/hook?x=1",
+            "http://cb.example/hook?x=2",
+        ] {
+            assert_ne!(url(other).identity(), registered.identity(), "{other}");
+        }
+    }
+
+    #[test]
+    fn log_form_is_the_escaped_origin_without_secrets() {
+        let shown =
+            url("http://user:secret@Host.example:8123/api/webhook/SECRETID%0Aforged").for_log();
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(!shown.contains("SECRETID"), "{shown}");
+        assert_eq!(shown, "http://host.example:8123");
+    }
+
+    #[test]
+    fn invalid_urls_are_refused_by_add() {
+        let callbacks_error = CallbackUrl::parse("http://[::1".to_owned()).err();
+        assert_eq!(callbacks_error, Some(CallbackError::InvalidUrl));
+    }
+
+    #[tokio::test]
+    async fn saved_urls_that_no_longer_pass_are_left_out() {
+        let policy = DeliveryPolicy {
+            attempts: 1,
+            first_pause: Duration::from_millis(1),
+            timeout: Duration::from_millis(100),
+        };
+        let saved = [
+            Some("http://127.0.0.1:9/a".to_owned()),
+            Some("abcdefé".to_owned()),
+            Some("http://h:99999/".to_owned()),
+        ];
+        let callbacks = Callbacks::restored(policy, &saved, None);
+        assert_eq!(callbacks.list(), [(0, "http://127.0.0.1:9/a".to_owned())]);
+    }
+}
