@@ -2,22 +2,21 @@
 //! faults can be injected: out of range, a link dropped mid-command, a jammed motor, a busy
 //! device. Every request ends within the deadline with a clear answer.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nuki_edge::ble::sim::{Fault, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
-use nuki_edge::clock::SystemClock;
 use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
 use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
-use nuki_edge::gateway::{Gateway, GatewaySettings};
 use nuki_edge::http::bridge_json::BridgeIdentity;
 use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
 use nuki_edge::http::server::{AuthWindow, BridgeApi};
 use nuki_edge::http::token::BridgeToken;
 use nuki_edge::nuki::enums::IdType;
 use nuki_edge::nuki::pairing::PairingRequest;
-use nuki_edge::store::Store;
 use serde_json::Value;
 
 const TOKEN: &str = "faulttoken1";
@@ -69,16 +68,7 @@ async fn serve() -> (String, SimControl, nuki_edge::ble::DeviceAddress) {
         ..FleetConfig::default()
     };
     let fleet = Fleet::start(Arc::new(transport), config, vec![credentials]);
-    let store_dir = tempfile::tempdir().expect("store directory");
-    let store = Arc::new(Store::open(&store_dir.path().join("faults.redb")).expect("store"));
-    // The store lives as long as the test process; its directory with it.
-    std::mem::forget(store_dir);
-    let gateway = Gateway::new(
-        fleet,
-        store,
-        SystemClock::shared(),
-        GatewaySettings::with_action_deadline(DEADLINE),
-    );
+    let gateway = common::core::gateway_over(fleet, DEADLINE);
     let api = BridgeApi::new(
         gateway,
         BridgeToken::new(TOKEN).expect("token"),
@@ -92,12 +82,10 @@ async fn serve() -> (String, SimControl, nuki_edge::ble::DeviceAddress) {
             path: std::env::temp_dir().join("nuki-edge-faults-auth-window"),
         },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let router = api.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = format!(
+        "http://{}",
+        common::core::serve_like_the_daemon(api.router()).await
+    );
     (base, control, address)
 }
 

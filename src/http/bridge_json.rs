@@ -372,6 +372,12 @@ pub fn callback_failure_body(message: &str) -> serde_json::Value {
     serde_json::json!({ "success": false, "message": message })
 }
 
+/// `/callback/add` refusing a URL with 400: the Bridge's `message`, plus the `error` that
+/// every other 4xx answer of ours carries.
+pub fn callback_invalid_url_body(message: &str) -> serde_json::Value {
+    serde_json::json!({ "success": false, "message": message, "error": message })
+}
+
 /// `/lockAction`, `/lock`, `/unlock` answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

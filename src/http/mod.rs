@@ -4,6 +4,7 @@
 pub mod activity_log;
 pub mod bridge_json;
 pub mod callbacks;
+pub mod guard;
 pub mod listener;
 pub mod query;
 pub mod router;

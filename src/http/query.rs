@@ -201,16 +201,16 @@ impl QueryParams {
     }
 
     /// `url` of `/callback/add`: decoded once more if it still looks encoded (some clients
-    /// encode twice), then checked: `http://` only, a host, at most 254 characters, no
-    /// whitespace or control characters.
+    /// encode twice), then checked by [`parse_callback_url`]. Returned as received (clients
+    /// find their callback in `/callback/list` by the text they registered).
     pub fn callback_url(&self) -> Result<String, QueryError> {
         let raw = self.required("url")?;
-        let url = if raw.len() >= 7 && raw[..7].eq_ignore_ascii_case("http%3a") {
+        let url = if starts_with_ignore_case(raw, "http%3a") {
             percent_decode(raw)
         } else {
             raw.to_owned()
         };
-        validate_callback_url(&url)?;
+        parse_callback_url(&url)?;
         Ok(url)
     }
 
@@ -236,29 +236,50 @@ fn parse_flag(text: &str) -> Option<bool> {
     }
 }
 
-fn validate_callback_url(url: &str) -> Result<(), QueryError> {
-    if url.chars().count() > MAX_CALLBACK_URL_LEN {
-        return Err(QueryError::InvalidUrl {
-            reason: "longer than 254 characters",
-        });
+/// Checks a callback URL: at most 254 characters, no whitespace or control characters,
+/// `http://` only, and what a URL parser accepts with a host (a port ≤ 65535, a valid IPv4 or
+/// bracketed IPv6 address). The checks before the parser exist because it is lenient where
+/// receivers are not: it silently drops tabs and newlines and reads `http:///x` as host `x`.
+pub fn parse_callback_url(text: &str) -> Result<url::Url, QueryError> {
+    let invalid = |reason| QueryError::InvalidUrl { reason };
+    if text.chars().count() > MAX_CALLBACK_URL_LEN {
+        return Err(invalid("longer than 254 characters"));
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(QueryError::InvalidUrl {
-            reason: "contains whitespace or control characters",
-        });
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("contains whitespace or control characters"));
     }
-    let scheme_ok = url.len() >= 7 && url[..7].eq_ignore_ascii_case("http://");
-    if !scheme_ok {
-        return Err(QueryError::InvalidUrl {
-            reason: "only http:// urls are supported",
-        });
+    let after_scheme = strip_prefix_ignore_case(text, "http://")
+        .ok_or(invalid("only http:// urls are supported"))?;
+    if after_scheme.starts_with(['/', '?', '#', ':', '@']) || after_scheme.is_empty() {
+        return Err(invalid("no host"));
     }
-    let authority = url[7..].split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    if host.is_empty() || host.starts_with(':') {
-        return Err(QueryError::InvalidUrl { reason: "no host" });
+    let parsed = url::Url::parse(text).map_err(|error| invalid(parse_error_reason(error)))?;
+    match parsed.host_str() {
+        Some(host) if !host.is_empty() => Ok(parsed),
+        _ => Err(invalid("no host")),
     }
-    Ok(())
+}
+
+fn parse_error_reason(error: url::ParseError) -> &'static str {
+    match error {
+        url::ParseError::EmptyHost => "no host",
+        url::ParseError::InvalidPort => "invalid port",
+        url::ParseError::InvalidIpv4Address => "invalid IPv4 address",
+        url::ParseError::InvalidIpv6Address => "invalid IPv6 address",
+        url::ParseError::InvalidDomainCharacter | url::ParseError::IdnaError => "invalid host",
+        _ => "not a valid URL",
+    }
+}
+
+/// `text` without `prefix` (ASCII, any letter case); never splits a character.
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    strip_prefix_ignore_case(text, prefix).is_some()
 }
 
 /// Decodes `%XX` escapes; anything else (including malformed escapes and `+`) stays as is.
@@ -437,6 +458,40 @@ mod tests {
             QueryParams::parse("").callback_url(),
             Err(QueryError::Missing { name: "url" })
         );
+    }
+
+    #[test]
+    fn non_ascii_near_the_scheme_is_refused_not_sliced() {
+        for raw in ["abcdef%C3%A9x", "http%C3%A9", "httpé://h/", "é", "http:/é"] {
+            assert!(
+                matches!(
+                    QueryParams::parse(&format!("url={raw}")).callback_url(),
+                    Err(QueryError::InvalidUrl { .. })
+                ),
+                "{raw}"
+            );
+        }
+        assert!(QueryParams::parse("url=http://h/%C3%A9")
+            .callback_url()
+            .is_ok());
+    }
+
+    #[test]
+    fn urls_the_parser_rejects_are_invalid_with_a_reason() {
+        for (raw, reason) in [
+            ("http://[::1", "invalid IPv6 address"),
+            ("http://h:99999/", "invalid port"),
+            ("http://999.999.999.999/", "invalid IPv4 address"),
+            ("http://:80/", "no host"),
+            ("http://@h/", "no host"),
+        ] {
+            assert_eq!(
+                parse_callback_url(raw).map(drop),
+                Err(QueryError::InvalidUrl { reason }),
+                "{raw}"
+            );
+        }
+        assert!(parse_callback_url("http://[::1]:8080/cb").is_ok());
     }
 
     #[test]

@@ -6,12 +6,13 @@
 // Handlers return early with a ready response; boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -30,6 +31,7 @@ use super::bridge_json::{
     DeviceSnapshot, InfoBody, ListItem, LockStateBody, SimpleAction,
 };
 use super::callbacks::Callbacks;
+use super::guard::{Admission, AuthGuard, AuthGuardPolicy};
 use super::query::{error_body, QueryError, QueryParams};
 use super::token::{BridgeToken, TokenVerifier};
 
@@ -42,6 +44,7 @@ const AUTH_POLL: Duration = Duration::from_millis(250);
 pub struct BridgeApi {
     gateway: Arc<Gateway>,
     verifier: Mutex<TokenVerifier>,
+    auth_guard: Mutex<AuthGuard>,
     identity: BridgeIdentity,
     started: tokio::time::Instant,
     callbacks: Arc<Callbacks>,
@@ -92,6 +95,7 @@ impl BridgeApi {
     ) -> Arc<Self> {
         let api = Arc::new(Self {
             verifier: Mutex::new(TokenVerifier::new(token)),
+            auth_guard: Mutex::new(AuthGuard::default()),
             identity,
             started: tokio::time::Instant::now(),
             callbacks,
@@ -129,19 +133,57 @@ impl BridgeApi {
             .with_state(self.clone())
     }
 
-    /// Checks the request's token and answers with the principal it stands for.
-    fn authorize(&self, params: &QueryParams) -> Result<Principal, Response> {
-        let now = self.gateway.now_unix();
+    /// Replaces the limits on failed authentications (tests use a short window).
+    pub fn set_auth_guard_policy(&self, policy: AuthGuardPolicy) {
+        self.auth_guard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_policy(policy);
+    }
+
+    /// Checks the token and answers with the principal it stands for; `client` is known when
+    /// the server runs with connect info, and then a client that keeps failing is locked out
+    /// for a while (see [`super::guard`]).
+    fn authorize(
+        &self,
+        params: &QueryParams,
+        client: Option<IpAddr>,
+    ) -> Result<Principal, Response> {
+        let now = std::time::Instant::now();
+        if let Some(client) = client {
+            let admission = self.lock_guard().admit(client, now);
+            if let Admission::LockedOut { retry_after } = admission {
+                return Err(too_many_failures(retry_after));
+            }
+        }
         let mut verifier = self.verifier.lock().unwrap_or_else(|p| p.into_inner());
-        verifier
-            .verify(params, now)
-            .map(|_| Principal::bridge_api())
-            .map_err(|error| {
-                tracing::info!(%error, "Bridge API request refused");
-                let status =
-                    StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-                (status, Json(error_body(&error.to_string()))).into_response()
-            })
+        let error = match verifier.verify(params, self.gateway.now_unix()) {
+            Ok(_) => return Ok(Principal::bridge_api()),
+            Err(error) => error,
+        };
+        drop(verifier);
+        let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+        match client {
+            Some(client) if status == StatusCode::UNAUTHORIZED => {
+                tracing::debug!(%client, %error, "Bridge API request refused");
+                let report = self.lock_guard().record_failure(client, now);
+                if let Some(report) = report {
+                    tracing::warn!(
+                        %client,
+                        failures = report.failures,
+                        locked_out = report.locked_out,
+                        last_error = %error,
+                        "Bridge API requests with a bad token"
+                    );
+                }
+            }
+            _ => tracing::info!(%error, "Bridge API request refused"),
+        }
+        Err((status, Json(error_body(&error.to_string()))).into_response())
+    }
+
+    fn lock_guard(&self) -> std::sync::MutexGuard<'_, AuthGuard> {
+        self.auth_guard.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn render_list(&self, principal: &Principal) -> Vec<ListItem> {
@@ -223,9 +265,27 @@ impl axum::extract::FromRequestParts<Arc<BridgeApi>> for Authorized {
         api: &Arc<BridgeApi>,
     ) -> Result<Self, Self::Rejection> {
         let params = QueryParams::parse(parts.uri.query().unwrap_or(""));
-        let principal = api.authorize(&params)?;
+        // Absent when the router is served without connect info (some tests do).
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        let principal = api.authorize(&params, client)?;
         Ok(Self(params, principal))
     }
+}
+
+const TOO_MANY_FAILURES: &str = "too many failed authentications; retry later";
+
+fn too_many_failures(retry_after: Duration) -> Response {
+    // Whole seconds, rounded up: a client retrying on time must not arrive early.
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, seconds.max(1).to_string())],
+        Json(error_body(TOO_MANY_FAILURES)),
+    )
+        .into_response()
 }
 
 fn bad_request(error: QueryError) -> Response {
@@ -381,7 +441,10 @@ fn refusal_response(refusal: &Refusal) -> Response {
 }
 
 async fn callback_add(State(api): Api, Authorized(params, _): Authorized) -> Answer {
-    let url = params.callback_url().map_err(bad_request)?;
+    let url = params.callback_url().map_err(|error| {
+        let body = bridge_json::callback_invalid_url_body(&error.to_string());
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    })?;
     Ok(match api.callbacks.add(url) {
         Ok(_) => ok(json!({ "success": true })),
         Err(error) => ok(bridge_json::callback_failure_body(&error.to_string())),

@@ -21,10 +21,10 @@ use crate::nuki::crypto::{self, SharedKey, NONCE_LEN};
 /// How far `ts` may be from our clock, either direction, in seconds.
 pub const FRESHNESS_SECONDS: i64 = 60;
 
-/// How long a used (ts, rnr) or ctoken is remembered. A request is acceptable while
-/// |now − ts| ≤ 60 s, so its ts lies at most 60 s ahead of the moment we first saw it and it
-/// can be replayed for at most 120 s after that moment: remembering it that long closes the
-/// window completely.
+/// How long a used hash or ctoken is remembered, counted from the later of its `ts` and the
+/// moment we first saw it. A request stays acceptable until now = ts + 60 s, so this outlasts
+/// its freshness on both sides with a 60 s margin (a clock step of up to a minute backwards
+/// cannot reopen it either).
 pub const REPLAY_MEMORY_SECONDS: i64 = 2 * FRESHNESS_SECONDS;
 
 /// Default bound of the replay cache. 4096 entries within 120 s allow 34 authenticated
@@ -165,11 +165,12 @@ impl TokenError {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ReplayKey {
-    Hashed { ts: String, rnr: String },
+    /// The SHA-256 the client sent, decoded (so letter case does not make a new request).
+    Hashed([u8; 32]),
     Encrypted(Vec<u8>),
 }
 
-/// Used (ts, rnr) pairs and ctokens with their expiry; at most `capacity` entries.
+/// Used hashes and ctokens with their expiry; at most `capacity` entries.
 #[derive(Clone)]
 struct ReplayCache {
     expiries: HashMap<ReplayKey, i64>,
@@ -184,8 +185,15 @@ impl ReplayCache {
         }
     }
 
-    /// Records `key` unless it is already remembered (and not yet expired).
-    fn admit(&mut self, key: ReplayKey, form: TokenForm, now: i64) -> Result<(), TokenError> {
+    /// Records `key`, signed for `ts_unix`, unless it is already remembered (and not yet
+    /// expired).
+    fn admit(
+        &mut self,
+        key: ReplayKey,
+        form: TokenForm,
+        ts_unix: i64,
+        now: i64,
+    ) -> Result<(), TokenError> {
         if let Some(expiry) = self.expiries.get(&key) {
             if *expiry > now {
                 return Err(TokenError::Replayed { form });
@@ -197,7 +205,8 @@ impl ReplayCache {
                 return Err(TokenError::ReplayCacheFull);
             }
         }
-        self.expiries.insert(key, now + REPLAY_MEMORY_SECONDS);
+        let expiry = ts_unix.max(now).saturating_add(REPLAY_MEMORY_SECONDS);
+        self.expiries.insert(key, expiry);
         Ok(())
     }
 }
@@ -302,11 +311,11 @@ impl TokenVerifier {
             return Err(TokenError::Wrong { form: FORM });
         }
         check_fresh(FORM, ts_unix, now)?;
-        let key = ReplayKey::Hashed {
-            ts: ts.to_owned(),
-            rnr: rnr.to_owned(),
-        };
-        self.replay.admit(key, FORM, now)?;
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(received.as_str(), &mut digest)
+            .map_err(|_| malformed("hash is not 64 hex digits"))?;
+        self.replay
+            .admit(ReplayKey::Hashed(digest), FORM, ts_unix, now)?;
         Ok(FORM)
     }
 
@@ -338,14 +347,17 @@ impl TokenVerifier {
         }
         let ts_unix = parse_timestamp(ts).ok_or(malformed("unreadable ts"))?;
         check_fresh(FORM, ts_unix, now)?;
-        self.replay.admit(ReplayKey::Encrypted(ctoken), FORM, now)?;
+        self.replay
+            .admit(ReplayKey::Encrypted(ctoken), FORM, ts_unix, now)?;
         Ok(FORM)
     }
 }
 
 fn check_fresh(form: TokenForm, ts_unix: i64, now: i64) -> Result<(), TokenError> {
     let skew_seconds = ts_unix.saturating_sub(now);
-    if skew_seconds.abs() > FRESHNESS_SECONDS {
+    // unsigned_abs: the skew saturates to i64::MIN for a year-0000 ts on a far clock, and
+    // i64::MIN has no positive counterpart.
+    if skew_seconds.unsigned_abs() > FRESHNESS_SECONDS.unsigned_abs() {
         Err(TokenError::Stale { form, skew_seconds })
     } else {
         Ok(())
@@ -561,6 +573,60 @@ mod tests {
             DOC_HASH.to_uppercase()
         ));
         assert_eq!(verifier.verify(&query, DOC_UNIX), Ok(TokenForm::Hashed));
+    }
+
+    #[test]
+    fn hash_in_other_letter_case_is_the_same_request() {
+        let mut verifier = verifier();
+        let lower = QueryParams::parse(&format!("ts={DOC_TS}&rnr=4711&hash={DOC_HASH}"));
+        let upper = QueryParams::parse(&format!(
+            "ts={DOC_TS}&rnr=4711&hash={}",
+            DOC_HASH.to_uppercase()
+        ));
+        assert_eq!(verifier.verify(&lower, DOC_UNIX), Ok(TokenForm::Hashed));
+        assert_eq!(
+            verifier.verify(&upper, DOC_UNIX),
+            Err(TokenError::Replayed {
+                form: TokenForm::Hashed
+            })
+        );
+    }
+
+    #[test]
+    fn a_request_is_remembered_past_its_freshness() {
+        let mut verifier = verifier();
+        let query = QueryParams::parse(&format!("ts={DOC_TS}&rnr=4711&hash={DOC_HASH}"));
+        // First seen 60 s before its ts: fresh until ts + 60 s, 120 s after first sight.
+        assert_eq!(
+            verifier.verify(&query, DOC_UNIX - 60),
+            Ok(TokenForm::Hashed)
+        );
+        for now in DOC_UNIX - 60..=DOC_UNIX + FRESHNESS_SECONDS {
+            assert_eq!(
+                verifier.verify(&query, now),
+                Err(TokenError::Replayed {
+                    form: TokenForm::Hashed
+                }),
+                "at ts{:+} s",
+                now - DOC_UNIX
+            );
+        }
+    }
+
+    /// Found by tests/bridge_fuzz.rs: `abs()` of the saturated skew overflowed.
+    #[test]
+    fn extreme_skew_is_stale_not_a_panic() {
+        let mut verifier = verifier();
+        let ts = "0000-01-01T00:00:00Z";
+        let hash = verifier.token.expected_hash(ts, "a");
+        let query = QueryParams::parse(&format!("ts={ts}&rnr=a&hash={}", hash.as_str()));
+        assert_eq!(
+            verifier.verify(&query, i64::MAX),
+            Err(TokenError::Stale {
+                form: TokenForm::Hashed,
+                skew_seconds: i64::MIN
+            })
+        );
     }
 
     #[test]

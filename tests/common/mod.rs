@@ -9,6 +9,7 @@ pub mod bridge_states;
 pub mod callback_receiver;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod daemon;
 pub mod fixture;
 pub mod sim;
