@@ -217,7 +217,13 @@ fn assert_check_config_names(extra: &str, key: &str) {
 
 #[test]
 fn an_invalid_listen_address_is_refused_before_anything_is_created() {
-    for listen in ["127.0.0.1", "127.0.0.1:99999", "nonsense address:80", ":8080", ""] {
+    for listen in [
+        "127.0.0.1",
+        "127.0.0.1:99999",
+        "nonsense address:80",
+        ":8080",
+        "",
+    ] {
         assert_check_config_names(&format!("[http]\nlisten = \"{listen}\"\n"), "http.listen");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -246,10 +252,22 @@ fn a_misspelt_log_level_is_refused() {
 #[test]
 fn durations_must_be_positive_and_bounded() {
     let cases = [
-        ("[bridge]\naction_deadline_ms = 0\n", "bridge.action_deadline_ms"),
-        ("[bridge]\ncallback_timeout_ms = 0\n", "bridge.callback_timeout_ms"),
-        ("[bridge]\ncallback_retry_ms = 0\n", "bridge.callback_retry_ms"),
-        ("[fleet]\nmains_idle_disconnect_s = 0\n", "fleet.mains_idle_disconnect_s"),
+        (
+            "[bridge]\naction_deadline_ms = 0\n",
+            "bridge.action_deadline_ms",
+        ),
+        (
+            "[bridge]\ncallback_timeout_ms = 0\n",
+            "bridge.callback_timeout_ms",
+        ),
+        (
+            "[bridge]\ncallback_retry_ms = 0\n",
+            "bridge.callback_retry_ms",
+        ),
+        (
+            "[fleet]\nmains_idle_disconnect_s = 0\n",
+            "fleet.mains_idle_disconnect_s",
+        ),
         (
             "[fleet]\nsafety_refresh_min = 9223372036854775807\n",
             "fleet.safety_refresh_min",
@@ -259,8 +277,8 @@ fn durations_must_be_positive_and_bounded() {
             "bridge.action_deadline_ms",
         ),
         (
-            "[ble]\npairing_timeout_s = 9223372036854775807\n",
-            "ble.pairing_timeout_s",
+            "[fleet]\nstuck_flag_refresh_s = 9223372036854775807\n",
+            "fleet.stuck_flag_refresh_s",
         ),
         (
             "[fleet]\nreconnect_backoff_max_s = 9223372036854775807\n",
@@ -278,7 +296,10 @@ fn durations_must_be_positive_and_bounded() {
 
 #[test]
 fn a_secret_file_that_never_ends_is_refused() {
-    assert_check_config_names("[bridge]\ntoken_file = \"/dev/zero\"\n", "bridge.token_file");
+    assert_check_config_names(
+        "[bridge]\ntoken_file = \"/dev/zero\"\n",
+        "bridge.token_file",
+    );
     assert_check_config_names(
         "[pairing]\nsecurity_pin_file = \"/dev/zero\"\n",
         "pairing.security_pin_file",
@@ -286,6 +307,7 @@ fn a_secret_file_that_never_ends_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big-token");
     std::fs::write(&big, "a".repeat(64 * 1024)).unwrap();
+    std::fs::set_permissions(&big, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let file = sim_config(
         dir.path(),
         &format!("[bridge]\ntoken_file = \"{}\"\n", big.display()),
@@ -335,7 +357,14 @@ fn the_auth_window_is_bounded() {
         assert!(line.contains("--seconds"), "{line}");
     }
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
-    let output = run(&["bridge-auth", "--config", &file, "--open", "--seconds", "600"]);
+    let output = run(&[
+        "bridge-auth",
+        "--config",
+        &file,
+        "--open",
+        "--seconds",
+        "600",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("600 s"));
 }

@@ -660,7 +660,9 @@ fn fill(store: &Store) {
     ] {
         store.save_pairing(&pairing).unwrap();
     }
-    store.set_setting("bridge.hardware_id", "305419896").unwrap();
+    store
+        .set_setting("bridge.hardware_id", "305419896")
+        .unwrap();
 }
 
 /// Zeroes every 4 KiB page (past the header) holding `needle`: a data page in use.
@@ -700,7 +702,11 @@ fn assert_daemon_refuses_unchanged(dir: &Path, store: &Path) -> String {
     let config = daemon_config(dir, store);
     let line = assert_refused(&nuki_edge(&["run", "--config", &config]));
     assert!(line.contains(&store.display().to_string()), "{line}");
-    assert_eq!(std::fs::read(store).unwrap(), before, "the file was changed");
+    assert_eq!(
+        std::fs::read(store).unwrap(),
+        before,
+        "the file was changed"
+    );
     line
 }
 
@@ -764,7 +770,11 @@ fn store_check_reports_a_healthy_and_a_damaged_store() {
     let before = std::fs::read(&store).unwrap();
     let line = assert_refused(&nuki_edge(&["store", "check", "--config", &config]));
     assert!(line.contains("damaged"), "{line}");
-    assert_eq!(std::fs::read(&store).unwrap(), before, "check changed the file");
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "check changed the file"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name())

@@ -129,13 +129,23 @@ fn disabled_auth_stays_disabled_after_a_restart() {
     assert!(status.contains(" 200 "), "{status}");
     assert_eq!(second.stop(), Some(0));
     let opened = Command::new(BINARY)
-        .args(["bridge-auth", "--config", &config, "--open", "--seconds", "60"])
+        .args([
+            "bridge-auth",
+            "--config",
+            &config,
+            "--open",
+            "--seconds",
+            "60",
+        ])
         .output()
         .expect("bridge-auth runs");
     assert!(opened.status.success(), "{opened:?}");
     let third = Daemon::start(&config);
     let (status, body) = http_get(port, "/auth");
     assert!(status.contains(" 200 "), "{status} {body}");
-    assert!(body.contains(TOKEN), "enabled again after a restart: {body}");
+    assert!(
+        body.contains(TOKEN),
+        "enabled again after a restart: {body}"
+    );
     assert_eq!(third.stop(), Some(0));
 }

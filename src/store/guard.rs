@@ -67,8 +67,9 @@ mod tests {
     #[test]
     fn errors_and_values_pass_through() {
         assert_eq!(guarded(Path::new("/s.redb"), || Ok(5)), Ok(5));
-        let result: Result<(), StoreError> =
-            guarded(Path::new("/s.redb"), || Err(StoreError::Database("x".into())));
+        let result: Result<(), StoreError> = guarded(Path::new("/s.redb"), || {
+            Err(StoreError::Database("x".into()))
+        });
         assert_eq!(result, Err(StoreError::Database("x".into())));
     }
 }
