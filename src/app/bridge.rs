@@ -21,6 +21,7 @@ use super::ops::{self, OpsError};
 const TOKEN_SETTING: &str = "bridge.token";
 const HARDWARE_ID_SETTING: &str = "bridge.hardware_id";
 const CALLBACKS_SETTING: &str = "bridge.callbacks";
+const AUTH_ENABLED_SETTING: &str = "bridge.auth_enabled";
 
 /// Binds the listener (a taken port is a start-up error) and serves until `stop` turns true.
 pub async fn start(
@@ -78,6 +79,20 @@ pub async fn start(
         "Home Assistant discovers this gateway when the machine announces that DHCP host name"
     );
     let api = BridgeApi::new(gateway, token, identity, callbacks, window);
+    // Anything but a saved "true" keeps /auth off: it hands out the token.
+    let auth_enabled = store
+        .get_setting(AUTH_ENABLED_SETTING)?
+        .is_none_or(|text| text == "true");
+    let auth_store = store.clone();
+    api.keep_auth_enabled(
+        auth_enabled,
+        Box::new(move |enabled| {
+            let text = if enabled { "true" } else { "false" };
+            if let Err(error) = auth_store.set_setting(AUTH_ENABLED_SETTING, text) {
+                tracing::warn!(%error, "could not save the /configAuth setting");
+            }
+        }),
+    );
     let router = api.router();
     Ok(tokio::spawn(async move {
         let shutdown = async move {
