@@ -36,10 +36,10 @@ impl std::fmt::Display for CheckReport {
         };
         write!(
             f,
-            "store {} is {state}: schema version {}, {} pairings",
+            "store {} is {state}: schema version {}, {}",
             self.path.display(),
             self.schema_version,
-            self.pairings
+            count_pairings(self.pairings)
         )
     }
 }
@@ -57,13 +57,20 @@ impl std::fmt::Display for RecoverReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "store {} repaired: schema version {}, {} pairings readable; the file as it was \
-             before is kept, backup at {}",
+            "store {} repaired: schema version {}, {} readable; the file as it was before is \
+             kept, backup at {}",
             self.path.display(),
             self.schema_version,
-            self.pairings,
+            count_pairings(self.pairings),
             self.backup.display()
         )
+    }
+}
+
+fn count_pairings(count: usize) -> String {
+    match count {
+        1 => "1 pairing".to_owned(),
+        n => format!("{n} pairings"),
     }
 }
 
