@@ -1,6 +1,7 @@
 //! The `nuki-edge` binary: parses the command line, runs one command and maps the outcome to
-//! an exit code: 0 success, 2 bad input (usage, configuration, unknown device, bad hex),
-//! 1 anything that went wrong at run time (device unreachable, radio or store failure).
+//! an exit code: 0 success, 2 bad input (usage, configuration, unknown device, bad hex) or a
+//! store that needs an operator (damaged), 1 anything that went wrong at run time (device
+//! unreachable, radio or store failure).
 //! Every failure is one line on stderr: `error: …`.
 
 use std::io::Write;
@@ -11,7 +12,7 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use serde::Serialize;
 
-use nuki_edge::app::cli::{Cli, Command, DeviceCommandArgs, FamilyArg, OutputArg};
+use nuki_edge::app::cli::{Cli, Command, DeviceCommandArgs, FamilyArg, OutputArg, StoreAction};
 use nuki_edge::app::ops::{self, DeviceCommand, OpsError, PairProgress};
 use nuki_edge::app::{decode, logging, run};
 use nuki_edge::config::Config;
@@ -169,6 +170,16 @@ fn execute(command: Command) -> Result<(), Failure> {
             let message = ops::bridge_auth_window(&config, open, seconds)?;
             print_line(&message)
         }
+        Command::Store { action } => match action {
+            StoreAction::Check(args) => {
+                let config = load_one_shot_config(&args.config)?;
+                print_line(&ops::store_check(&config)?.to_string())
+            }
+            StoreAction::Recover(args) => {
+                let config = load_one_shot_config(&args.config)?;
+                print_line(&ops::store_recover(&config)?.to_string())
+            }
+        },
         Command::State(args) => device_command(args, DeviceCommand::State),
         Command::Lock(args) => device_command(args, DeviceCommand::Lock),
         Command::Unlock(args) => device_command(args, DeviceCommand::Unlock),

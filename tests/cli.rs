@@ -167,3 +167,204 @@ fn decode_prints_a_plain_frame_as_json() {
     assert_eq!(report["command"], "request_data");
     assert_eq!(report["crc_valid"], true);
 }
+
+// --- configuration checks that once slipped through ------------------------------------------
+
+/// Only catches a hang (`/dev/zero` as a secret file once read forever).
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn run_guarded(args: &[&str]) -> Output {
+    let child = Command::new(BINARY)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("NUKI_EDGE__BLE__BACKEND")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match receiver.recv_timeout(HANG_GUARD) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("nuki-edge {args:?} hung");
+        }
+    }
+}
+
+/// A complete simulated config with `extra` appended, its store inside `dir`.
+fn sim_config(dir: &Path, extra: &str) -> String {
+    let store = dir.join("state").join("store.redb");
+    write_config(
+        dir,
+        &format!(
+            "[store]\npath = \"{}\"\n\n[ble]\nbackend = \"sim\"\n\n\
+             [[sim.devices]]\naddress = \"54:D2:72:00:00:01\"\nname = \"Entrance\"\n\
+             nuki_id = 0x54000001\nkind = \"box\"\n\n{extra}",
+            store.display()
+        ),
+    )
+}
+
+fn assert_check_config_names(extra: &str, key: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = sim_config(dir.path(), extra);
+    let line = assert_bad_input(&run_guarded(&["check-config", &file]));
+    assert!(line.contains(key), "{extra:?}: {line}");
+}
+
+#[test]
+fn an_invalid_listen_address_is_refused_before_anything_is_created() {
+    for listen in [
+        "127.0.0.1",
+        "127.0.0.1:99999",
+        "nonsense address:80",
+        ":8080",
+        "",
+    ] {
+        assert_check_config_names(&format!("[http]\nlisten = \"{listen}\"\n"), "http.listen");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = sim_config(dir.path(), "[http]\nlisten = \"127.0.0.1\"\n");
+    let line = assert_bad_input(&run_guarded(&["run", "--config", &file]));
+    assert!(line.contains("http.listen"), "{line}");
+    assert!(
+        !dir.path().join("state").exists(),
+        "the store was created before the config was checked"
+    );
+}
+
+#[test]
+fn a_misspelt_log_level_is_refused() {
+    for level in ["inof", "warning", "debgu,nuki_edge=info", "nuki_edge=loud"] {
+        assert_check_config_names(&format!("[log]\nlevel = \"{level}\"\n"), "log.level");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for level in ["warn", "INFO", "info,nuki_edge::ble=debug", "off"] {
+        let file = sim_config(dir.path(), &format!("[log]\nlevel = \"{level}\"\n"));
+        let output = run_guarded(&["check-config", &file]);
+        assert_eq!(output.status.code(), Some(0), "{level}: {output:?}");
+    }
+}
+
+#[test]
+fn durations_must_be_positive_and_bounded() {
+    let cases = [
+        (
+            "[bridge]\naction_deadline_ms = 0\n",
+            "bridge.action_deadline_ms",
+        ),
+        (
+            "[bridge]\ncallback_timeout_ms = 0\n",
+            "bridge.callback_timeout_ms",
+        ),
+        (
+            "[bridge]\ncallback_retry_ms = 0\n",
+            "bridge.callback_retry_ms",
+        ),
+        (
+            "[fleet]\nmains_idle_disconnect_s = 0\n",
+            "fleet.mains_idle_disconnect_s",
+        ),
+        (
+            "[fleet]\nsafety_refresh_min = 9223372036854775807\n",
+            "fleet.safety_refresh_min",
+        ),
+        (
+            "[bridge]\naction_deadline_ms = 9223372036854775807\n",
+            "bridge.action_deadline_ms",
+        ),
+        (
+            "[fleet]\nstuck_flag_refresh_s = 9223372036854775807\n",
+            "fleet.stuck_flag_refresh_s",
+        ),
+        (
+            "[fleet]\nreconnect_backoff_max_s = 9223372036854775807\n",
+            "fleet.reconnect_backoff_max_s",
+        ),
+        (
+            "[sim]\nactivity_interval_s = 9223372036854775807\n",
+            "sim.activity_interval_s",
+        ),
+    ];
+    for (extra, key) in cases {
+        assert_check_config_names(extra, key);
+    }
+}
+
+#[test]
+fn a_secret_file_that_never_ends_is_refused() {
+    assert_check_config_names(
+        "[bridge]\ntoken_file = \"/dev/zero\"\n",
+        "bridge.token_file",
+    );
+    assert_check_config_names(
+        "[pairing]\nsecurity_pin_file = \"/dev/zero\"\n",
+        "pairing.security_pin_file",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big-token");
+    std::fs::write(&big, "a".repeat(64 * 1024)).unwrap();
+    std::fs::set_permissions(&big, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let file = sim_config(
+        dir.path(),
+        &format!("[bridge]\ntoken_file = \"{}\"\n", big.display()),
+    );
+    let line = assert_bad_input(&run_guarded(&["check-config", &file]));
+    assert!(line.contains("bridge.token_file"), "{line}");
+}
+
+#[test]
+fn a_secret_file_others_can_read_gives_one_warning_without_its_content() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "secrettoken42\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = sim_config(
+        dir.path(),
+        &format!("[bridge]\ntoken_file = \"{}\"\n", token.display()),
+    );
+    let output = run_guarded(&["check-config", &file]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let lines = stderr_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("warning: "), "{lines:?}");
+    assert!(lines[0].contains("bridge.token_file"), "{lines:?}");
+    assert!(!lines[0].contains("secrettoken42"), "{lines:?}");
+
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let output = run_guarded(&["check-config", &file]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+}
+
+#[test]
+fn the_auth_window_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = sim_config(dir.path(), "");
+    for seconds in ["18446744073709551615", "0", "601"] {
+        let line = assert_bad_input(&run(&[
+            "bridge-auth",
+            "--config",
+            &file,
+            "--open",
+            "--seconds",
+            seconds,
+        ]));
+        assert!(line.contains("--seconds"), "{line}");
+    }
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    let output = run(&[
+        "bridge-auth",
+        "--config",
+        &file,
+        "--open",
+        "--seconds",
+        "600",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("600 s"));
+}

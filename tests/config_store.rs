@@ -582,7 +582,13 @@ fn a_newer_schema_is_refused() {
 fn a_file_that_is_not_a_store_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_temp(dir.path(), "store.redb", "this is not a database at all");
-    assert!(matches!(Store::open(&path), Err(StoreError::Open { .. })));
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+    assert!(err.needs_operator());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is not a database at all"
+    );
 }
 
 #[test]
@@ -599,4 +605,224 @@ fn pairing_debug_hides_the_key_and_pin() {
         !shown.contains(&format!("{:?}", &KEY_BYTES[..4])),
         "{shown}"
     );
+}
+
+// --- damaged stores, through the binary ------------------------------------------------------
+
+const BINARY: &str = env!("CARGO_BIN_EXE_nuki-edge");
+/// Only catches a hang; every command here ends in well under a second.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs the binary; kills it if it outlives the hang guard.
+fn nuki_edge(args: &[&str]) -> std::process::Output {
+    let child = std::process::Command::new(BINARY)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match receiver.recv_timeout(HANG_GUARD) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            panic!("nuki-edge {args:?} hung");
+        }
+    }
+}
+
+/// A daemon config for `store`; the HTTP port is chosen by the OS so nothing collides.
+fn daemon_config(dir: &Path, store: &Path) -> String {
+    let text = format!(
+        "[store]\npath = \"{}\"\n\n[ble]\nbackend = \"sim\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n{}",
+        store.display(),
+        sim_device("54:D2:72:00:00:01", "Entrance", "0x54000001", "box", 0)
+    );
+    write_temp(dir, "nuki-edge.toml", &text)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A store with two pairings and a setting, written through the real Store API.
+fn store_with_pairings(path: &Path) {
+    fill(&Store::open(path).unwrap());
+}
+
+fn fill(store: &Store) {
+    for pairing in [
+        pairing("54:D2:72:2A:00:11", ServiceFamily::Keyturner, None),
+        pairing("54:D2:72:5A:00:31", ServiceFamily::Ultra, Some(123_456)),
+    ] {
+        store.save_pairing(&pairing).unwrap();
+    }
+    store
+        .set_setting("bridge.hardware_id", "305419896")
+        .unwrap();
+}
+
+/// Zeroes every 4 KiB page (past the header) holding `needle`: a data page in use.
+fn zero_pages_holding(path: &Path, needle: &[u8]) {
+    const PAGE: usize = 4096;
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut zeroed = 0;
+    for start in (PAGE..bytes.len()).step_by(PAGE) {
+        let end = (start + PAGE).min(bytes.len());
+        if bytes[start..end].windows(needle.len()).any(|w| w == needle) {
+            bytes[start..end].fill(0);
+            zeroed += 1;
+        }
+    }
+    assert!(zeroed > 0, "no page holds the record");
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn stderr_lines(output: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Exit code 2 (systemd must not restart) and exactly one `error: …` line.
+fn assert_refused(output: &std::process::Output) -> String {
+    let lines = stderr_lines(output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {lines:?}");
+    assert_eq!(lines.len(), 1, "stderr: {lines:?}");
+    assert!(lines[0].starts_with("error: "), "{lines:?}");
+    lines[0].clone()
+}
+
+fn assert_daemon_refuses_unchanged(dir: &Path, store: &Path) -> String {
+    let before = std::fs::read(store).unwrap();
+    let config = daemon_config(dir, store);
+    let line = assert_refused(&nuki_edge(&["run", "--config", &config]));
+    assert!(line.contains(&store.display().to_string()), "{line}");
+    assert_eq!(
+        std::fs::read(store).unwrap(),
+        before,
+        "the file was changed"
+    );
+    line
+}
+
+#[test]
+fn a_zeroed_page_stops_the_daemon_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.redb");
+    store_with_pairings(&store);
+    zero_pages_holding(&store, b"Flat 1.1");
+    let line = assert_daemon_refuses_unchanged(dir.path(), &store);
+    assert!(line.contains("damaged"), "{line}");
+    assert!(line.contains("store recover"), "{line}");
+}
+
+#[test]
+fn an_empty_store_file_is_damage_not_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = write_temp(dir.path(), "store.redb", "");
+    let line = assert_daemon_refuses_unchanged(dir.path(), &store);
+    assert!(line.contains("empty"), "{line}");
+}
+
+#[test]
+fn a_truncated_store_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.redb");
+    store_with_pairings(&store);
+    let bytes = std::fs::read(&store).unwrap();
+    std::fs::write(&store, &bytes[..bytes.len() / 2]).unwrap();
+    assert_daemon_refuses_unchanged(dir.path(), &store);
+    // A cut inside the header is damage too, not "some other file".
+    std::fs::write(&store, &bytes[..100]).unwrap();
+    assert_daemon_refuses_unchanged(dir.path(), &store);
+}
+
+#[test]
+fn a_directory_as_store_path_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.redb");
+    std::fs::create_dir(&store).unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = daemon_config(dir.path(), &store);
+    let line = assert_refused(&nuki_edge(&["run", "--config", &config]));
+    assert!(line.contains("not a regular file"), "{line}");
+    assert_eq!(mode_of(&store), 0o755, "the directory was chmod-ed");
+}
+
+#[test]
+fn store_check_reports_a_healthy_and_a_damaged_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.redb");
+    store_with_pairings(&store);
+    let config = daemon_config(dir.path(), &store);
+    let healthy = nuki_edge(&["store", "check", "--config", &config]);
+    assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
+    let report = String::from_utf8_lossy(&healthy.stdout);
+    assert!(report.contains("intact"), "{report}");
+    assert!(report.contains("2 pairings"), "{report}");
+
+    zero_pages_holding(&store, b"Flat 1.1");
+    let before = std::fs::read(&store).unwrap();
+    let line = assert_refused(&nuki_edge(&["store", "check", "--config", &config]));
+    assert!(line.contains("damaged"), "{line}");
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "check changed the file"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "check left files behind: {leftovers:?}");
+}
+
+#[test]
+fn store_recover_repairs_a_copy_taken_while_open_and_keeps_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.redb");
+    // A naive backup copies the file while the daemon has it open: the copy needs redb's
+    // crash repair.
+    let live_copy = {
+        let open = Store::open(&store).unwrap();
+        fill(&open);
+        std::fs::read(&store).unwrap()
+    };
+    std::fs::write(&store, &live_copy).unwrap();
+    let config = daemon_config(dir.path(), &store);
+    let output = nuki_edge(&["store", "recover", "--config", &config]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(report.contains("2 pairings"), "{report}");
+    let backup = dir
+        .path()
+        .join(report.split("backup at ").nth(1).unwrap().trim());
+    assert_eq!(std::fs::read(&backup).unwrap(), live_copy);
+    assert_eq!(mode_of(&backup), 0o600, "the backup holds keys");
+    let reopened = Store::open(&store).unwrap();
+    assert_eq!(reopened.pairings().unwrap().len(), 2);
+}
+
+#[test]
+fn store_recover_leaves_an_unrepairable_store_and_keeps_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.redb");
+    store_with_pairings(&store);
+    zero_pages_holding(&store, b"Flat 1.1");
+    let before = std::fs::read(&store).unwrap();
+    let config = daemon_config(dir.path(), &store);
+    let line = assert_refused(&nuki_edge(&["store", "recover", "--config", &config]));
+    assert!(line.contains("cannot be repaired"), "{line}");
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    let backup = line
+        .split("copy is at ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap();
+    assert_eq!(std::fs::read(backup.trim()).unwrap(), before);
 }

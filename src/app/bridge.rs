@@ -20,6 +20,7 @@ use super::settings_writer::SettingsWriter;
 const TOKEN_SETTING: &str = "bridge.token";
 const HARDWARE_ID_SETTING: &str = "bridge.hardware_id";
 const CALLBACKS_SETTING: &str = "bridge.callbacks";
+const AUTH_ENABLED_SETTING: &str = "bridge.auth_enabled";
 
 /// The Bridge API, ready to be served: its listener is bound (a taken port is a start-up
 /// error) and its router is one part of the daemon's composed router.
@@ -46,8 +47,9 @@ pub async fn start(
         .get_setting(CALLBACKS_SETTING)?
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
+    let callback_settings = settings.clone();
     let save: SaveSlots = Box::new(move |slots| match serde_json::to_string(slots) {
-        Ok(text) => settings.set(CALLBACKS_SETTING, text),
+        Ok(text) => callback_settings.set(CALLBACKS_SETTING, text),
         Err(error) => tracing::warn!(%error, "could not save the Bridge API callbacks"),
     });
     let callbacks = Callbacks::restored(policy, &saved, Some(save));
@@ -75,6 +77,14 @@ pub async fn start(
         "Home Assistant discovers this gateway when the machine announces that DHCP host name"
     );
     let api = BridgeApi::new(gateway, token, identity, callbacks, window);
+    // Anything but a saved "true" keeps /auth off: it hands out the token.
+    let auth_enabled = store
+        .get_setting(AUTH_ENABLED_SETTING)?
+        .is_none_or(|text| text == "true");
+    api.keep_auth_enabled(
+        auth_enabled,
+        Box::new(move |enabled| settings.set(AUTH_ENABLED_SETTING, enabled.to_string())),
+    );
     Ok(BridgePart {
         listener,
         router: api.router(),

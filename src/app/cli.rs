@@ -57,9 +57,19 @@ pub enum Command {
         /// Open the window (without it, the window is closed at once).
         #[arg(long)]
         open: bool,
-        /// How long the window stays open.
-        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        /// How long the window stays open, 1 to 600 s.
+        #[arg(
+            long,
+            value_name = "SECONDS",
+            default_value_t = 30,
+            value_parser = clap::value_parser!(u64).range(1..=600)
+        )]
         seconds: u64,
+    },
+    /// Verify or repair the store (pairings and settings).
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
     },
     /// Read a paired device's state.
     State(DeviceCommandArgs),
@@ -84,6 +94,16 @@ pub enum Command {
         #[arg(required = true, value_name = "HEX")]
         hex: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Verify every page and record of the store; writes nothing, so it may run beside the
+    /// daemon.
+    Check(ConfigArg),
+    /// Copy the store aside (`<store>.damaged-<time>`), then repair it if it can be. Stop the
+    /// daemon first.
+    Recover(ConfigArg),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -180,6 +200,26 @@ mod tests {
         assert_eq!(device.device, "Flat 2.1");
         assert_eq!(as_id_type, Some(PairAs::Bridge));
         assert_eq!(pin.as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn the_auth_window_range_matches_the_operation() {
+        let parse = |seconds: &str| {
+            Cli::try_parse_from([
+                "nuki-edge",
+                "bridge-auth",
+                "-c",
+                "c.toml",
+                "--open",
+                "--seconds",
+                seconds,
+            ])
+        };
+        let end = crate::app::ops::AUTH_WINDOW_SECONDS.end().to_string();
+        assert!(parse(&end).is_ok());
+        let past = (crate::app::ops::AUTH_WINDOW_SECONDS.end() + 1).to_string();
+        assert!(parse(&past).is_err());
+        assert!(parse("0").is_err());
     }
 
     #[test]

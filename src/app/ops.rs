@@ -18,7 +18,7 @@ use crate::nuki::enums::{DeviceAction, IdType, LockAction, OpenerAction};
 use crate::nuki::messages::{PinError, SecurityPin};
 use crate::nuki::pairing::PairingRequest;
 use crate::nuki::uuids::ServiceFamily;
-use crate::store::{Pairing, Store, StoreError};
+use crate::store::{self, CheckReport, Pairing, RecoverReport, Store, StoreError};
 
 use super::backend::{self, Backend};
 use super::control::{self, ControlAnswer, ControlRequest};
@@ -46,6 +46,8 @@ pub enum OpsError {
     Pairing { device: String, advice: String },
     #[error("cannot change the /auth window at {path}: {reason}")]
     AuthWindow { path: String, reason: String },
+    #[error("--seconds: the /auth window stays open 1 to {max} s, not {seconds}")]
+    AuthWindowTooLong { seconds: u64, max: u64 },
     #[error("HTTP API: {0}")]
     Http(String),
     #[error("{device} was not seen in pairing mode within {seconds} s: hold its button for about 5 s until the LED ring lights up, then run pair again")]
@@ -63,15 +65,19 @@ pub enum OpsError {
 }
 
 impl OpsError {
-    /// Exit code 2 (the user's input is wrong) versus 1 (something failed at run time).
+    /// Exit code 2 (the input is wrong, or the store needs an operator: trying again cannot
+    /// help, and the systemd unit does not restart on it) versus 1 (something failed at run
+    /// time).
     pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
+        match self {
             OpsError::UnknownDevice(_)
-                | OpsError::NotPaired(_)
-                | OpsError::BadPin(_)
-                | OpsError::DaemonBadRequest(_)
-        )
+            | OpsError::NotPaired(_)
+            | OpsError::BadPin(_)
+            | OpsError::AuthWindowTooLong { .. }
+            | OpsError::DaemonBadRequest(_) => true,
+            OpsError::Store(store) => store.needs_operator(),
+            _ => false,
+        }
     }
 }
 
@@ -513,11 +519,21 @@ pub fn auth_window_path(config: &Config) -> std::path::PathBuf {
     path.into()
 }
 
+/// The longest `/auth` window: enough to walk from the gateway to the home-automation system
+/// and press "connect", short enough that a forgotten window closes soon.
+pub const AUTH_WINDOW_SECONDS: std::ops::RangeInclusive<u64> = 1..=600;
+
 /// Opens (or closes) the window in which `/auth` hands out the Bridge API token.
 pub fn bridge_auth_window(config: &Config, open: bool, seconds: u64) -> Result<String, OpsError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 
+    if open && !AUTH_WINDOW_SECONDS.contains(&seconds) {
+        return Err(OpsError::AuthWindowTooLong {
+            seconds,
+            max: *AUTH_WINDOW_SECONDS.end(),
+        });
+    }
     let path = auth_window_path(config);
     let failed = |error: std::io::Error| OpsError::AuthWindow {
         path: path.display().to_string(),
@@ -543,4 +559,14 @@ pub fn bridge_auth_window(config: &Config, open: bool, seconds: u64) -> Result<S
     } else {
         "/auth window closed".to_owned()
     })
+}
+
+/// `nuki-edge store check`: verifies the configured store without writing it.
+pub fn store_check(config: &Config) -> Result<CheckReport, OpsError> {
+    Ok(store::check(&config.store.path)?)
+}
+
+/// `nuki-edge store recover`: copies the configured store aside, then repairs it if redb can.
+pub fn store_recover(config: &Config) -> Result<RecoverReport, OpsError> {
+    Ok(store::recover(&config.store.path)?)
 }

@@ -2,6 +2,7 @@
 //! variables, deserialized strictly (unknown keys are errors), secrets optionally read from
 //! `*_file` keys, then validated. `config/default.toml` documents every key.
 
+mod durations;
 mod error;
 mod load;
 mod pin;

@@ -1,6 +1,9 @@
 //! Checks that types alone cannot express.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use tracing_subscriber::filter::LevelFilter;
 
 use super::error::{one_line, ConfigError};
 use super::sections::BleBackend;
@@ -20,8 +23,9 @@ impl Config {
         if self.store.path.as_os_str().is_empty() {
             return Err(ConfigError::invalid("store.path", "must not be empty"));
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map_err(|err| ConfigError::invalid("log.level", one_line(&err.to_string())))?;
+        check_log_level(&self.log.level)?;
+        check_listen(&self.http.listen)?;
+        self.validate_durations()?;
         self.validate_ble()?;
         self.validate_fleet()?;
         if !(1..=300).contains(&self.gateway.shutdown_timeout_s) {
@@ -48,16 +52,6 @@ impl Config {
                 "must not be empty (leave it out to use the first adapter)",
             ));
         }
-        for (key, value) in [
-            ("ble.scan_seconds", ble.scan_seconds),
-            ("ble.connect_timeout_ms", ble.connect_timeout_ms),
-            ("ble.command_timeout_ms", ble.command_timeout_ms),
-            ("ble.pairing_timeout_s", ble.pairing_timeout_s),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::invalid(key, "must be at least 1"));
-            }
-        }
         Ok(())
     }
 }
@@ -65,20 +59,11 @@ impl Config {
 impl Config {
     fn validate_fleet(&self) -> Result<(), ConfigError> {
         let fleet = &self.fleet;
-        for (key, value) in [
-            ("fleet.link_slots", fleet.link_slots as u64),
-            ("fleet.idle_disconnect_ms", fleet.idle_disconnect_ms),
-            ("fleet.reconnect_backoff_ms", fleet.reconnect_backoff_ms),
-            (
-                "fleet.reconnect_backoff_max_s",
-                fleet.reconnect_backoff_max_s,
-            ),
-            ("fleet.safety_refresh_min", fleet.safety_refresh_min),
-            ("fleet.stuck_flag_refresh_s", fleet.stuck_flag_refresh_s),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::invalid(key, "must be at least 1"));
-            }
+        if fleet.link_slots == 0 {
+            return Err(ConfigError::invalid(
+                "fleet.link_slots",
+                "must be at least 1",
+            ));
         }
         if fleet.link_slots > MAX_LINK_SLOTS {
             return Err(ConfigError::invalid(
@@ -88,6 +73,58 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A level name, or tracing directives. A bare word that is no level is valid filter syntax
+/// (it selects a target at every level) and would silently switch every other log off, so a
+/// misspelt level is refused here.
+fn check_log_level(level: &str) -> Result<(), ConfigError> {
+    const KEY: &str = "log.level";
+    if level.trim().is_empty() {
+        return Err(ConfigError::invalid(KEY, "must not be empty"));
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|err| ConfigError::invalid(KEY, one_line(&err.to_string())))?;
+    let bare_words = level
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty() && !directive.contains(['=', '[']));
+    for word in bare_words {
+        if word.parse::<LevelFilter>().is_err() {
+            return Err(ConfigError::invalid(
+                KEY,
+                format!(
+                    "`{word}` is not a level (trace, debug, info, warn, error, off); filter a \
+                     module as target=level"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `IP:PORT` or `HOST:PORT`; the listener binds it only after the store is open, too late to
+/// be a configuration error.
+fn check_listen(listen: &str) -> Result<(), ConfigError> {
+    if listen.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let host_name = |host: &str| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    };
+    let valid = listen
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| host_name(host) && port.parse::<u16>().is_ok());
+    if valid {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        "http.listen",
+        "must be HOST:PORT, such as 127.0.0.1:8080, 0.0.0.0:8080 or [::]:8080",
+    ))
 }
 
 fn check_name(key: &str, name: &str, max_bytes: usize) -> Result<(), ConfigError> {

@@ -51,11 +51,15 @@ pub struct BridgeApi {
     log: Arc<ActivityLog>,
     auth_window: AuthWindow,
     auth_enabled: AtomicBool,
+    save_auth_enabled: std::sync::OnceLock<SaveAuthEnabled>,
     list_cache: Mutex<Option<RenderedList>>,
     /// Bumped on every state change or new device; a rendered `/list` of an older generation
     /// is stale.
     generation: std::sync::atomic::AtomicU64,
 }
+
+/// Keeps `/configAuth`'s choice across restarts, as the official Bridge does.
+pub type SaveAuthEnabled = Box<dyn Fn(bool) + Send + Sync>;
 
 /// `/list` rendered once and served to every client until something changes: the answer is
 /// the same for all of them, and rendering 100 devices costs far more than the request.
@@ -102,12 +106,20 @@ impl BridgeApi {
             log: Arc::new(ActivityLog::default()),
             auth_window,
             auth_enabled: AtomicBool::new(true),
+            save_auth_enabled: std::sync::OnceLock::new(),
             list_cache: Mutex::new(None),
             generation: std::sync::atomic::AtomicU64::new(0),
             gateway,
         });
         tokio::spawn(follow_events(api.clone(), api.gateway.subscribe()));
         api
+    }
+
+    /// Starts `/auth` enabled or disabled as last saved, and saves every later `/configAuth`.
+    pub fn keep_auth_enabled(&self, enabled: bool, save: SaveAuthEnabled) {
+        self.auth_enabled.store(enabled, Ordering::SeqCst);
+        // Only the app calls this, once, before serving; a second hook would be ignored.
+        let _ = self.save_auth_enabled.set(save);
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
@@ -502,6 +514,9 @@ async fn auth(State(api): Api) -> Response {
 async fn config_auth(State(api): Api, Authorized(params, _): Authorized) -> Answer {
     let enable = params.enable().map_err(bad_request)?;
     api.auth_enabled.store(enable, Ordering::SeqCst);
+    if let Some(save) = api.save_auth_enabled.get() {
+        save(enable);
+    }
     Ok(ok(json!({ "success": true })))
 }
 

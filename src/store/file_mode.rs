@@ -1,6 +1,6 @@
 //! The store holds pairing keys: only the gateway's user may read it.
 
-use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::fs::{DirBuilder, Metadata, OpenOptions, Permissions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
@@ -10,9 +10,16 @@ use super::error::StoreError;
 pub(crate) const STORE_FILE_MODE: u32 = 0o600;
 const STORE_DIR_MODE: u32 = 0o700;
 
-/// Creates missing parent directories (0700) and the file itself (0600), or tightens an
-/// existing file that others could read.
-pub(crate) fn prepare_store_file(path: &Path) -> Result<(), StoreError> {
+/// Whether the store file was created just now or was there before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreFile {
+    New,
+    Existing,
+}
+
+/// Creates missing parent directories (0700) and the file itself (0600), or checks an existing
+/// file (a regular, non-empty file) and tightens it if others could read it.
+pub(crate) fn prepare_store_file(path: &Path) -> Result<StoreFile, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         DirBuilder::new()
             .recursive(true)
@@ -30,8 +37,12 @@ pub(crate) fn prepare_store_file(path: &Path) -> Result<(), StoreError> {
         .mode(STORE_FILE_MODE)
         .open(path)
     {
-        Ok(_) => Ok(()),
-        Err(err) if err.kind() == ErrorKind::AlreadyExists => tighten_existing(path),
+        Ok(_) => Ok(StoreFile::New),
+        Err(err) if err.kind() == ErrorKind::AlreadyExists => {
+            let metadata = existing_store_metadata(path)?;
+            tighten_existing(path, &metadata)?;
+            Ok(StoreFile::Existing)
+        }
         Err(err) => Err(StoreError::Open {
             path: path.to_owned(),
             reason: err.to_string(),
@@ -39,15 +50,36 @@ pub(crate) fn prepare_store_file(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn tighten_existing(path: &Path) -> Result<(), StoreError> {
+/// An existing store must be a regular file with content. redb would initialise an empty file
+/// as a new database, which here would silently drop every pairing and the Bridge identity:
+/// nuki-edge never leaves a store empty, so an empty one was damaged.
+pub(crate) fn existing_store_metadata(path: &Path) -> Result<Metadata, StoreError> {
+    let metadata = std::fs::metadata(path).map_err(|err| StoreError::Open {
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })?;
+    if !metadata.is_file() {
+        return Err(StoreError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    if metadata.len() == 0 {
+        return Err(StoreError::Damaged {
+            path: path.to_owned(),
+            reason: "the file is empty, so its pairings are gone; it is not treated as a new \
+                     store"
+                .to_owned(),
+        });
+    }
+    Ok(metadata)
+}
+
+fn tighten_existing(path: &Path, metadata: &Metadata) -> Result<(), StoreError> {
     let permissions_error = |err: std::io::Error| StoreError::Permissions {
         path: path.to_owned(),
         reason: err.to_string(),
     };
-    let mode = std::fs::metadata(path)
-        .map_err(permissions_error)?
-        .permissions()
-        .mode();
+    let mode = metadata.permissions().mode();
     if mode & 0o077 == 0 {
         return Ok(());
     }

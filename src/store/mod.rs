@@ -6,20 +6,25 @@
 
 mod error;
 mod file_mode;
+mod guard;
+mod maintenance;
 mod pairing;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Builder, Database, DatabaseError, ReadableDatabase, ReadableTable};
 
 use crate::ble::DeviceAddress;
 
 pub use error::StoreError;
+pub use maintenance::{check, recover, CheckReport, RecoverReport};
 pub use pairing::Pairing;
 pub use schema::CURRENT_SCHEMA_VERSION;
 
 use error::database_error;
+use file_mode::StoreFile;
+use guard::guarded;
 use schema::{Migration, MIGRATIONS, PAIRINGS, SETTINGS};
 
 /// The setting under which the app keeps its generated app id.
@@ -48,21 +53,20 @@ impl Store {
         target_version: u64,
         migrations: &[Migration],
     ) -> Result<Store, StoreError> {
-        file_mode::prepare_store_file(path)?;
-        let db = Database::create(path).map_err(|err| match err {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
-                path: path.to_owned(),
-            },
-            other => StoreError::Open {
-                path: path.to_owned(),
-                reason: other.to_string(),
-            },
+        let file = file_mode::prepare_store_file(path)?;
+        let db = guarded(path, || open_database(path, file))?;
+        guarded(path, || {
+            schema::ensure_schema(&db, path, target_version, migrations)
         })?;
-        schema::ensure_schema(&db, path, target_version, migrations)?;
         Ok(Store {
             db,
             path: path.to_owned(),
         })
+    }
+
+    /// Runs redb calls under the store's panic guard.
+    fn guarded<T>(&self, work: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        guarded(&self.path, work)
     }
 
     pub fn path(&self) -> &Path {
@@ -71,81 +75,95 @@ impl Store {
 
     /// The schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u64, StoreError> {
-        schema::read_schema_version(&self.db)?.ok_or_else(|| StoreError::BadSchemaVersion {
-            path: self.path.clone(),
-            found: 0,
+        self.guarded(|| {
+            schema::read_schema_version(&self.db)?.ok_or_else(|| StoreError::BadSchemaVersion {
+                path: self.path.clone(),
+                found: 0,
+            })
         })
     }
 
     /// Saves a pairing, replacing any earlier one of the same address.
     pub fn save_pairing(&self, pairing: &Pairing) -> Result<(), StoreError> {
-        let bytes = pairing::encode(pairing).map_err(|_| StoreError::Corrupt {
-            table: "pairings",
-            key: pairing.address.to_string(),
-        })?;
-        let txn = self.db.begin_write().map_err(database_error)?;
-        {
-            let mut table = txn.open_table(PAIRINGS).map_err(database_error)?;
-            table
-                .insert(pairing.address.0.as_str(), bytes.as_slice())
-                .map_err(database_error)?;
-        }
-        txn.commit().map_err(database_error)
+        self.guarded(|| {
+            let bytes = pairing::encode(pairing).map_err(|_| StoreError::Corrupt {
+                table: "pairings",
+                key: pairing.address.to_string(),
+            })?;
+            let txn = self.db.begin_write().map_err(database_error)?;
+            {
+                let mut table = txn.open_table(PAIRINGS).map_err(database_error)?;
+                table
+                    .insert(pairing.address.0.as_str(), bytes.as_slice())
+                    .map_err(database_error)?;
+            }
+            txn.commit().map_err(database_error)
+        })
     }
 
     pub fn pairing(&self, address: &DeviceAddress) -> Result<Option<Pairing>, StoreError> {
-        let txn = self.db.begin_read().map_err(database_error)?;
-        let table = txn.open_table(PAIRINGS).map_err(database_error)?;
-        let Some(value) = table.get(address.0.as_str()).map_err(database_error)? else {
-            return Ok(None);
-        };
-        decode_pairing(address.0.as_str(), value.value()).map(Some)
+        self.guarded(|| {
+            let txn = self.db.begin_read().map_err(database_error)?;
+            let table = txn.open_table(PAIRINGS).map_err(database_error)?;
+            let Some(value) = table.get(address.0.as_str()).map_err(database_error)? else {
+                return Ok(None);
+            };
+            decode_pairing(address.0.as_str(), value.value()).map(Some)
+        })
     }
 
     /// Every pairing, ordered by address.
     pub fn pairings(&self) -> Result<Vec<Pairing>, StoreError> {
-        let txn = self.db.begin_read().map_err(database_error)?;
-        let table = txn.open_table(PAIRINGS).map_err(database_error)?;
-        let mut pairings = Vec::new();
-        for entry in table.iter().map_err(database_error)? {
-            let (key, value) = entry.map_err(database_error)?;
-            pairings.push(decode_pairing(key.value(), value.value())?);
-        }
-        Ok(pairings)
+        self.guarded(|| {
+            let txn = self.db.begin_read().map_err(database_error)?;
+            let table = txn.open_table(PAIRINGS).map_err(database_error)?;
+            let mut pairings = Vec::new();
+            for entry in table.iter().map_err(database_error)? {
+                let (key, value) = entry.map_err(database_error)?;
+                pairings.push(decode_pairing(key.value(), value.value())?);
+            }
+            Ok(pairings)
+        })
     }
 
     /// Forgets a pairing; `false` when there was none.
     pub fn remove_pairing(&self, address: &DeviceAddress) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write().map_err(database_error)?;
-        let removed = {
-            let mut table = txn.open_table(PAIRINGS).map_err(database_error)?;
-            let removed = table
-                .remove(address.0.as_str())
-                .map_err(database_error)?
-                .is_some();
-            removed
-        };
-        txn.commit().map_err(database_error)?;
-        Ok(removed)
+        self.guarded(|| {
+            let txn = self.db.begin_write().map_err(database_error)?;
+            let removed = {
+                let mut table = txn.open_table(PAIRINGS).map_err(database_error)?;
+                let removed = table
+                    .remove(address.0.as_str())
+                    .map_err(database_error)?
+                    .is_some();
+                removed
+            };
+            txn.commit().map_err(database_error)?;
+            Ok(removed)
+        })
     }
 
     pub fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_read().map_err(database_error)?;
-        let table = txn.open_table(SETTINGS).map_err(database_error)?;
-        let value = table
-            .get(key)
-            .map_err(database_error)?
-            .map(|value| value.value().to_owned());
-        Ok(value)
+        self.guarded(|| {
+            let txn = self.db.begin_read().map_err(database_error)?;
+            let table = txn.open_table(SETTINGS).map_err(database_error)?;
+            let value = table
+                .get(key)
+                .map_err(database_error)?
+                .map(|value| value.value().to_owned());
+            Ok(value)
+        })
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(database_error)?;
-        {
-            let mut table = txn.open_table(SETTINGS).map_err(database_error)?;
-            table.insert(key, value).map_err(database_error)?;
-        }
-        txn.commit().map_err(database_error)
+        self.guarded(|| {
+            let txn = self.db.begin_write().map_err(database_error)?;
+            {
+                let mut table = txn.open_table(SETTINGS).map_err(database_error)?;
+                table.insert(key, value).map_err(database_error)?;
+            }
+            txn.commit().map_err(database_error)
+        })
     }
 
     /// Several settings in one transaction: one commit (one fsync) instead of one each.
@@ -165,29 +183,57 @@ impl Store {
     /// The stored app id, or `generate()`'s value stored now: one transaction, so two
     /// callers cannot end up with different ids.
     pub fn app_id_or_insert_with(&self, generate: impl FnOnce() -> u32) -> Result<u32, StoreError> {
-        let txn = self.db.begin_write().map_err(database_error)?;
-        let app_id = {
-            let mut table = txn.open_table(SETTINGS).map_err(database_error)?;
-            let stored = table
-                .get(SETTING_APP_ID)
-                .map_err(database_error)?
-                .map(|value| value.value().to_owned());
-            match stored {
-                Some(text) => text.parse::<u32>().map_err(|_| StoreError::Corrupt {
-                    table: "settings",
-                    key: SETTING_APP_ID.to_owned(),
-                })?,
-                None => {
-                    let app_id = generate();
-                    table
-                        .insert(SETTING_APP_ID, app_id.to_string().as_str())
-                        .map_err(database_error)?;
-                    app_id
+        self.guarded(|| {
+            let txn = self.db.begin_write().map_err(database_error)?;
+            let app_id = {
+                let mut table = txn.open_table(SETTINGS).map_err(database_error)?;
+                let stored = table
+                    .get(SETTING_APP_ID)
+                    .map_err(database_error)?
+                    .map(|value| value.value().to_owned());
+                match stored {
+                    Some(text) => text.parse::<u32>().map_err(|_| StoreError::Corrupt {
+                        table: "settings",
+                        key: SETTING_APP_ID.to_owned(),
+                    })?,
+                    None => {
+                        let app_id = generate();
+                        table
+                            .insert(SETTING_APP_ID, app_id.to_string().as_str())
+                            .map_err(database_error)?;
+                        app_id
+                    }
                 }
-            }
+            };
+            txn.commit().map_err(database_error)?;
+            Ok(app_id)
+        })
+    }
+}
+
+/// Opens the file `prepare_store_file` vouched for. An existing file is never initialised.
+fn open_database(path: &Path, file: StoreFile) -> Result<Database, StoreError> {
+    let opened = match file {
+        StoreFile::New => Database::create(path),
+        // Verifying every page costs little for a store this small, and turns damage into an
+        // error now instead of a wrong answer or a panic in the middle of an operation.
+        StoreFile::Existing => Builder::new().set_check_integrity_on_open(true).open(path),
+    };
+    opened.map_err(|err| open_error(path, err))
+}
+
+pub(crate) fn open_error(path: &Path, err: DatabaseError) -> StoreError {
+    if matches!(err, DatabaseError::DatabaseAlreadyOpen) {
+        return StoreError::InUse {
+            path: path.to_owned(),
         };
-        txn.commit().map_err(database_error)?;
-        Ok(app_id)
+    }
+    match database_error(err) {
+        StoreError::Database(reason) => StoreError::Open {
+            path: path.to_owned(),
+            reason,
+        },
+        damage => damage.at(path),
     }
 }
 
