@@ -11,6 +11,7 @@ use nuki_edge::http::token::{BridgeToken, TokenError, TokenForm, TokenVerifier};
 use nuki_edge::nuki::codec::DateTime;
 use nuki_edge::nuki::enums::{DeviceLockState, DeviceType, DoorSensorState, NukiState, Trigger};
 use nuki_edge::nuki::messages::{FirmwareVersion, KeyturnerStates};
+use nuki_edge::nuki::product::ProductType;
 use nuki_edge::nuki::uuids::ServiceFamily;
 use serde_json::{json, Value};
 
@@ -355,7 +356,8 @@ fn value<T: serde::Serialize>(body: &T) -> Value {
 #[test]
 fn smart_lock_4_with_door_sensor_locked() {
     let family = ServiceFamily::Keyturner;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::SmartLock3And4));
+    let kind = ProductType::from_config_device_type(family, Some(DeviceType::SmartLock3And4))
+        .bridge_device_type();
     // Battery byte: 80 % (40 << 2), charging, not critical. Door closed; keypad present and
     // its battery critical (bits 0 and 1).
     let states = with_door(states(family, 2, 1, (40 << 2) | 0x02), 2, 0x03);
@@ -440,7 +442,8 @@ fn smart_lock_4_door_open_and_unlocked_lock_n_go() {
 #[test]
 fn smart_lock_2_without_door_sensor() {
     let family = ServiceFamily::Keyturner;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::SmartLock1And2));
+    let kind = ProductType::from_config_device_type(family, Some(DeviceType::SmartLock1And2))
+        .bridge_device_type();
     // Old firmware: 15-byte states, battery byte carries no percentage.
     let unlocked = states(family, 2, 3, 0x00);
     let lock = device(11_223_344, kind, "Cellar", Some(&unlocked));
@@ -479,7 +482,8 @@ fn smart_lock_2_without_door_sensor() {
 #[test]
 fn opener_online_rto_and_continuous_mode_with_ring() {
     let family = ServiceFamily::Opener;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::Opener));
+    let kind =
+        ProductType::from_config_device_type(family, Some(DeviceType::Opener)).bridge_device_type();
     let online = states(family, 2, 1, 0x00);
     let mut opener = device(0x1A2B_3C4D, kind, "Intercom", Some(&online));
     assert_eq!(
@@ -540,7 +544,8 @@ fn opener_online_rto_and_continuous_mode_with_ring() {
 #[test]
 fn box_appears_as_smart_lock_type_0() {
     let family = ServiceFamily::Keyturner;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::Unknown(1)));
+    let kind =
+        ProductType::from_config_device_type(family, Some(DeviceType::Box)).bridge_device_type();
     assert_eq!(kind, BridgeDeviceType::SmartLock);
     let unlatched = states(family, 2, 5, 45 << 2);
     let entrance = device(0x0BAD_CAFE, kind, "Entrance B", Some(&unlatched));

@@ -51,13 +51,11 @@ async fn serve() -> (String, SimControl, nuki_edge::ble::DeviceAddress) {
         address: address.clone(),
         name: spec.name.clone(),
         nuki_id: NUKI_ID,
-        family: spec.family(),
-        device_type: None,
+        product: spec.kind,
         auth_id: outcome.auth_id,
         app_id: 5,
         key: outcome.key,
         security_pin: None,
-        mains_powered: false,
     };
     let config = FleetConfig {
         timeouts: LinkTimeouts {

@@ -176,7 +176,7 @@ fn ultra_pairs_with_its_pin_and_opener_operates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = building(dir.path());
     let paired = json(&run(&["pair", "--config", &config, "Penthouse", "--json"]));
-    assert_eq!(paired["kind"], "ultra");
+    assert_eq!(paired["kind"], "smart_lock_ultra");
     assert_eq!(paired["nuki_id"], "54000003");
     assert_eq!(paired["paired_as"], "app");
     let state = json(&run(&["state", "--config", &config, "Penthouse"]));

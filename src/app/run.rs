@@ -29,11 +29,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         link_slots = config.fleet.link_slots,
         "nuki-edge starting"
     );
-    let known = store
-        .pairings()?
-        .iter()
-        .map(|pairing| backend::credentials(&config, pairing))
-        .collect();
+    let known = store.pairings()?.iter().map(backend::credentials).collect();
     let fleet = Fleet::start(
         backend.transport.clone(),
         backend::fleet_config(&config),
@@ -136,9 +132,9 @@ async fn pair_and_add(
     };
     match ops::pair_device(config, store, backend, target, None, pin, prompts).await {
         Ok(summary) => {
-            tracing::info!(device = %summary.name, address = %summary.address, auth_id = summary.authorization_id, "paired");
+            tracing::info!(device = %summary.name, address = %summary.address, product = %summary.kind, auth_id = summary.authorization_id, "paired");
             match store.pairing(&target.address) {
-                Ok(Some(pairing)) => fleet.add(backend::credentials(config, &pairing)),
+                Ok(Some(pairing)) => fleet.add(backend::credentials(&pairing)),
                 Ok(None) => {
                     tracing::error!(device = %target.name, "pairing not found in the store right after saving it")
                 }

@@ -113,7 +113,7 @@ impl DeviceTask {
     }
 
     fn idle_limit(&self) -> Duration {
-        if self.credentials.mains_powered {
+        if self.credentials.is_mains_powered() {
             self.config.mains_idle_disconnect
         } else {
             self.config.idle_disconnect

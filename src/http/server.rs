@@ -155,10 +155,7 @@ impl BridgeApi {
     }
 
     fn device_key(device: &DeviceInfo) -> (u32, BridgeDeviceType) {
-        (
-            device.nuki_id,
-            BridgeDeviceType::for_device(device.family, device.device_type),
-        )
+        (device.nuki_id, device.product.bridge_device_type())
     }
 
     fn find_device(&self, params: &QueryParams) -> Result<DeviceInfo, Response> {
@@ -276,13 +273,14 @@ async fn lock_state(State(api): Api, Authorized(params): Authorized) -> Answer {
 async fn lock_action(State(api): Api, Authorized(params): Authorized) -> Answer {
     let device = api.find_device(&params)?;
     let code = params.action().map_err(bad_request)?;
-    let action = bridge_json::lock_action(device.family, code).map_err(|error| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(error_body(&error.to_string())),
-        )
-            .into_response()
-    })?;
+    let action =
+        bridge_json::lock_action(device.product.service_family(), code).map_err(|error| {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(error_body(&error.to_string())),
+            )
+                .into_response()
+        })?;
     let no_wait = params.no_wait().map_err(bad_request)?;
     Ok(run_actions(&api, device.address, vec![action], no_wait).await)
 }
@@ -297,7 +295,7 @@ async fn simple_unlock(State(api): Api, Authorized(params): Authorized) -> Answe
 
 async fn simple(api: Arc<BridgeApi>, params: QueryParams, simple: SimpleAction) -> Answer {
     let device = api.find_device(&params)?;
-    let actions = simple.actions(device.family).to_vec();
+    let actions = simple.actions(device.product.service_family()).to_vec();
     Ok(run_actions(&api, device.address, actions, false).await)
 }
 
