@@ -184,7 +184,7 @@ fn demo_toml_is_the_simulated_building() {
         .iter()
         .find(|d| d.kind == ProductType::SmartLockUltra)
         .unwrap();
-    assert_eq!(ultra.security_pin, 123_456);
+    assert_eq!(ultra.security_pin.value(), 123_456);
     assert_eq!(
         config.pairing.security_pin,
         Some(SecurityPin::Long(123_456))

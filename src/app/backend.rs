@@ -91,7 +91,7 @@ pub fn radio_model(config: &Config) -> RadioModel {
 
 pub fn sim_spec(device: &SimDeviceConfig, building_seed: u64) -> SimDeviceSpec {
     let mut spec = SimDeviceSpec::new(&device.address, &device.name, device.nuki_id, device.kind);
-    spec.pin = Some(device.security_pin);
+    spec.pin = Some(device.security_pin.value());
     spec.states_layout_len = device.states_layout_len;
     if let Some(motor_time_ms) = device.motor_time_ms {
         spec.motor_time = Duration::from_millis(motor_time_ms);

@@ -272,7 +272,7 @@ pub async fn pair(
     let pin = pin.or_else(|| {
         config
             .find_sim_device(device)
-            .map(|d| d.security_pin.to_string())
+            .map(|d| d.security_pin.value().to_string())
     });
     let prompts = PairPrompts { progress, ask_pin };
     pair_device(config, &store, &backend, &target, as_bridge, pin, prompts).await

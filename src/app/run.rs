@@ -112,7 +112,7 @@ async fn pair_configured_devices(config: &Config, store: &Store, backend: &Backe
         if fleet.name(&target.address).is_some() {
             continue;
         }
-        let pin = Some(device.security_pin.to_string());
+        let pin = Some(device.security_pin.value().to_string());
         pair_and_add(config, store, backend, fleet, &target, pin).await;
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use crate::nuki::messages::SecurityPin;
 use crate::nuki::product::ProductType;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -56,8 +57,8 @@ pub struct SimDeviceConfig {
     /// Which product the device plays, by its name (`box`, `smart_lock_4`, …).
     pub kind: ProductType,
     /// The simulated device's security PIN (0 = never set).
-    #[serde(default)]
-    pub security_pin: u32,
+    #[serde(default = "never_set_pin")]
+    pub security_pin: SecurityPin,
     /// Whether the device is in pairing mode when the simulation starts.
     #[serde(default)]
     pub start_in_pairing_mode: bool,
@@ -81,13 +82,17 @@ impl fmt::Debug for SimDeviceConfig {
             .field("name", &self.name)
             .field("nuki_id", &format_args!("{:08X}", self.nuki_id))
             .field("kind", &self.kind)
-            .field("security_pin", &"<redacted>")
+            .field("security_pin", &self.security_pin)
             .field("start_in_pairing_mode", &self.start_in_pairing_mode)
             .field("states_layout_len", &self.states_layout_len)
             .field("motor_time_ms", &self.motor_time_ms)
             .field("door_sensor", &self.door_sensor)
             .finish()
     }
+}
+
+fn never_set_pin() -> SecurityPin {
+    SecurityPin::Long(0)
 }
 
 fn deserialize_nuki_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
