@@ -172,13 +172,11 @@ async fn paired_fleet_with(
                 address: spec.address.clone(),
                 name: spec.name.clone(),
                 nuki_id: spec.nuki_id,
-                family: spec.family(),
-                device_type: None,
+                product: spec.kind,
                 auth_id: outcome.auth_id,
                 app_id: 1,
                 key: outcome.key,
                 security_pin: None,
-                mains_powered: false,
             }
         }
     });

@@ -12,6 +12,7 @@ use nuki_edge::http::bridge_json::{
 use nuki_edge::http::query::{QueryError, QueryParams};
 use nuki_edge::http::token::{BridgeToken, TokenError, TokenForm, TokenVerifier};
 use nuki_edge::nuki::enums::{DeviceType, DoorSensorState};
+use nuki_edge::nuki::product::ProductType;
 use nuki_edge::nuki::uuids::ServiceFamily;
 use serde_json::json;
 
@@ -297,7 +298,8 @@ fn invalid_parameters_give_400_bodies() {
 #[test]
 fn smart_lock_4_with_door_sensor_locked() {
     let family = ServiceFamily::Keyturner;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::SmartLock3And4));
+    let kind = ProductType::from_config_device_type(family, Some(DeviceType::SmartLock3And4))
+        .bridge_device_type();
     // Battery byte: 80 % (40 << 2), charging, not critical. Door closed; keypad present and
     // its battery critical (bits 0 and 1).
     let states = with_door(states(family, 2, 1, (40 << 2) | 0x02), 2, 0x03);
@@ -382,7 +384,8 @@ fn smart_lock_4_door_open_and_unlocked_lock_n_go() {
 #[test]
 fn smart_lock_2_without_door_sensor() {
     let family = ServiceFamily::Keyturner;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::SmartLock1And2));
+    let kind = ProductType::from_config_device_type(family, Some(DeviceType::SmartLock1And2))
+        .bridge_device_type();
     // Old firmware: 15-byte states, battery byte carries no percentage.
     let unlocked = states(family, 2, 3, 0x00);
     let lock = device(11_223_344, kind, "Cellar", Some(&unlocked));
@@ -421,7 +424,8 @@ fn smart_lock_2_without_door_sensor() {
 #[test]
 fn opener_online_rto_and_continuous_mode_with_ring() {
     let family = ServiceFamily::Opener;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::Opener));
+    let kind =
+        ProductType::from_config_device_type(family, Some(DeviceType::Opener)).bridge_device_type();
     let online = states(family, 2, 1, 0x00);
     let mut opener = device(0x1A2B_3C4D, kind, "Intercom", Some(&online));
     assert_eq!(
@@ -482,7 +486,8 @@ fn opener_online_rto_and_continuous_mode_with_ring() {
 #[test]
 fn box_appears_as_smart_lock_type_0() {
     let family = ServiceFamily::Keyturner;
-    let kind = BridgeDeviceType::for_device(family, Some(DeviceType::Unknown(1)));
+    let kind =
+        ProductType::from_config_device_type(family, Some(DeviceType::Box)).bridge_device_type();
     assert_eq!(kind, BridgeDeviceType::SmartLock);
     let unlatched = states(family, 2, 5, 45 << 2);
     let entrance = device(0x0BAD_CAFE, kind, "Entrance B", Some(&unlatched));

@@ -4,89 +4,24 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nuki_edge::ble::sim::{Fault, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
-use nuki_edge::devices::credentials::DeviceCredentials;
-use nuki_edge::devices::fleet::{Fleet, FleetConfig};
-use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
-use nuki_edge::http::bridge_json::BridgeIdentity;
-use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
-use nuki_edge::http::server::{AuthWindow, BridgeApi};
-use nuki_edge::http::token::BridgeToken;
-use nuki_edge::nuki::enums::IdType;
-use nuki_edge::nuki::pairing::PairingRequest;
 use serde_json::Value;
 
-const TOKEN: &str = "faulttoken1";
-const NUKI_ID: u32 = 0x5500_0001;
+use common::core::{one_lock_bridge, ONE_LOCK_NUKI_ID as NUKI_ID, ONE_LOCK_TOKEN as TOKEN};
+use nuki_edge::ble::sim::{Fault, SimControl};
+use nuki_edge::http::listener::ListenerLimits;
+
 const DEADLINE: Duration = Duration::from_secs(4);
 
 async fn serve() -> (String, SimControl, nuki_edge::ble::DeviceAddress) {
-    let mut spec = SimDeviceSpec::new("sim:fault", "Fault Door", NUKI_ID, SimKind::SmartLock4);
-    spec.motor_time = Duration::from_millis(300);
-    let address = spec.address.clone();
-    let radio = RadioModel {
-        connection_interval: Duration::from_millis(5),
-        connect_time: Duration::from_millis(20),
-        connect_timeout: Duration::from_millis(500),
-        ..RadioModel::default()
-    };
-    let (transport, control) = SimTransport::new(vec![spec.clone()], radio);
-    control.press_button(&address).expect("device exists");
-    let mut link = NukiLink::connect(&transport, &address, LinkTimeouts::default(), None)
-        .await
-        .expect("connect");
-    let outcome = link
-        .pair(PairingRequest {
-            id_type: IdType::Bridge,
-            app_id: 5,
-            name: "faults".into(),
-            security_pin: None,
-        })
-        .await
-        .expect("pairing");
-    link.disconnect().await;
-    let credentials = DeviceCredentials {
-        address: address.clone(),
-        name: spec.name.clone(),
-        nuki_id: NUKI_ID,
-        family: spec.family(),
-        device_type: None,
-        auth_id: outcome.auth_id,
-        app_id: 5,
-        key: outcome.key,
-        security_pin: None,
-        mains_powered: false,
-    };
-    let config = FleetConfig {
-        timeouts: LinkTimeouts {
-            connect: Duration::from_secs(1),
-            command: Duration::from_secs(3),
-        },
-        ..FleetConfig::default()
-    };
-    let fleet = Fleet::start(Arc::new(transport), config, vec![credentials]);
-    let gateway = common::core::gateway_over(fleet, DEADLINE);
-    let api = BridgeApi::new(
-        gateway,
-        BridgeToken::new(TOKEN).expect("token"),
-        BridgeIdentity::new(7, 8).expect("identity"),
-        Callbacks::new(DeliveryPolicy {
-            attempts: 1,
-            first_pause: Duration::from_millis(10),
-            timeout: Duration::from_secs(1),
-        }),
-        AuthWindow {
-            path: std::env::temp_dir().join("nuki-edge-faults-auth-window"),
-        },
-    );
-    let base = format!(
-        "http://{}",
-        common::core::serve_like_the_daemon(api.router()).await
-    );
-    (base, control, address)
+    let bridge = one_lock_bridge(
+        Duration::from_millis(300),
+        DEADLINE,
+        ListenerLimits::default(),
+    )
+    .await;
+    (bridge.base, bridge.control, bridge.device)
 }
 
 async fn action(base: &str, code: u8) -> (u16, Value, Duration) {

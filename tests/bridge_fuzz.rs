@@ -255,13 +255,11 @@ async fn serve() -> Served {
         address: device,
         name: spec.name.clone(),
         nuki_id: NUKI_ID,
-        family: spec.family(),
-        device_type: None,
+        product: spec.kind,
         auth_id: outcome.auth_id,
         app_id: 9,
         key: outcome.key,
         security_pin: None,
-        mains_powered: false,
     };
     let fleet = Fleet::start(
         Arc::new(transport),

@@ -12,7 +12,7 @@ use common::callback_receiver::CallbackReceiver;
 use common::config::{ConfigBuilder, SimDeviceEntry, TestConfig};
 use common::daemon::{Daemon, BINARY};
 use common::fixture::paired_daemon;
-use nuki_edge::config::DeviceKind;
+use nuki_edge::nuki::product::ProductType as DeviceKind;
 use serde_json::Value;
 
 const TOKEN: &str = "abcdef123456";

@@ -12,7 +12,6 @@ use common::bridge_states::{device, states, value, with_door, NOW};
 use common::callback_receiver::CallbackReceiver;
 use common::config::{ConfigBuilder, SimDeviceEntry};
 use common::fixture::paired_daemon;
-use nuki_edge::config::DeviceKind;
 use nuki_edge::http::bridge_json::{
     failure_body, ActionBody, BridgeDeviceType, BridgeIdentity, CallbackBody, InfoBody, ListItem,
     LockStateBody, ScanResult,
@@ -20,6 +19,8 @@ use nuki_edge::http::bridge_json::{
 use nuki_edge::http::query::{error_body, QueryParams};
 use nuki_edge::http::token::{BridgeToken, TokenError, TokenForm, TokenVerifier};
 use nuki_edge::nuki::enums::DeviceType;
+use nuki_edge::nuki::product::ProductType as DeviceKind;
+use nuki_edge::nuki::product::ProductType;
 use nuki_edge::nuki::uuids::ServiceFamily;
 use serde_json::{json, Value};
 
@@ -27,7 +28,7 @@ use serde_json::{json, Value};
 
 /// The Bridge device type every product is reported as: what clients key their entities on.
 fn bridge_type(family: ServiceFamily, config_type: Option<DeviceType>) -> BridgeDeviceType {
-    BridgeDeviceType::for_device(family, config_type)
+    ProductType::from_config_device_type(family, config_type).bridge_device_type()
 }
 
 #[test]
@@ -41,7 +42,7 @@ fn list_items_for_every_device_type() {
     let devices = [
         device(
             0x5400_0001,
-            bridge_type(keyturner, Some(DeviceType::Unknown(1))),
+            bridge_type(keyturner, Some(DeviceType::Box)),
             "Entrance",
             Some(&box_states),
         ),

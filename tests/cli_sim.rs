@@ -6,7 +6,8 @@ mod common;
 
 use common::cli::{json, run, stdout};
 use common::config::{ConfigBuilder, SimDeviceEntry, TestConfig};
-use nuki_edge::config::{DeviceKind, LogFormat};
+use nuki_edge::config::LogFormat;
+use nuki_edge::nuki::product::ProductType as DeviceKind;
 
 /// A small building: a Box, a Smart Lock 4 (not in pairing mode), an Ultra and an Opener.
 fn building() -> TestConfig {
@@ -149,7 +150,7 @@ fn ultra_pairs_with_its_pin_and_opener_operates() {
     let building = building();
     let config = building.arg();
     let paired = json(&run(&["pair", "--config", config, "Penthouse", "--json"]));
-    assert_eq!(paired["kind"], "ultra");
+    assert_eq!(paired["kind"], "smart_lock_ultra");
     assert_eq!(paired["nuki_id"], "54000003");
     assert_eq!(paired["paired_as"], "app");
     let state = json(&run(&["state", "--config", config, "Penthouse"]));

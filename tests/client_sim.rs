@@ -30,6 +30,7 @@ fn spec(kind: SimKind) -> SimDeviceSpec {
         SimKind::SmartLock4 => ("sim:sl4", CLASSIC_PIN),
         SimKind::SmartLockUltra => ("sim:ultra", ULTRA_PIN),
         SimKind::Opener => ("sim:opener", CLASSIC_PIN),
+        SimKind::SmartDoor => ("sim:door", CLASSIC_PIN),
     };
     let mut spec = SimDeviceSpec::new(address, address, 0x1000_0000 + kind as u32, kind);
     spec.pin = Some(pin);
@@ -80,7 +81,7 @@ async fn exercise_every_operation(kind: SimKind) {
     let spec = spec(kind);
     let address = spec.address.clone();
     let (transport, control) = building(vec![spec]);
-    let family = kind.family();
+    let family = kind.service_family();
     let pin = pin_for(family, kind);
     let ultra_pin = (kind == SimKind::SmartLockUltra).then_some(pin);
     let (link, session) = pair(&transport, &control, &address, IdType::Bridge, ultra_pin)

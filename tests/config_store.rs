@@ -6,11 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nuki_edge::ble::DeviceAddress;
-use nuki_edge::config::{
-    BleBackend, Config, ConfigError, DeviceKind, IdType, LogFormat, SecurityPin,
-};
+use nuki_edge::config::{BleBackend, Config, ConfigError, IdType, LogFormat, SecurityPin};
 use nuki_edge::nuki::crypto::SharedKey;
-use nuki_edge::nuki::uuids::ServiceFamily;
+use nuki_edge::nuki::product::ProductType;
 use nuki_edge::store::{Pairing, Store, StoreError, CURRENT_SCHEMA_VERSION};
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -107,13 +105,16 @@ fn every_key_documented_in_default_toml_is_known() {
     // The optional keys really were read, so none of them is a silently ignored typo.
     assert_eq!(config.ble.adapter.as_deref(), Some("hci0"));
     assert_eq!(config.pairing.app_id, Some(4242));
-    assert_eq!(config.pairing.security_pin, SecurityPin::new(123_456).ok());
+    assert_eq!(
+        config.pairing.security_pin,
+        Some(SecurityPin::Long(123_456))
+    );
     assert!(config.pairing.security_pin_file.is_some());
     let [device] = config.sim.devices.as_slice() else {
         panic!("the documented device block was not read");
     };
     assert_eq!(device.nuki_id, 0x33C3_35C5);
-    assert_eq!(device.kind, DeviceKind::SmartLock4);
+    assert_eq!(device.kind, ProductType::SmartLock4);
     assert_eq!(device.states_layout_len, Some(27));
     assert_eq!(device.motor_time_ms, Some(1500));
 }
@@ -171,23 +172,26 @@ fn demo_toml_is_the_simulated_building() {
     let devices = &config.sim.devices;
     assert_eq!(devices.len(), 8);
     let count = |kind| devices.iter().filter(|d| d.kind == kind).count();
-    assert_eq!(count(DeviceKind::Box), 2);
-    assert_eq!(count(DeviceKind::Opener), 1);
-    assert_eq!(count(DeviceKind::SmartLockUltra), 1);
+    assert_eq!(count(ProductType::Box), 2);
+    assert_eq!(count(ProductType::Opener), 1);
+    assert_eq!(count(ProductType::SmartLockUltra), 1);
     assert_eq!(
-        count(DeviceKind::SmartLock2) + count(DeviceKind::SmartLock4),
+        count(ProductType::SmartLock2) + count(ProductType::SmartLock4),
         4
     );
-    assert!(count(DeviceKind::SmartLock2) > 0 && count(DeviceKind::SmartLock4) > 0);
+    assert!(count(ProductType::SmartLock2) > 0 && count(ProductType::SmartLock4) > 0);
     let ultra = devices
         .iter()
-        .find(|d| d.kind == DeviceKind::SmartLockUltra)
+        .find(|d| d.kind == ProductType::SmartLockUltra)
         .unwrap();
-    assert_eq!(ultra.security_pin, 123_456);
-    assert_eq!(config.pairing.security_pin, SecurityPin::new(123_456).ok());
+    assert_eq!(ultra.security_pin.value(), 123_456);
+    assert_eq!(
+        config.pairing.security_pin,
+        Some(SecurityPin::Long(123_456))
+    );
     for entrance in ["Entrance North", "Entrance South"] {
         let found = config.find_sim_device(entrance).unwrap();
-        assert_eq!(found.kind, DeviceKind::Box);
+        assert_eq!(found.kind, ProductType::Box);
     }
     assert!(devices.iter().all(|d| d.start_in_pairing_mode));
 }
@@ -222,7 +226,7 @@ fn environment_overrides_the_file() {
     assert_eq!(config.ble.backend, BleBackend::Bluez);
     assert_eq!(config.log.format, LogFormat::Json);
     assert!(config.pairing.auto_pair);
-    assert_eq!(config.pairing.security_pin, SecurityPin::new(42).ok());
+    assert_eq!(config.pairing.security_pin, Some(SecurityPin::Long(42)));
     assert_eq!(config.gateway.name, "north-wing");
 }
 
@@ -430,7 +434,10 @@ fn security_pin_can_come_from_a_file() {
         pin_file.display()
     );
     let config = load_text(&text).unwrap();
-    assert_eq!(config.pairing.security_pin, SecurityPin::new(654_321).ok());
+    assert_eq!(
+        config.pairing.security_pin,
+        Some(SecurityPin::Long(654_321))
+    );
     assert!(!format!("{config:?}").contains("654321"));
 }
 
@@ -469,11 +476,11 @@ const KEY_BYTES: [u8; 32] = [
     0x10, 0x86, 0x7E, 0xD7, 0x06, 0xBF, 0xDE, 0xDB, 0xD2, 0x38, 0x1F, 0x4C, 0xB3, 0xB8, 0xF7, 0x30,
 ];
 
-fn pairing(address: &str, family: ServiceFamily, pin: Option<u32>) -> Pairing {
+fn pairing(address: &str, product: ProductType, pin: Option<SecurityPin>) -> Pairing {
     Pairing {
         address: DeviceAddress(address.to_owned()),
         nuki_id: 0x2A00_0011,
-        family,
+        product,
         device_name: "Flat 1.1".to_owned(),
         auth_id: 2,
         app_id: 0x1234_5678,
@@ -481,7 +488,6 @@ fn pairing(address: &str, family: ServiceFamily, pin: Option<u32>) -> Pairing {
         key: SharedKey::from_bytes(KEY_BYTES),
         security_pin: pin,
         paired_at_unix: 1_767_225_600,
-        device_type: Some(4),
     }
 }
 
@@ -493,8 +499,12 @@ fn mode_of(path: &Path) -> u32 {
 fn pairings_round_trip_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state").join("nested").join("store.redb");
-    let lock = pairing("54:D2:72:2A:00:11", ServiceFamily::Keyturner, None);
-    let ultra = pairing("54:D2:72:5A:00:31", ServiceFamily::Ultra, Some(123_456));
+    let lock = pairing("54:D2:72:2A:00:11", ProductType::SmartLock4, None);
+    let ultra = pairing(
+        "54:D2:72:5A:00:31",
+        ProductType::SmartLockUltra,
+        Some(SecurityPin::Long(123_456)),
+    );
     {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.pairing(&lock.address).unwrap(), None);
@@ -595,7 +605,11 @@ fn a_file_that_is_not_a_store_is_an_error() {
 fn pairing_debug_hides_the_key_and_pin() {
     let shown = format!(
         "{:?}",
-        pairing("54:D2:72:5A:00:31", ServiceFamily::Ultra, Some(123_456))
+        pairing(
+            "54:D2:72:5A:00:31",
+            ProductType::SmartLockUltra,
+            Some(SecurityPin::Long(123_456)),
+        )
     );
     assert!(shown.contains("54:D2:72:5A:00:31"), "{shown}");
     let key_hex = hex::encode(KEY_BYTES);
@@ -655,8 +669,12 @@ fn store_with_pairings(path: &Path) {
 
 fn fill(store: &Store) {
     for pairing in [
-        pairing("54:D2:72:2A:00:11", ServiceFamily::Keyturner, None),
-        pairing("54:D2:72:5A:00:31", ServiceFamily::Ultra, Some(123_456)),
+        pairing("54:D2:72:2A:00:11", ProductType::SmartLock4, None),
+        pairing(
+            "54:D2:72:5A:00:31",
+            ProductType::SmartLockUltra,
+            Some(SecurityPin::Long(123_456)),
+        ),
     ] {
         store.save_pairing(&pairing).unwrap();
     }

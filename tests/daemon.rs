@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use common::config::{ConfigBuilder, SimDeviceEntry, TestConfig};
 use common::daemon::Daemon;
-use nuki_edge::config::{Config, DeviceKind, IdType, LogFormat};
+use nuki_edge::config::{Config, IdType, LogFormat};
+use nuki_edge::nuki::product::ProductType as DeviceKind;
 
 fn building() -> TestConfig {
     ConfigBuilder::new()
@@ -202,14 +203,18 @@ fn the_config_builder_writes_what_the_loader_reads() {
         ("sim:1", "Flat 1", 0x5401_0000)
     );
     assert_eq!(lock.kind, DeviceKind::SmartLock4);
-    assert_eq!(lock.security_pin, 1234);
+    assert_eq!(lock.security_pin.value(), 1234);
     assert!(lock.start_in_pairing_mode);
     assert_eq!(lock.motor_time_ms, Some(200));
     assert_eq!(lock.states_layout_len, Some(27));
     assert!(lock.door_sensor);
     let opener = &loaded.sim.devices[1];
     assert_eq!(opener.kind, DeviceKind::Opener);
-    assert_eq!(opener.security_pin, 0, "unset keys keep their defaults");
+    assert_eq!(
+        opener.security_pin.value(),
+        0,
+        "unset keys keep their defaults"
+    );
 }
 
 /// Two daemons at once, each on the port the system gave it: the harness learns the address

@@ -58,13 +58,11 @@ async fn pair_all(
             address: spec.address.clone(),
             name: spec.name.clone(),
             nuki_id: spec.nuki_id,
-            family: spec.family(),
-            device_type: None,
+            product: spec.kind,
             auth_id: outcome.auth_id,
             app_id: 99,
             key: outcome.key,
             security_pin: Some(SecurityPin::Short(1234)),
-            mains_powered: false,
         });
     }
     credentials

@@ -5,14 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ble::sim::{DeviceMemory, RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
+use crate::ble::sim::{DeviceMemory, RadioModel, SimControl, SimDeviceSpec, SimTransport};
 use crate::ble::{BleError, BleTransport, DeviceAddress};
-use crate::config::{BleBackend, Config, DeviceKind, SimDeviceConfig};
-use crate::devices::credentials::DeviceCredentials;
+use crate::config::{BleBackend, Config, SimDeviceConfig};
 use crate::devices::fleet::FleetConfig;
 use crate::devices::link::LinkTimeouts;
-use crate::nuki::messages::SecurityPin;
-use crate::store::Pairing;
 
 /// The radio and, for the simulated building, the hand that presses its buttons.
 pub struct Backend {
@@ -143,15 +140,8 @@ pub fn radio_model(config: &Config) -> RadioModel {
 }
 
 pub fn sim_spec(device: &SimDeviceConfig, building_seed: u64) -> SimDeviceSpec {
-    let kind = match device.kind {
-        DeviceKind::Box => SimKind::Box,
-        DeviceKind::SmartLock2 => SimKind::SmartLock2,
-        DeviceKind::SmartLock4 => SimKind::SmartLock4,
-        DeviceKind::SmartLockUltra => SimKind::SmartLockUltra,
-        DeviceKind::Opener => SimKind::Opener,
-    };
-    let mut spec = SimDeviceSpec::new(&device.address, &device.name, device.nuki_id, kind);
-    spec.pin = Some(device.security_pin);
+    let mut spec = SimDeviceSpec::new(&device.address, &device.name, device.nuki_id, device.kind);
+    spec.pin = Some(device.security_pin.value());
     spec.states_layout_len = device.states_layout_len;
     if let Some(motor_time_ms) = device.motor_time_ms {
         spec.motor_time = Duration::from_millis(motor_time_ms);
@@ -174,32 +164,6 @@ pub fn fleet_config(config: &Config) -> FleetConfig {
         stuck_flag_refresh: Duration::from_secs(fleet.stuck_flag_refresh_s),
         // Running commands get most of the shutdown time; closing links needs the rest.
         shutdown_grace: config.gateway.shutdown_timeout().mul_f64(0.6),
-    }
-}
-
-/// What the fleet needs of a stored pairing. A simulated Box is known to be mains powered;
-/// real devices are treated as battery powered (the cautious choice for their batteries).
-pub fn credentials(config: &Config, pairing: &Pairing) -> DeviceCredentials {
-    let mains_powered = config
-        .sim
-        .devices
-        .iter()
-        .any(|d| d.address == pairing.address.0 && d.kind == DeviceKind::Box);
-    DeviceCredentials {
-        address: pairing.address.clone(),
-        name: pairing.device_name.clone(),
-        nuki_id: pairing.nuki_id,
-        family: pairing.family,
-        device_type: pairing
-            .device_type
-            .map(crate::nuki::enums::DeviceType::from_u8),
-        auth_id: pairing.auth_id,
-        app_id: pairing.app_id,
-        key: pairing.key.clone(),
-        security_pin: pairing
-            .security_pin
-            .map(|value| SecurityPin::for_family(value, pairing.family)),
-        mains_powered,
     }
 }
 

@@ -97,12 +97,7 @@ fn warn_about_colliding_ids(gateway: &Gateway) {
     let keys: Vec<(u32, BridgeDeviceType)> = gateway
         .devices(&Principal::bridge_api())
         .iter()
-        .map(|device| {
-            (
-                device.nuki_id,
-                BridgeDeviceType::for_device(device.family, device.device_type),
-            )
-        })
+        .map(|device| (device.nuki_id, device.product.bridge_device_type()))
         .collect();
     for (nuki_id, device_type) in colliding_ids(&keys) {
         tracing::warn!(

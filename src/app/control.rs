@@ -203,7 +203,7 @@ async fn run(gateway: &Gateway, request: ControlRequest) -> ControlAnswer {
         ));
     };
     let command = DeviceCommand::from(request.command);
-    let result = match command.action(device.family) {
+    let result = match command.action(device.product.service_family()) {
         None => gateway
             .read_state(&principal, &device.address)
             .await

@@ -1,5 +1,6 @@
 //! One-shot installer commands: scan, pair, read state, lock, unlock, unlatch.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -17,6 +18,7 @@ use crate::nuki::advert;
 use crate::nuki::enums::{DeviceAction, IdType, LockAction, OpenerAction};
 use crate::nuki::messages::{PinError, SecurityPin};
 use crate::nuki::pairing::PairingRequest;
+use crate::nuki::product::ProductType;
 use crate::nuki::uuids::ServiceFamily;
 use crate::store::{self, CheckReport, Pairing, RecoverReport, Store, StoreError};
 
@@ -86,7 +88,11 @@ impl OpsError {
 pub struct ScanRow {
     pub address: DeviceAddress,
     pub name: Option<String>,
+    /// The protocol family the advertisement shows.
     pub kind: Option<ServiceFamily>,
+    /// What the device reported itself to be when this gateway paired with it; an
+    /// advertisement cannot tell a Box from a Smart Lock.
+    pub product: Option<ProductType>,
     pub nuki_id: Option<String>,
     pub rssi: Option<i16>,
     pub pairing_mode: bool,
@@ -97,10 +103,13 @@ impl std::fmt::Display for ScanRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:<20} {:<24} {:<10} {:<10} {:>5} {}{}",
+            "{:<20} {:<24} {:<22} {:<10} {:>5} {}{}",
             self.address,
             self.name.as_deref().unwrap_or("-"),
-            self.kind.map(family_label).unwrap_or("-"),
+            self.product
+                .map(ProductType::label)
+                .or(self.kind.map(family_label))
+                .unwrap_or("-"),
             self.nuki_id.as_deref().unwrap_or("-"),
             self.rssi
                 .map(|r| format!("{r}"))
@@ -131,12 +140,37 @@ fn family_label(family: ServiceFamily) -> &'static str {
 pub async fn scan(config: &Config, seconds: u64) -> Result<Vec<ScanRow>, OpsError> {
     let backend = backend::open(config).await?;
     let adverts = backend.transport.scan(Duration::from_secs(seconds)).await?;
-    let mut rows: Vec<ScanRow> = adverts.iter().filter_map(scan_row).collect();
+    let products = paired_products(config);
+    let mut rows: Vec<ScanRow> = adverts
+        .iter()
+        .filter_map(|heard| scan_row(heard, &products))
+        .collect();
     rows.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(rows)
 }
 
-fn scan_row(heard: &Advertisement) -> Option<ScanRow> {
+/// The products of the devices in the store. A scan must not create a store, and a running
+/// daemon holds the file, so both simply leave the products unknown.
+fn paired_products(config: &Config) -> HashMap<DeviceAddress, ProductType> {
+    if !config.store.path.exists() {
+        return HashMap::new();
+    }
+    match Store::open(&config.store.path).and_then(|store| store.pairings()) {
+        Ok(pairings) => pairings
+            .into_iter()
+            .map(|pairing| (pairing.address, pairing.product))
+            .collect(),
+        Err(error) => {
+            tracing::debug!(%error, "scan shows no products: the store cannot be read");
+            HashMap::new()
+        }
+    }
+}
+
+fn scan_row(
+    heard: &Advertisement,
+    products: &HashMap<DeviceAddress, ProductType>,
+) -> Option<ScanRow> {
     let address = heard.address.clone()?;
     let summary = read_advertisement(heard);
     let (beacon, pairing) = (summary.beacon, summary.pairing);
@@ -145,6 +179,7 @@ fn scan_row(heard: &Advertisement) -> Option<ScanRow> {
     }
     let nuki_id = beacon.map(|b| b.nuki_id).or(pairing.map(|p| p.nuki_id));
     Some(ScanRow {
+        product: products.get(&address).copied(),
         address,
         name: heard.local_name.clone(),
         kind: pairing.map(|p| p.family).or(beacon.map(|b| b.family)),
@@ -183,7 +218,7 @@ impl std::fmt::Display for PairProgress {
 pub struct PairSummary {
     pub address: DeviceAddress,
     pub name: String,
-    pub kind: ServiceFamily,
+    pub kind: ProductType,
     pub nuki_id: String,
     pub authorization_id: u32,
     pub paired_as: &'static str,
@@ -195,12 +230,7 @@ impl std::fmt::Display for PairSummary {
         write!(
             f,
             "paired with {} ({}, {}, Nuki ID {}) as {}: authorization id {}",
-            self.name,
-            self.address,
-            family_label(self.kind),
-            self.nuki_id,
-            self.paired_as,
-            self.authorization_id
+            self.name, self.address, self.kind, self.nuki_id, self.paired_as, self.authorization_id
         )
     }
 }
@@ -263,7 +293,7 @@ pub async fn pair(
     let pin = pin.or_else(|| {
         config
             .find_sim_device(device)
-            .map(|d| d.security_pin.to_string())
+            .map(|d| d.security_pin.value().to_string())
     });
     let prompts = PairPrompts { progress, ask_pin };
     pair_device(config, &store, &backend, &target, as_bridge, pin, prompts).await
@@ -342,23 +372,23 @@ pub async fn pair_device(
             source: other,
         },
     })?;
+    let product = paired.product;
     store.save_pairing(&Pairing {
         address: target.address.clone(),
         nuki_id: advert.nuki_id,
-        family: paired.family,
+        product,
         device_name: target.name.clone(),
         auth_id: paired.outcome.auth_id,
         app_id,
         id_type: id_type.to_u8(),
         key: paired.outcome.key.clone(),
-        security_pin: security_pin.map(|pin| pin.value()),
+        security_pin,
         paired_at_unix: SystemClock.now_unix(),
-        device_type: paired.device_type,
     })?;
     Ok(PairSummary {
         address: target.address.clone(),
         name: target.name.clone(),
-        kind: paired.family,
+        kind: product,
         nuki_id: format!("{:08X}", advert.nuki_id),
         authorization_id: paired.outcome.auth_id,
         paired_as: id_type.name(),
@@ -444,7 +474,7 @@ pub async fn connect_client(
 ) -> Result<DeviceClient, LinkError> {
     DeviceClient::connect(
         backend.transport.as_ref(),
-        &backend::credentials(config, pairing),
+        &crate::gateway::credentials_of(pairing),
         backend::link_timeouts(config),
     )
     .await
@@ -490,6 +520,7 @@ pub async fn device_command(
     Ok(serde_json::json!({
         "device": target.name,
         "address": target.address,
+        "product": pairing.product,
         "result": value,
     }))
 }

@@ -4,7 +4,6 @@
 //! Pairing runs as a gateway operation beside everything else; the main task only waits for a
 //! stop signal or for a core task to fail.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ble::{Advertisement, DeviceAddress};
 use crate::clock::SystemClock;
-use crate::config::{Config, DeviceKind};
+use crate::config::Config;
 use crate::devices::fleet::Fleet;
 use crate::devices::read_advertisement;
 use crate::gateway::{
@@ -61,12 +60,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     );
     let mut supervisor = Supervisor::new();
     let token = supervisor.shutdown_token();
-    let mains = mains_powered(&config);
-    let known = store
-        .pairings()?
-        .iter()
-        .map(|pairing| credentials_of(pairing, mains.contains(&pairing.address)))
-        .collect();
+    let known = store.pairings()?.iter().map(credentials_of).collect();
     let fleet = Fleet::start(
         backend.transport.clone(),
         backend::fleet_config(&config),
@@ -76,7 +70,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         fleet,
         store.clone(),
         SystemClock::shared(),
-        gateway_settings(&config, mains),
+        gateway_settings(&config),
     );
     supervisor.spawn(log_events(gateway.subscribe(), token.clone()));
 
@@ -187,7 +181,7 @@ async fn shut_down(config: &Config, supervisor: &Supervisor, gateway: &Gateway, 
     backend.persist_sim(config);
 }
 
-fn gateway_settings(config: &Config, mains_powered: HashSet<DeviceAddress>) -> GatewaySettings {
+fn gateway_settings(config: &Config) -> GatewaySettings {
     GatewaySettings {
         action_deadline: Duration::from_millis(config.bridge.action_deadline_ms),
         pairing: PairingSettings {
@@ -197,20 +191,8 @@ fn gateway_settings(config: &Config, mains_powered: HashSet<DeviceAddress>) -> G
             default_pin: config.pairing.security_pin.map(|pin| pin.value()),
             wait_for_button: config.ble.pairing_timeout(),
             deadline: config.ble.connect_timeout() + config.ble.command_timeout() * 4,
-            mains_powered,
         },
     }
-}
-
-/// Devices whose links may stay open longer: the simulated Boxes of the config.
-fn mains_powered(config: &Config) -> HashSet<DeviceAddress> {
-    config
-        .sim
-        .devices
-        .iter()
-        .filter(|d| d.kind == DeviceKind::Box)
-        .map(|d| DeviceAddress(d.address.clone()))
-        .collect()
 }
 
 /// Hands every advertisement to the gateway; with `pairing.auto_pair`, starts pairing every
@@ -250,7 +232,7 @@ async fn watch_advertisements(
             address,
             name,
             // The installer knows a simulated device's PIN from the building's config.
-            security_pin: sim_device.map(|d| d.security_pin.to_string()),
+            security_pin: sim_device.map(|d| d.security_pin.value().to_string()),
             as_bridge: None,
         };
         // A pairing already running for this device is fine: it heard the same advert.

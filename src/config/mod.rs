@@ -14,13 +14,13 @@ mod validate;
 
 pub use error::ConfigError;
 pub use load::{process_env_overrides, ENV_PREFIX, ENV_SEPARATOR};
-pub use pin::{BadPin, SecurityPin, MAX_NARROW_PIN, MAX_WIDE_PIN};
+pub use pin::{PinError, SecurityPin, MAX_NARROW_PIN, MAX_WIDE_PIN};
 pub use secret_text::SecretText;
 pub use sections::{
     BleBackend, BleConfig, BridgeSettings, Config, FleetSettings, GatewayConfig, HttpConfig,
     IdType, LogConfig, LogFormat, PairingConfig, StoreConfig,
 };
-pub use sim::{parse_nuki_id, DeviceKind, SimConfig, SimDeviceConfig};
+pub use sim::{parse_nuki_id, SimConfig, SimDeviceConfig};
 pub use validate::MAX_NAME_BYTES;
 
 impl Config {

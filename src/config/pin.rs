@@ -1,63 +1,23 @@
-//! The security PIN as configured: a decimal number of up to six digits, never printed.
+//! How the configuration spells a security PIN: a decimal number of up to six digits, as a TOML
+//! number or string. The PIN itself is the protocol's [`SecurityPin`]; a configured one is not
+//! tied to a device yet, so it is held in the wide form and narrowed for a device with
+//! [`SecurityPin::for_family`] once it is known to fit.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use zeroize::Zeroize;
 
-/// The largest PIN a Smart Lock Ultra accepts (six digits).
-pub const MAX_WIDE_PIN: u32 = 999_999;
-/// The largest PIN of every other device (four digits, sent as u16).
-pub const MAX_NARROW_PIN: u32 = 9_999;
-
-/// A security PIN. Debug is redacted and there is no Display, so it cannot end up in a log
-/// line by accident; [`SecurityPin::value`] is for building protocol messages only.
-#[derive(Clone, Copy, PartialEq, Eq, Zeroize)]
-pub struct SecurityPin(u32);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a security PIN is 1 to 6 decimal digits")]
-pub struct BadPin;
-
-impl SecurityPin {
-    pub fn new(value: u32) -> Result<Self, BadPin> {
-        if value > MAX_WIDE_PIN {
-            return Err(BadPin);
-        }
-        Ok(Self(value))
-    }
-
-    pub fn value(self) -> u32 {
-        self.0
-    }
-
-    /// Whether the PIN fits the four-digit (u16) field of Smart Locks 1–4, Boxes and Openers.
-    pub fn fits_narrow(self) -> bool {
-        self.0 <= MAX_NARROW_PIN
-    }
-}
+pub use crate::nuki::messages::{PinError, SecurityPin};
+pub use crate::nuki::product::{MAX_NARROW_PIN, MAX_WIDE_PIN};
 
 impl FromStr for SecurityPin {
-    type Err = BadPin;
+    type Err = PinError;
 
     /// Decimal digits only (as every client but one parses it), surrounding whitespace ignored.
-    fn from_str(text: &str) -> Result<Self, BadPin> {
-        let digits = text.trim();
-        if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(BadPin);
-        }
-        digits
-            .parse::<u32>()
-            .map_err(|_| BadPin)
-            .and_then(Self::new)
-    }
-}
-
-impl fmt::Debug for SecurityPin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecurityPin(<redacted>)")
+    fn from_str(text: &str) -> Result<Self, PinError> {
+        SecurityPin::parse(text, true)
     }
 }
 
@@ -69,37 +29,40 @@ impl<'de> Deserialize<'de> for SecurityPin {
 
 struct PinVisitor;
 
+const EXPECTED: &str = "a security PIN of 1 to 6 decimal digits";
+
 // Errors deliberately leave the offending value out: it is (nearly) a secret.
 impl Visitor<'_> for PinVisitor {
     type Value = SecurityPin;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a PIN of 1 to 6 decimal digits")
+        f.write_str(EXPECTED)
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<SecurityPin, E> {
         u32::try_from(value)
             .ok()
-            .and_then(|v| SecurityPin::new(v).ok())
-            .ok_or_else(|| E::custom(BadPin))
+            .filter(|&value| value <= MAX_WIDE_PIN)
+            .map(SecurityPin::Long)
+            .ok_or_else(|| E::custom(EXPECTED))
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<SecurityPin, E> {
         u64::try_from(value)
-            .map_err(|_| E::custom(BadPin))
+            .map_err(|_| E::custom(EXPECTED))
             .and_then(|v| self.visit_u64(v))
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<SecurityPin, E> {
-        value.parse().map_err(|_| E::custom(BadPin))
+        value.parse().map_err(|_| E::custom(EXPECTED))
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecurityPin, E> {
-        Err(E::custom(BadPin))
+        Err(E::custom(EXPECTED))
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecurityPin, E> {
-        Err(E::custom(BadPin))
+        Err(E::custom(EXPECTED))
     }
 }
 
@@ -114,22 +77,27 @@ mod tests {
             " 123456\n".parse::<SecurityPin>().map(|p| p.value()),
             Ok(123_456)
         );
-        assert_eq!("1234567".parse::<SecurityPin>(), Err(BadPin));
-        assert_eq!("12a4".parse::<SecurityPin>(), Err(BadPin));
-        assert_eq!("".parse::<SecurityPin>(), Err(BadPin));
-        assert_eq!("-1".parse::<SecurityPin>(), Err(BadPin));
+        assert!("1234567".parse::<SecurityPin>().is_err());
+        assert!("12a4".parse::<SecurityPin>().is_err());
+        assert!("".parse::<SecurityPin>().is_err());
+        assert!("-1".parse::<SecurityPin>().is_err());
     }
 
     #[test]
-    fn narrow_limit() {
-        assert!(SecurityPin::new(9999).is_ok_and(|p| p.fits_narrow()));
-        assert!(SecurityPin::new(10_000).is_ok_and(|p| !p.fits_narrow()));
-        assert_eq!(SecurityPin::new(1_000_000), Err(BadPin));
+    fn numbers_up_to_six_digits() {
+        let pin = |text: &str| serde_json::from_str::<SecurityPin>(text).map(SecurityPin::value);
+        assert_eq!(pin("999999").ok(), Some(999_999));
+        assert_eq!(pin("\"0042\"").ok(), Some(42));
+        assert!(pin("1000000").is_err());
+        assert!(pin("-1").is_err());
+        assert!(pin("12.5").is_err());
     }
 
     #[test]
-    fn debug_is_redacted() {
-        let pin = SecurityPin::new(424_242).unwrap();
+    fn errors_do_not_echo_the_pin() {
+        let error = serde_json::from_str::<SecurityPin>("4242424").unwrap_err();
+        assert!(!error.to_string().contains("4242424"), "{error}");
+        let pin: SecurityPin = "424242".parse().unwrap();
         assert!(!format!("{pin:?}").contains("424242"));
     }
 }

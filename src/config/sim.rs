@@ -6,9 +6,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
-use crate::nuki::uuids::ServiceFamily;
-
-use super::pin::{MAX_NARROW_PIN, MAX_WIDE_PIN};
+use crate::nuki::messages::SecurityPin;
+use crate::nuki::product::ProductType;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,60 +48,6 @@ impl Default for SimConfig {
     }
 }
 
-/// Which product a simulated device plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-pub enum DeviceKind {
-    /// An entrance door unit; speaks the keyturner protocol.
-    #[serde(rename = "box")]
-    Box,
-    #[serde(rename = "smart_lock_2")]
-    SmartLock2,
-    #[serde(rename = "smart_lock_4")]
-    SmartLock4,
-    #[serde(rename = "smart_lock_ultra")]
-    SmartLockUltra,
-    #[serde(rename = "opener")]
-    Opener,
-}
-
-impl DeviceKind {
-    pub fn family(self) -> ServiceFamily {
-        match self {
-            DeviceKind::Box | DeviceKind::SmartLock2 | DeviceKind::SmartLock4 => {
-                ServiceFamily::Keyturner
-            }
-            DeviceKind::SmartLockUltra => ServiceFamily::Ultra,
-            DeviceKind::Opener => ServiceFamily::Opener,
-        }
-    }
-
-    /// The largest security PIN the device's PIN field can hold.
-    pub fn max_security_pin(self) -> u32 {
-        if self.family().pin_is_wide() {
-            MAX_WIDE_PIN
-        } else {
-            MAX_NARROW_PIN
-        }
-    }
-
-    /// The spelling used in the configuration file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceKind::Box => "box",
-            DeviceKind::SmartLock2 => "smart_lock_2",
-            DeviceKind::SmartLock4 => "smart_lock_4",
-            DeviceKind::SmartLockUltra => "smart_lock_ultra",
-            DeviceKind::Opener => "opener",
-        }
-    }
-}
-
-impl fmt::Display for DeviceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// One `[[sim.devices]]` entry.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,10 +59,11 @@ pub struct SimDeviceConfig {
     /// Accepts a number or a hex string such as `"0x33C335C5"`.
     #[serde(deserialize_with = "deserialize_nuki_id")]
     pub nuki_id: u32,
-    pub kind: DeviceKind,
+    /// Which product the device plays, by its name (`box`, `smart_lock_4`, …).
+    pub kind: ProductType,
     /// The simulated device's security PIN (0 = never set).
-    #[serde(default)]
-    pub security_pin: u32,
+    #[serde(default = "never_set_pin")]
+    pub security_pin: SecurityPin,
     /// Whether the device is in pairing mode when the simulation starts.
     #[serde(default)]
     pub start_in_pairing_mode: bool,
@@ -141,13 +87,17 @@ impl fmt::Debug for SimDeviceConfig {
             .field("name", &self.name)
             .field("nuki_id", &format_args!("{:08X}", self.nuki_id))
             .field("kind", &self.kind)
-            .field("security_pin", &"<redacted>")
+            .field("security_pin", &self.security_pin)
             .field("start_in_pairing_mode", &self.start_in_pairing_mode)
             .field("states_layout_len", &self.states_layout_len)
             .field("motor_time_ms", &self.motor_time_ms)
             .field("door_sensor", &self.door_sensor)
             .finish()
     }
+}
+
+fn never_set_pin() -> SecurityPin {
+    SecurityPin::Long(0)
 }
 
 fn deserialize_nuki_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
@@ -200,11 +150,12 @@ mod tests {
     }
 
     #[test]
-    fn kinds_map_to_families() {
-        assert_eq!(DeviceKind::Box.family(), ServiceFamily::Keyturner);
-        assert_eq!(DeviceKind::SmartLockUltra.family(), ServiceFamily::Ultra);
-        assert_eq!(DeviceKind::Opener.family(), ServiceFamily::Opener);
-        assert_eq!(DeviceKind::SmartLock4.max_security_pin(), 9_999);
-        assert_eq!(DeviceKind::SmartLockUltra.max_security_pin(), 999_999);
+    fn kinds_are_product_names() {
+        let device: SimDeviceConfig =
+            toml::from_str("address = \"a\"\nname = \"Entrance\"\nnuki_id = 1\nkind = \"box\"\n")
+                .unwrap();
+        assert_eq!(device.kind, ProductType::Box);
+        assert_eq!(device.kind.max_security_pin(), 9_999);
+        assert_eq!(ProductType::SmartLockUltra.max_security_pin(), 999_999);
     }
 }

@@ -192,7 +192,7 @@ fn validate_sim(sim: &SimConfig, backend: BleBackend) -> Result<(), ConfigError>
             });
         }
         let max_pin = device.kind.max_security_pin();
-        if device.security_pin > max_pin {
+        if device.security_pin.value() > max_pin {
             return Err(ConfigError::invalid(
                 key("security_pin"),
                 format!("a {} takes a PIN of at most {max_pin}", device.kind),

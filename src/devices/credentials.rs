@@ -4,6 +4,7 @@ use crate::ble::DeviceAddress;
 use crate::nuki::crypto::SharedKey;
 use crate::nuki::exchange::Session;
 use crate::nuki::messages::SecurityPin;
+use crate::nuki::product::ProductType;
 use crate::nuki::uuids::ServiceFamily;
 
 #[derive(Clone)]
@@ -12,23 +13,29 @@ pub struct DeviceCredentials {
     pub name: String,
     /// The device's Nuki ID (0 when unknown, e.g. paired before it was recorded).
     pub nuki_id: u32,
-    pub family: ServiceFamily,
-    /// The Config's device-type byte, when known (tells a Smart Lock 3/4 from a 2.0).
-    pub device_type: Option<crate::nuki::enums::DeviceType>,
+    /// What the device reported itself to be at pairing.
+    pub product: ProductType,
     pub auth_id: u32,
     pub app_id: u32,
     pub key: SharedKey,
     pub security_pin: Option<SecurityPin>,
-    /// Mains powered (a Box): its link may stay open longer.
-    pub mains_powered: bool,
 }
 
 impl DeviceCredentials {
+    pub fn family(&self) -> ServiceFamily {
+        self.product.service_family()
+    }
+
+    /// A mains-powered device's link may stay open longer: idling costs it no battery.
+    pub fn is_mains_powered(&self) -> bool {
+        self.product.is_mains_powered()
+    }
+
     pub fn session(&self) -> Session {
         Session {
             auth_id: self.auth_id,
             key: self.key.clone(),
-            family: self.family,
+            family: self.family(),
         }
     }
 }
@@ -38,7 +45,7 @@ impl std::fmt::Debug for DeviceCredentials {
         f.debug_struct("DeviceCredentials")
             .field("address", &self.address)
             .field("name", &self.name)
-            .field("family", &self.family)
+            .field("product", &self.product)
             .field("auth_id", &self.auth_id)
             .finish_non_exhaustive()
     }

@@ -107,8 +107,7 @@ pub struct DeviceInfo {
     pub address: DeviceAddress,
     pub name: String,
     pub nuki_id: u32,
-    pub family: crate::nuki::uuids::ServiceFamily,
-    pub device_type: Option<crate::nuki::enums::DeviceType>,
+    pub product: crate::nuki::product::ProductType,
 }
 
 /// The paired devices and their tasks.
@@ -163,8 +162,7 @@ impl Fleet {
             address: address.clone(),
             name: credentials.name.clone(),
             nuki_id: credentials.nuki_id,
-            family: credentials.family,
-            device_type: credentials.device_type,
+            product: credentials.product,
         };
         let context = TaskContext {
             transport: self.transport.clone(),

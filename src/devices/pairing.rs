@@ -6,6 +6,7 @@ use crate::nuki::enums::DeviceType;
 use crate::nuki::exchange::Session;
 use crate::nuki::messages::{Config as DeviceConfig, Message};
 use crate::nuki::pairing::{PairingOutcome, PairingRequest};
+use crate::nuki::product::ProductType;
 use crate::nuki::uuids::ServiceFamily;
 
 use super::link::{LinkError, LinkTimeouts, NukiLink};
@@ -29,8 +30,8 @@ pub struct PairedDevice {
     /// The service family the session runs on (an Ultra pairs on the keyturner services'
     /// successor and is told apart only by its pairing flow).
     pub family: ServiceFamily,
-    /// The Config's device-type byte, when the firmware reports one.
-    pub device_type: Option<u8>,
+    /// What the device is, from the family and the device type its Config reports.
+    pub product: ProductType,
 }
 
 /// Pairs with a device that advertises pairing mode. Always disconnects.
@@ -52,8 +53,8 @@ pub async fn pair_over_link(
             let device_type = read_device_type(&mut link, &session).await;
             Ok(PairedDevice {
                 family: session.family,
+                product: ProductType::from_config_device_type(session.family, device_type),
                 outcome,
-                device_type,
             })
         }
         Err(error) => Err(error),
@@ -64,14 +65,14 @@ pub async fn pair_over_link(
 
 /// The device-type byte of the Config, read on the pairing link (newer firmware only; it tells
 /// a Smart Lock 3.0/4th gen from a 2.0, and a Box from both).
-async fn read_device_type(link: &mut NukiLink, session: &Session) -> Option<u8> {
+async fn read_device_type(link: &mut NukiLink, session: &Session) -> Option<DeviceType> {
     let result = link
         .execute(session, Message::RequestConfig, None)
         .await
         .ok()?;
     result.replies.into_iter().find_map(|reply| match reply {
-        Message::Config(DeviceConfig::Lock(config)) => config.device_type.map(DeviceType::to_u8),
-        Message::Config(DeviceConfig::Opener(_)) => Some(DeviceType::Opener.to_u8()),
+        Message::Config(DeviceConfig::Lock(config)) => config.device_type,
+        Message::Config(DeviceConfig::Opener(_)) => Some(DeviceType::Opener),
         _ => None,
     })
 }

@@ -179,7 +179,7 @@ impl DeviceTask {
     }
 
     fn idle_limit(&self) -> Duration {
-        if self.credentials.mains_powered {
+        if self.credentials.is_mains_powered() {
             self.context.config.mains_idle_disconnect
         } else {
             self.context.config.idle_disconnect
@@ -237,7 +237,9 @@ impl DeviceTask {
                 let _ = reply.send(Err(Failure::ShuttingDown));
             }
         }
-        self.close_link("shutdown").await;
+        if self.close_link("shutdown").await {
+            tracing::info!(device = %self.credentials.name, "link closed at shutdown");
+        }
     }
 
     /// A device with more queued work would otherwise keep its slot for as long as work
@@ -402,14 +404,17 @@ impl DeviceTask {
         self.retry_after = Some(Instant::now() + jittered);
     }
 
-    async fn close_link(&mut self, why: &'static str) {
-        if let Some(link) = self.link.take() {
-            tracing::debug!(device = %self.credentials.name, why, "closing link");
-            link.client.close().await;
-            let _ = self.context.events.send(FleetEvent::Disconnected {
-                address: self.address().clone(),
-            });
-        }
+    /// Closes the link if one is open; answers whether one was.
+    async fn close_link(&mut self, why: &'static str) -> bool {
+        let Some(link) = self.link.take() else {
+            return false;
+        };
+        tracing::debug!(device = %self.credentials.name, why, "closing link");
+        link.client.close().await;
+        let _ = self.context.events.send(FleetEvent::Disconnected {
+            address: self.address().clone(),
+        });
+        true
     }
 
     fn remember(&self, state: KeyturnerStates) {

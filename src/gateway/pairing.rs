@@ -3,7 +3,6 @@
 //! slot of the fleet, stores the key off the async executor and adds the device to the fleet,
 //! reporting each step on the bus.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use crate::devices::fleet::PairFailure;
 use crate::devices::link::LinkError;
 use crate::devices::pairing::{PairedDevice, PairingStep};
 use crate::nuki::advert::PairingAdvert;
-use crate::nuki::enums::{DeviceType, ErrorCode, IdType};
+use crate::nuki::enums::{ErrorCode, IdType};
 use crate::nuki::messages::SecurityPin;
 use crate::nuki::pairing::{PairingError, PairingRequest};
 use crate::nuki::uuids::ServiceFamily;
@@ -45,8 +44,6 @@ pub struct PairingSettings {
     pub wait_for_button: Duration,
     /// How long the key exchange itself may take, link slot included.
     pub deadline: Duration,
-    /// Devices known to be mains powered (their links may stay open longer).
-    pub mains_powered: HashSet<DeviceAddress>,
 }
 
 impl Default for PairingSettings {
@@ -58,7 +55,6 @@ impl Default for PairingSettings {
             default_pin: None,
             wait_for_button: Duration::from_secs(30),
             deadline: Duration::from_secs(30),
-            mains_powered: HashSet::new(),
         }
     }
 }
@@ -164,7 +160,9 @@ impl Gateway {
             },
         };
         match &result {
-            Ok(_) => tracing::info!(device = %order.name, address = %order.address, "paired"),
+            Ok((view, _)) => {
+                tracing::info!(device = %order.name, address = %order.address, product = %view.product, "paired")
+            }
             Err(failure) => {
                 tracing::warn!(device = %order.name, %failure, "pairing failed")
             }
@@ -243,8 +241,7 @@ impl Gateway {
         let stored = pairing.clone();
         self.blocking_store(move |store| store.save_pairing(&stored))
             .await?;
-        let mains = settings.mains_powered.contains(&order.address);
-        self.fleet.add(credentials_of(&pairing, mains));
+        self.fleet.add(credentials_of(&pairing));
         lock(&self.recent_pairing_adverts).remove(&order.address);
         self.fleet
             .devices()
@@ -367,33 +364,28 @@ fn pairing_record(
     Pairing {
         address: order.address.clone(),
         nuki_id: advert.nuki_id,
-        family: paired.family,
+        product: paired.product,
         device_name: order.name.clone(),
         auth_id: paired.outcome.auth_id,
         app_id,
         id_type: id_type.to_u8(),
         key: paired.outcome.key.clone(),
-        security_pin: security_pin.map(|pin| pin.value()),
+        security_pin,
         paired_at_unix: now_unix,
-        device_type: paired.device_type,
     }
 }
 
 /// What the fleet needs of a stored pairing.
-pub fn credentials_of(pairing: &Pairing, mains_powered: bool) -> DeviceCredentials {
+pub fn credentials_of(pairing: &Pairing) -> DeviceCredentials {
     DeviceCredentials {
         address: pairing.address.clone(),
         name: pairing.device_name.clone(),
         nuki_id: pairing.nuki_id,
-        family: pairing.family,
-        device_type: pairing.device_type.map(DeviceType::from_u8),
+        product: pairing.product,
         auth_id: pairing.auth_id,
         app_id: pairing.app_id,
         key: pairing.key.clone(),
-        security_pin: pairing
-            .security_pin
-            .map(|value| SecurityPin::for_family(value, pairing.family)),
-        mains_powered,
+        security_pin: pairing.security_pin,
     }
 }
 

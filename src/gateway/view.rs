@@ -6,9 +6,9 @@ use serde::Serialize;
 use crate::ble::DeviceAddress;
 use crate::devices::fleet::DeviceInfo;
 use crate::devices::outcome::{Completed, Failure};
-use crate::nuki::enums::{DeviceType, ErrorCode};
+use crate::nuki::enums::ErrorCode;
 use crate::nuki::messages::KeyturnerStates;
-use crate::nuki::uuids::ServiceFamily;
+use crate::nuki::product::ProductType;
 
 pub use crate::devices::outcome::UnreachableReason;
 
@@ -18,8 +18,7 @@ pub struct DeviceView {
     pub address: DeviceAddress,
     pub name: String,
     pub nuki_id: u32,
-    pub family: ServiceFamily,
-    pub device_type: Option<DeviceType>,
+    pub product: ProductType,
 }
 
 impl From<DeviceInfo> for DeviceView {
@@ -28,8 +27,7 @@ impl From<DeviceInfo> for DeviceView {
             address: info.address,
             name: info.name,
             nuki_id: info.nuki_id,
-            family: info.family,
-            device_type: info.device_type,
+            product: info.product,
         }
     }
 }

@@ -10,11 +10,14 @@ use serde::Serialize;
 use time::macros::format_description;
 
 use crate::nuki::enums::{
-    DeviceAction, DeviceLockState, DeviceType, DoorSensorState, LockAction, LockState, NukiState,
-    OpenerAction, OpenerLockState,
+    DeviceAction, DeviceLockState, DoorSensorState, LockAction, LockState, NukiState, OpenerAction,
+    OpenerLockState,
 };
 use crate::nuki::messages::{FirmwareVersion, KeyturnerStates};
 use crate::nuki::uuids::ServiceFamily;
+
+/// The Bridge's device type is a view of the product; it lives with the product model.
+pub use crate::nuki::product::BridgeDeviceType;
 
 /// `bridgeType` we report: 1 (hardware bridge). ioBroker sends hashed instead of plain
 /// tokens only to type 1, and the go client allows encrypted tokens only for it.
@@ -26,84 +29,6 @@ pub const BRIDGE_FIRMWARE_VERSION: &str = "2.14.0";
 
 /// How long `ringactionState` stays true after a ring (Bridge API: 30 s).
 pub const RING_ACTION_SECONDS: i64 = 30;
-
-/// `deviceType` of the Bridge API (A.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BridgeDeviceType {
-    /// 0: Smart Lock 1.0/2.0 — and the Box (see [`for_device`](Self::for_device)).
-    SmartLock,
-    /// 2: Opener.
-    Opener,
-    /// 3: Smart Door.
-    SmartDoor,
-    /// 4: Smart Lock 3.0/4th gen — and the Ultra.
-    SmartLock3,
-}
-
-impl BridgeDeviceType {
-    pub const ALL: [BridgeDeviceType; 4] = [
-        BridgeDeviceType::SmartLock,
-        BridgeDeviceType::Opener,
-        BridgeDeviceType::SmartDoor,
-        BridgeDeviceType::SmartLock3,
-    ];
-
-    pub fn to_u8(self) -> u8 {
-        match self {
-            BridgeDeviceType::SmartLock => 0,
-            BridgeDeviceType::Opener => 2,
-            BridgeDeviceType::SmartDoor => 3,
-            BridgeDeviceType::SmartLock3 => 4,
-        }
-    }
-
-    /// `None` for values we never report (1 and 5+), which the router answers with 404.
-    pub fn from_u8(value: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.to_u8() == value)
-    }
-
-    pub fn is_opener(self) -> bool {
-        self == BridgeDeviceType::Opener
-    }
-
-    /// The type a device is reported as, from its GATT family and, once read, the device
-    /// type byte of its Config.
-    ///
-    /// * Opener family → 2; Config 0 → 0, 3 → 3, 4 → 4 (what a real Bridge reports).
-    /// * **Box** (keyturner family, Config device type 1) → **0**. The Bridge API has no
-    ///   type 1 (only a JS client's comment calls it "box"), and pynuki/Home Assistant turn
-    ///   unknown types into generic devices without a lock entity; aionuki operates only
-    ///   types 0 and 2. Type 0 is the one every client (HA, openHAB, ioBroker, aionuki,
-    ///   scripts) shows as a lock and operates with actions 1–5, whose numbering the Box
-    ///   shares with the keyturner family. Nuki IDs of keyturner-family devices are assigned
-    ///   from one pool, so a Box id does not collide with a Smart Lock 1/2 id under type 0;
-    ///   [`colliding_ids`] lets the fleet check that anyway.
-    /// * **Ultra** (Ultra family, or Config device type 5) → **4**. A real Bridge cannot pair
-    ///   it, so there is no precedent; it is a current-generation lock with a rechargeable
-    ///   battery like the 4th gen, which pynuki/HA and openHAB operate as type 4 with the
-    ///   same action numbering.
-    /// * Keyturner family with no Config read yet, or an unknown byte → 0, the type every
-    ///   client accepts. The fleet should persist the Config byte so the type stays stable.
-    pub fn for_device(family: ServiceFamily, config_type: Option<DeviceType>) -> Self {
-        match family {
-            ServiceFamily::Opener => BridgeDeviceType::Opener,
-            ServiceFamily::Ultra => BridgeDeviceType::SmartLock3,
-            ServiceFamily::Keyturner => match config_type {
-                Some(DeviceType::SmartDoor) => BridgeDeviceType::SmartDoor,
-                Some(DeviceType::SmartLock3And4 | DeviceType::SmartLockUltra) => {
-                    BridgeDeviceType::SmartLock3
-                }
-                _ => BridgeDeviceType::SmartLock,
-            },
-        }
-    }
-}
-
-impl Serialize for BridgeDeviceType {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u8(self.to_u8())
-    }
-}
 
 /// `(id, type)` pairs that occur more than once; such devices cannot be addressed uniquely.
 pub fn colliding_ids(keys: &[(u32, BridgeDeviceType)]) -> Vec<(u32, BridgeDeviceType)> {
@@ -556,28 +481,14 @@ mod tests {
 
     #[test]
     fn device_types() {
+        use crate::nuki::product::ProductType as P;
         use BridgeDeviceType as B;
-        let kf = ServiceFamily::Keyturner;
-        assert_eq!(
-            B::for_device(kf, Some(DeviceType::SmartLock1And2)),
-            B::SmartLock
-        );
-        assert_eq!(
-            B::for_device(kf, Some(DeviceType::Unknown(1))),
-            B::SmartLock
-        );
-        assert_eq!(B::for_device(kf, None), B::SmartLock);
-        assert_eq!(B::for_device(kf, Some(DeviceType::SmartDoor)), B::SmartDoor);
-        assert_eq!(
-            B::for_device(kf, Some(DeviceType::SmartLock3And4)),
-            B::SmartLock3
-        );
-        assert_eq!(
-            B::for_device(kf, Some(DeviceType::SmartLockUltra)),
-            B::SmartLock3
-        );
-        assert_eq!(B::for_device(ServiceFamily::Ultra, None), B::SmartLock3);
-        assert_eq!(B::for_device(ServiceFamily::Opener, None), B::Opener);
+        assert_eq!(P::SmartLock2.bridge_device_type(), B::SmartLock);
+        assert_eq!(P::Box.bridge_device_type(), B::SmartLock);
+        assert_eq!(P::SmartDoor.bridge_device_type(), B::SmartDoor);
+        assert_eq!(P::SmartLock4.bridge_device_type(), B::SmartLock3);
+        assert_eq!(P::SmartLockUltra.bridge_device_type(), B::SmartLock3);
+        assert_eq!(P::Opener.bridge_device_type(), B::Opener);
         for kind in B::ALL {
             assert_eq!(B::from_u8(kind.to_u8()), Some(kind));
         }

@@ -26,12 +26,13 @@ pub fn compose(parts: impl IntoIterator<Item = Router>) -> Router {
         .fold(Router::new(), |router, part| router.merge(part));
     router
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::map_response(json_error_bodies))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // Outside the layers that refuse requests, so their answers get the JSON body too.
+        .layer(axum::middleware::map_response(json_error_bodies))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -49,20 +50,22 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "success": false, "error": message }))).into_response()
 }
 
-/// Framework answers without a body (a body over the limit, a timeout) get the same JSON
+/// Framework answers that are not JSON (a body over the limit, a timeout) get the same JSON
 /// error body as the handlers' answers, so clients parse every error the same way.
 async fn json_error_bodies(response: Response) -> Response {
     let status = response.status();
-    let has_body_type = response
+    let is_json = response
         .headers()
-        .contains_key(axum::http::header::CONTENT_TYPE);
-    if !(status.is_client_error() || status.is_server_error()) || has_body_type {
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
     let reason = status.canonical_reason().unwrap_or("request refused");
     let mut replaced = error_response(status, &reason.to_ascii_lowercase());
     for (name, value) in response.headers() {
-        if name != axum::http::header::CONTENT_LENGTH {
+        if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::CONTENT_TYPE {
             replaced.headers_mut().insert(name.clone(), value.clone());
         }
     }

@@ -218,10 +218,7 @@ impl BridgeApi {
     }
 
     fn device_key(device: &DeviceView) -> (u32, BridgeDeviceType) {
-        (
-            device.nuki_id,
-            BridgeDeviceType::for_device(device.family, device.device_type),
-        )
+        (device.nuki_id, device.product.bridge_device_type())
     }
 
     fn find_device(
@@ -364,13 +361,14 @@ async fn lock_state(State(api): Api, Authorized(params, principal): Authorized) 
 async fn lock_action(State(api): Api, Authorized(params, principal): Authorized) -> Answer {
     let device = api.find_device(&principal, &params)?;
     let code = params.action().map_err(bad_request)?;
-    let action = bridge_json::lock_action(device.family, code).map_err(|error| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(error_body(&error.to_string())),
-        )
-            .into_response()
-    })?;
+    let action =
+        bridge_json::lock_action(device.product.service_family(), code).map_err(|error| {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(error_body(&error.to_string())),
+            )
+                .into_response()
+        })?;
     let no_wait = params.no_wait().map_err(bad_request)?;
     if no_wait {
         // Only what the device's queue took is answered as a success; how it ends is
@@ -408,7 +406,7 @@ async fn simple(
     simple: SimpleAction,
 ) -> Answer {
     let device = api.find_device(&principal, &params)?;
-    let actions = simple.actions(device.family).to_vec();
+    let actions = simple.actions(device.product.service_family()).to_vec();
     Ok(run_actions(&api, &principal, device.address, actions).await)
 }
 

@@ -376,6 +376,8 @@ wire_enum! {
     /// Config byte 74 (§5.10).
     pub enum DeviceType: u8 {
         SmartLock1And2 = 0x00 => "smart_lock_1_2",
+        /// Sent by the Box (the Web API's type for it; the Bridge shows it as 0).
+        Box = 0x01 => "box",
         Opener = 0x02 => "opener",
         SmartDoor = 0x03 => "smart_door",
         SmartLock3And4 = 0x04 => "smart_lock_3_4",

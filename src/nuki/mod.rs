@@ -12,5 +12,6 @@ pub mod exchange;
 pub mod frame;
 pub mod messages;
 pub mod pairing;
+pub mod product;
 pub mod reassembly;
 pub mod uuids;

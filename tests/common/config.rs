@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use nuki_edge::config::{DeviceKind, IdType, LogFormat};
+use nuki_edge::config::{IdType, LogFormat};
+use nuki_edge::nuki::product::ProductType as DeviceKind;
 use tempfile::TempDir;
 use toml::{Table, Value};
 
@@ -72,7 +73,7 @@ impl SimDeviceEntry {
         table.insert("address".into(), self.address.clone().into());
         table.insert("name".into(), self.name.clone().into());
         table.insert("nuki_id".into(), i64::from(self.nuki_id).into());
-        table.insert("kind".into(), self.kind.as_str().into());
+        table.insert("kind".into(), self.kind.name().into());
         if let Some(pin) = self.security_pin {
             table.insert("security_pin".into(), i64::from(pin).into());
         }

@@ -25,7 +25,15 @@ pub fn gateway_over(fleet: Arc<Fleet>, action_deadline: Duration) -> Arc<Gateway
 /// Serves `router` exactly as the daemon does (composed with the shared middleware, on the
 /// limited listener, with the client's address) on a free loopback port.
 pub async fn serve_like_the_daemon(router: axum::Router) -> std::net::SocketAddr {
-    use nuki_edge::http::listener::{serve, ListenerLimits};
+    serve_with_limits(router, nuki_edge::http::listener::ListenerLimits::default()).await
+}
+
+/// The same with the listener's limits given.
+pub async fn serve_with_limits(
+    router: axum::Router,
+    limits: nuki_edge::http::listener::ListenerLimits,
+) -> std::net::SocketAddr {
+    use nuki_edge::http::listener::serve;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -34,9 +42,113 @@ pub async fn serve_like_the_daemon(router: axum::Router) -> std::net::SocketAddr
     tokio::spawn(serve(
         listener,
         router,
-        ListenerLimits::default(),
+        limits,
         tokio_util::sync::CancellationToken::new(),
         Duration::from_secs(1),
     ));
     address
+}
+
+/// The Bridge API in-process over one simulated, paired Smart Lock 4, served as the daemon
+/// serves it; the simulator's control is at hand for faults.
+pub struct OneLockBridge {
+    pub base: String,
+    pub address: std::net::SocketAddr,
+    pub control: nuki_edge::ble::sim::SimControl,
+    pub device: nuki_edge::ble::DeviceAddress,
+    pub api: Arc<nuki_edge::http::server::BridgeApi>,
+}
+
+pub const ONE_LOCK_TOKEN: &str = "faulttoken1";
+pub const ONE_LOCK_NUKI_ID: u32 = 0x5500_0001;
+
+/// `motor_time`: how long the simulated motor runs per action; `deadline`: the gateway's
+/// action deadline.
+pub async fn one_lock_bridge(
+    motor_time: Duration,
+    deadline: Duration,
+    limits: nuki_edge::http::listener::ListenerLimits,
+) -> OneLockBridge {
+    use nuki_edge::ble::sim::{RadioModel, SimDeviceSpec, SimKind, SimTransport};
+    use nuki_edge::devices::credentials::DeviceCredentials;
+    use nuki_edge::devices::fleet::FleetConfig;
+    use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
+    use nuki_edge::http::bridge_json::BridgeIdentity;
+    use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
+    use nuki_edge::http::server::{AuthWindow, BridgeApi};
+    use nuki_edge::http::token::BridgeToken;
+    use nuki_edge::nuki::enums::IdType;
+    use nuki_edge::nuki::pairing::PairingRequest;
+
+    let mut spec = SimDeviceSpec::new(
+        "sim:fault",
+        "Fault Door",
+        ONE_LOCK_NUKI_ID,
+        SimKind::SmartLock4,
+    );
+    spec.motor_time = motor_time;
+    let device = spec.address.clone();
+    let radio = RadioModel {
+        connection_interval: Duration::from_millis(5),
+        connect_time: Duration::from_millis(20),
+        connect_timeout: Duration::from_millis(500),
+        ..RadioModel::default()
+    };
+    let (transport, control) = SimTransport::new(vec![spec.clone()], radio);
+    control.press_button(&device).expect("device exists");
+    let mut link = NukiLink::connect(&transport, &device, LinkTimeouts::default(), None)
+        .await
+        .expect("connect");
+    let outcome = link
+        .pair(PairingRequest {
+            id_type: IdType::Bridge,
+            app_id: 5,
+            name: "faults".into(),
+            security_pin: None,
+        })
+        .await
+        .expect("pairing");
+    link.disconnect().await;
+    let credentials = DeviceCredentials {
+        address: device.clone(),
+        name: spec.name.clone(),
+        nuki_id: ONE_LOCK_NUKI_ID,
+        product: spec.kind,
+        auth_id: outcome.auth_id,
+        app_id: 5,
+        key: outcome.key,
+        security_pin: None,
+    };
+    let config = FleetConfig {
+        timeouts: LinkTimeouts {
+            connect: Duration::from_secs(1),
+            command: Duration::from_secs(3),
+        },
+        ..FleetConfig::default()
+    };
+    let fleet = Fleet::start(Arc::new(transport), config, vec![credentials]);
+    let gateway = gateway_over(fleet, deadline);
+    let window = std::env::temp_dir().join(format!(
+        "nuki-edge-one-lock-auth-window-{}",
+        std::process::id()
+    ));
+    let api = BridgeApi::new(
+        gateway,
+        BridgeToken::new(ONE_LOCK_TOKEN).expect("token"),
+        BridgeIdentity::new(7, 8).expect("identity"),
+        Callbacks::new(DeliveryPolicy {
+            attempts: 1,
+            first_pause: Duration::from_millis(10),
+            timeout: Duration::from_secs(1),
+        }),
+        AuthWindow { path: window },
+    );
+    let address = serve_with_limits(api.router(), limits).await;
+    OneLockBridge {
+        base: format!("http://{address}"),
+        address,
+        control,
+        device,
+        api,
+    }
 }

@@ -207,6 +207,16 @@ impl Daemon {
         (status.code(), self.log())
     }
 
+    /// Waits for the daemon to exit by itself (hang guard only), then the exit code and the
+    /// whole log.
+    pub fn wait_exit(mut self) -> (Option<i32>, Vec<Value>) {
+        let status = self.wait_for_exit();
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        (status.code(), self.log())
+    }
+
     fn wait_for_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + STOP_WAIT;
         loop {
@@ -215,10 +225,7 @@ impl Daemon {
             }
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
-                panic!(
-                    "the daemon did not stop on SIGTERM; log:\n{}",
-                    self.log_text()
-                );
+                panic!("the daemon did not stop; log:\n{}", self.log_text());
             }
             std::thread::sleep(Duration::from_millis(20));
         }

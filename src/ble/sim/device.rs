@@ -21,7 +21,7 @@ use crate::nuki::command::CommandId;
 use crate::nuki::crypto::KeyPair;
 use crate::nuki::enums::{DeviceLockState, ErrorCode, NukiState, StatusCode};
 use crate::nuki::frame;
-use crate::nuki::messages::{self, Message};
+use crate::nuki::messages::{self, Message, SecurityPin};
 use crate::nuki::uuids::{Characteristics, ServiceFamily};
 
 use self::battery::Battery;
@@ -174,7 +174,7 @@ impl SimDevice {
             lock_keys,
             lock_uuid,
             authorizations,
-            pins: PinGuard::new(spec.effective_pin(), spec.max_wrong_pins, spec.pin_lockout),
+            pins: PinGuard::new(spec.security_pin(), spec.max_wrong_pins, spec.pin_lockout),
             mechanism: Mechanism::new(opener, lock_state),
             settings: Settings::new(&spec),
             logbook: Logbook::new(spec.max_log_entries),
@@ -214,7 +214,7 @@ impl SimDevice {
                 .map(StoredAuthorization::from_live)
                 .collect(),
             next_authorization_id: self.authorizations.next_id(),
-            security_pin: self.pins.current(),
+            security_pin: self.pins.current().value(),
             name: self.settings.name().to_owned(),
             lock_state: self.mechanism.lock_state(),
             boots: self.boots,
@@ -231,7 +231,8 @@ impl SimDevice {
             .collect();
         self.authorizations
             .restore(entries, memory.next_authorization_id);
-        self.pins.set(memory.security_pin);
+        self.pins
+            .set(SecurityPin::for_family(memory.security_pin, self.family));
         self.settings.config.set_name(&memory.name);
         self.mechanism = Mechanism::new(self.spec.kind.is_opener(), memory.lock_state);
         self.boots = memory.boots.wrapping_add(1);

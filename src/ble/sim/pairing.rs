@@ -307,7 +307,7 @@ fn check_ultra_data(
         return Err(ErrorCode::ErrorBadLength);
     };
     ctx.pins
-        .check(pin.value(), ctx.now)
+        .check(pin, ctx.now)
         .map_err(|rejection| match rejection {
             PinRejection::Wrong => ErrorCode::KErrorBadPin,
             PinRejection::LockedOut => ErrorCode::KErrorTooManyPinAttempts,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use zeroize::Zeroize;
+use crate::nuki::messages::SecurityPin;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PinRejection {
@@ -13,7 +13,7 @@ pub(crate) enum PinRejection {
 }
 
 pub(crate) struct PinGuard {
-    pin: u32,
+    pin: SecurityPin,
     wrong_in_a_row: u8,
     locked_until: Option<Duration>,
     max_wrong: u8,
@@ -21,7 +21,7 @@ pub(crate) struct PinGuard {
 }
 
 impl PinGuard {
-    pub fn new(pin: u32, max_wrong: u8, lockout: Duration) -> Self {
+    pub fn new(pin: SecurityPin, max_wrong: u8, lockout: Duration) -> Self {
         Self {
             pin,
             wrong_in_a_row: 0,
@@ -33,7 +33,7 @@ impl PinGuard {
 
     /// Checks a PIN. The attempt that reaches the limit is still reported as wrong; the
     /// following ones are refused as locked out until the lockout ends, even when correct.
-    pub fn check(&mut self, given: u32, now: Duration) -> Result<(), PinRejection> {
+    pub fn check(&mut self, given: SecurityPin, now: Duration) -> Result<(), PinRejection> {
         if let Some(until) = self.locked_until {
             if now < until {
                 return Err(PinRejection::LockedOut);
@@ -41,7 +41,8 @@ impl PinGuard {
             self.locked_until = None;
             self.wrong_in_a_row = 0;
         }
-        if given == self.pin {
+        // The width is the family's, so equal values are the same PIN.
+        if given.value() == self.pin.value() {
             self.wrong_in_a_row = 0;
             return Ok(());
         }
@@ -52,18 +53,18 @@ impl PinGuard {
         Err(PinRejection::Wrong)
     }
 
-    pub fn current(&self) -> u32 {
+    pub fn current(&self) -> SecurityPin {
         self.pin
     }
 
-    pub fn set(&mut self, pin: u32) {
+    pub fn set(&mut self, pin: SecurityPin) {
         self.pin = pin;
     }
 }
 
 impl Drop for PinGuard {
     fn drop(&mut self) {
-        self.pin.zeroize();
+        zeroize::Zeroize::zeroize(&mut self.pin);
     }
 }
 
@@ -82,20 +83,21 @@ mod tests {
 
     #[test]
     fn locks_out_after_the_limit_and_recovers() {
-        let mut guard = PinGuard::new(1234, 3, Duration::from_secs(60));
+        let (right, wrong) = (SecurityPin::Short(1234), SecurityPin::Short(1));
+        let mut guard = PinGuard::new(right, 3, Duration::from_secs(60));
         let t = Duration::from_secs(1);
-        assert_eq!(guard.check(1, t), Err(PinRejection::Wrong));
-        assert_eq!(guard.check(1234, t), Ok(()));
+        assert_eq!(guard.check(wrong, t), Err(PinRejection::Wrong));
+        assert_eq!(guard.check(right, t), Ok(()));
         for _ in 0..3 {
-            assert_eq!(guard.check(1, t), Err(PinRejection::Wrong));
+            assert_eq!(guard.check(wrong, t), Err(PinRejection::Wrong));
         }
-        assert_eq!(guard.check(1234, t), Err(PinRejection::LockedOut));
-        assert_eq!(guard.check(1234, Duration::from_secs(62)), Ok(()));
+        assert_eq!(guard.check(right, t), Err(PinRejection::LockedOut));
+        assert_eq!(guard.check(right, Duration::from_secs(62)), Ok(()));
     }
 
     #[test]
     fn debug_hides_the_pin() {
-        let guard = PinGuard::new(4711, 3, Duration::ZERO);
+        let guard = PinGuard::new(SecurityPin::Short(4711), 3, Duration::ZERO);
         assert!(!format!("{guard:?}").contains("4711"));
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::nuki::codec::{DateTime, TimeOfDay};
 use crate::nuki::enums::{
-    AdvertisingMode, BatteryType, ButtonPressAction, DeviceType, DstMode, FobAction, HomeKitStatus,
-    MotorSpeed, OpenerButtonPressAction, OpenerCapabilities, OperatingMode, TimeZoneId,
+    AdvertisingMode, BatteryType, ButtonPressAction, DstMode, FobAction, HomeKitStatus, MotorSpeed,
+    OpenerButtonPressAction, OpenerCapabilities, OperatingMode, TimeZoneId,
 };
 use crate::nuki::messages::{
     AdvancedConfig, Config, FirmwareVersion, HardwareRevision, LockAdvancedConfig,
@@ -14,7 +14,7 @@ use crate::nuki::messages::{
     OpenerConfig, OpenerSetConfig, SetAdvancedConfig, SetConfig,
 };
 
-use super::spec::{SimDeviceSpec, SimKind};
+use super::spec::{SimDeviceSpec, SimKind, SimulatedProduct};
 
 /// Total turning range a calibrated lock reports (read-only in Advanced Config).
 const TOTAL_DEGREES: u16 = 540;
@@ -245,7 +245,7 @@ impl Settings {
                     homekit_status: (len > LockConfig::MIN_LEN)
                         .then_some(HomeKitStatus::NotAvailable),
                     timezone_id: (len >= LockConfig::OFFICIAL_LEN).then_some(c.timezone_id),
-                    device_type: present(0).then(|| DeviceType::from_u8(self.kind.device_type())),
+                    device_type: present(0).then(|| self.kind.config_device_type()),
                     capabilities: present(1).then_some(0x01),
                     has_keypad_v2: present(2).then_some(false),
                     matter_status: present(3).then_some(0),
@@ -494,7 +494,7 @@ mod tests {
         spec.config_layout_len = layout;
         let settings = Settings::new(&spec);
         let message = Message::Config(settings.config(DateTime::default(), false));
-        messages::encode(&message, kind.family(), None).len()
+        messages::encode(&message, kind.service_family(), None).len()
     }
 
     #[test]

@@ -5,101 +5,84 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::ble::DeviceAddress;
+use crate::nuki::messages::SecurityPin;
+use crate::nuki::product::ProductType;
 use crate::nuki::uuids::ServiceFamily;
 
 use super::duration_serde;
 
-/// The simulated product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SimKind {
-    /// A Nuki Box: keyturner family, mains powered, Config device type 1.
-    Box,
-    /// Smart Lock 2.0 (Config device type 0).
-    #[serde(rename = "smart_lock_2")]
-    SmartLock2,
-    /// Smart Lock 3.0 / 4th generation (Config device type 4).
-    #[serde(rename = "smart_lock_4")]
-    SmartLock4,
-    /// Smart Lock Ultra: pairing service `…e300`, 6-digit PIN (Config device type 5).
-    SmartLockUltra,
-    Opener,
+/// The product a simulated device plays: the one device model, under the simulator's name.
+pub type SimKind = ProductType;
+
+/// What the simulator makes up about a product: its firmware, layouts and factory PIN.
+pub trait SimulatedProduct {
+    /// Firmware version reported in Config and Firmware Status.
+    fn firmware_version(self) -> [u8; 3];
+    fn hardware_revision(self) -> [u8; 2];
+    fn default_states_layout_len(self) -> usize;
+    fn default_config_layout_len(self) -> usize;
+    fn default_pin(self) -> u32;
+    /// The advertised local name prefix before the hex Nuki ID.
+    fn name_prefix(self) -> &'static str;
 }
 
-impl SimKind {
-    pub fn family(self) -> ServiceFamily {
+impl SimulatedProduct for ProductType {
+    fn firmware_version(self) -> [u8; 3] {
         match self {
-            SimKind::Opener => ServiceFamily::Opener,
-            SimKind::SmartLockUltra => ServiceFamily::Ultra,
-            SimKind::Box | SimKind::SmartLock2 | SimKind::SmartLock4 => ServiceFamily::Keyturner,
+            ProductType::Box => [1, 2, 0],
+            ProductType::SmartLock2 => [2, 12, 4],
+            ProductType::SmartLock4 => [4, 3, 6],
+            ProductType::SmartDoor => [3, 4, 1],
+            ProductType::SmartLockUltra => [5, 1, 2],
+            ProductType::Opener => [1, 9, 3],
         }
     }
 
-    /// The `device type` byte of the Config message.
-    pub fn device_type(self) -> u8 {
+    fn hardware_revision(self) -> [u8; 2] {
         match self {
-            SimKind::SmartLock2 => 0,
-            SimKind::Box => 1,
-            SimKind::Opener => 2,
-            SimKind::SmartLock4 => 4,
-            SimKind::SmartLockUltra => 5,
-        }
-    }
-
-    pub fn is_opener(self) -> bool {
-        self == SimKind::Opener
-    }
-
-    /// Firmware version reported in Config and Firmware Status.
-    pub fn firmware_version(self) -> [u8; 3] {
-        match self {
-            SimKind::Box => [1, 2, 0],
-            SimKind::SmartLock2 => [2, 12, 4],
-            SimKind::SmartLock4 => [4, 3, 6],
-            SimKind::SmartLockUltra => [5, 1, 2],
-            SimKind::Opener => [1, 9, 3],
-        }
-    }
-
-    pub fn hardware_revision(self) -> [u8; 2] {
-        match self {
-            SimKind::Box => [1, 0],
-            SimKind::SmartLock2 => [2, 5],
-            SimKind::SmartLock4 => [4, 1],
-            SimKind::SmartLockUltra => [5, 0],
-            SimKind::Opener => [1, 2],
+            ProductType::Box => [1, 0],
+            ProductType::SmartLock2 => [2, 5],
+            ProductType::SmartLock4 => [4, 1],
+            ProductType::SmartDoor => [3, 0],
+            ProductType::SmartLockUltra => [5, 0],
+            ProductType::Opener => [1, 2],
         }
     }
 
     fn default_states_layout_len(self) -> usize {
         match self {
-            SimKind::SmartLock2 => 21,
-            SimKind::Box | SimKind::SmartLock4 | SimKind::SmartLockUltra => 27,
-            SimKind::Opener => 26,
+            ProductType::SmartLock2 => 21,
+            ProductType::Box
+            | ProductType::SmartLock4
+            | ProductType::SmartDoor
+            | ProductType::SmartLockUltra => 27,
+            ProductType::Opener => 26,
         }
     }
 
-    /// The Box is a current product: it reports the newest layouts, so its Config carries
-    /// the device type byte (1).
+    /// Every product but the 2.0 is current: it reports the newest layouts, so its Config
+    /// carries the device type byte.
     fn default_config_layout_len(self) -> usize {
         match self {
-            SimKind::SmartLock2 => 74,
-            SimKind::Box | SimKind::SmartLock4 | SimKind::SmartLockUltra => 79,
-            SimKind::Opener => 73,
+            ProductType::SmartLock2 => 74,
+            ProductType::Box
+            | ProductType::SmartLock4
+            | ProductType::SmartDoor
+            | ProductType::SmartLockUltra => 79,
+            ProductType::Opener => 73,
         }
     }
 
     fn default_pin(self) -> u32 {
         match self {
-            SimKind::SmartLockUltra => 123_456,
+            ProductType::SmartLockUltra => 123_456,
             _ => 1234,
         }
     }
 
-    /// The advertised local name prefix before the hex Nuki ID.
-    pub fn name_prefix(self) -> &'static str {
+    fn name_prefix(self) -> &'static str {
         match self {
-            SimKind::Opener => "Nuki_Opener_",
+            ProductType::Opener => "Nuki_Opener_",
             _ => "Nuki_",
         }
     }
@@ -142,7 +125,7 @@ pub struct SimDeviceSpec {
     /// Time of one motor movement (locking, unlocking, unlatching).
     #[serde(default = "defaults::motor_time", with = "duration_serde")]
     pub motor_time: Duration,
-    /// Defaults to true for the Box, false otherwise.
+    /// Overrides what the product implies (only the Box is mains powered).
     #[serde(default)]
     pub mains_powered: Option<bool>,
     /// Seed of the device's random numbers; defaults to the Nuki ID.
@@ -222,11 +205,16 @@ impl SimDeviceSpec {
     }
 
     pub fn family(&self) -> ServiceFamily {
-        self.kind.family()
+        self.kind.service_family()
     }
 
     pub fn effective_pin(&self) -> u32 {
         self.pin.unwrap_or_else(|| self.kind.default_pin())
+    }
+
+    /// The PIN the device starts with, in its family's width.
+    pub fn security_pin(&self) -> SecurityPin {
+        SecurityPin::for_family(self.effective_pin(), self.family())
     }
 
     pub fn effective_seed(&self) -> u64 {
@@ -244,7 +232,8 @@ impl SimDeviceSpec {
     }
 
     pub fn is_mains_powered(&self) -> bool {
-        self.mains_powered.unwrap_or(self.kind == SimKind::Box)
+        self.mains_powered
+            .unwrap_or_else(|| self.kind.is_mains_powered())
     }
 
     /// The advertised local name, e.g. `Nuki_33C335C5`.
@@ -349,7 +338,7 @@ mod tests {
         assert_eq!(spec.motor_time, Duration::from_millis(250));
         assert_eq!(spec.pairing_mode_timeout, Duration::from_secs(5));
         assert!(spec.is_mains_powered());
-        assert_eq!(spec.kind.device_type(), 1);
+        assert_eq!(spec.kind.config_device_type().to_u8(), 1);
         let opener: SimDeviceSpec =
             serde_json::from_str(r#"{"address":"o","name":"Gate","nuki_id":2,"kind":"opener"}"#)
                 .unwrap();

@@ -13,7 +13,7 @@ pub const CHALLENGE_NONCE_LEN: usize = 32;
 
 /// The security PIN: 4 digits as u16 (Smart Lock 1–4, Opener) or 6 digits as u32 (Ultra).
 /// Never printed: `Debug` and JSON show a marker only.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, zeroize::Zeroize)]
 pub enum SecurityPin {
     Short(u16),
     Long(u32),

@@ -81,7 +81,7 @@ impl SimDevice {
                 if value > limit {
                     return Err(ErrorCode::KErrorBadParameter);
                 }
-                self.pins.set(value);
+                self.pins.set(new_pin);
                 self.complete(origin)
             }
             Message::VerifySecurityPin => self.complete(origin),

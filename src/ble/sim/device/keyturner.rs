@@ -105,10 +105,7 @@ impl SimDevice {
             return Err(ErrorCode::KErrorBadNonce);
         }
         if protection == Protection::ChallengeAndPin {
-            let pin = proof
-                .pin
-                .map(|pin| pin.value())
-                .ok_or(ErrorCode::ErrorBadLength)?;
+            let pin = proof.pin.ok_or(ErrorCode::ErrorBadLength)?;
             self.pins
                 .check(pin, now)
                 .map_err(|rejection| match rejection {
