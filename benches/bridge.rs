@@ -517,6 +517,88 @@ async fn mixed(seconds: u64, user_interval: Duration) {
     );
 }
 
+/// e. Three devices operated back to back hold the adapter's three link slots while a user
+/// operates a fourth device every 3 s: that user's latency and failures (15 s deadline).
+async fn starvation(seconds: u64) {
+    let radio = RadioModel {
+        connection_interval: Duration::from_millis(30),
+        ..RadioModel::default()
+    };
+    let config = FleetConfig {
+        link_slots: 3,
+        ..FleetConfig::default()
+    };
+    let (fleet, _clock, _control, _transport) =
+        paired_fleet_with(4, config, radio.clone(), Duration::from_millis(1500)).await;
+    let addresses = fleet.addresses();
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let busy: Vec<_> = addresses[..3]
+        .iter()
+        .cloned()
+        .map(|address| {
+            let fleet = fleet.clone();
+            tokio::spawn(async move {
+                let mut unlock = true;
+                // Always a few queued: back-to-back work as a busy automation sends it.
+                while Instant::now() < end {
+                    let action = if unlock {
+                        LockAction::Unlock
+                    } else {
+                        LockAction::Lock
+                    };
+                    unlock = !unlock;
+                    let queued: Vec<_> = (0..3)
+                        .map(|_| {
+                            let (fleet, address) = (fleet.clone(), address.clone());
+                            tokio::spawn(async move {
+                                fleet
+                                    .act(
+                                        &address,
+                                        DeviceAction::Lock(action),
+                                        Duration::from_secs(60),
+                                    )
+                                    .await
+                            })
+                        })
+                        .collect();
+                    for job in queued {
+                        let _ = job.await;
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let fourth = addresses[3].clone();
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    let mut unlock = true;
+    while Instant::now() < end {
+        let action = if unlock {
+            LockAction::Unlock
+        } else {
+            LockAction::Lock
+        };
+        unlock = !unlock;
+        let started = Instant::now();
+        let outcome = fleet
+            .act(&fourth, DeviceAction::Lock(action), Duration::from_secs(15))
+            .await;
+        latencies.push(started.elapsed());
+        failed += usize::from(outcome.is_err());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    for task in busy {
+        let _ = task.await;
+    }
+    latencies.sort();
+    report(
+        "user action on a 4th device while 3 devices work back to back (3 slots)",
+        &latencies,
+    );
+    println!("  failed {failed} of {}", latencies.len());
+}
+
 /// Feeds the simulated advertisements into the fleet, as the daemon does.
 async fn feed_adverts(
     transport: Arc<dyn BleTransport>,
@@ -548,6 +630,7 @@ fn main() {
         }
         args if args.contains(&"overhead") => runtime.block_on(overhead(5000)),
         args if args.contains(&"latency") => runtime.block_on(latency(20)),
+        args if args.contains(&"starvation") => runtime.block_on(starvation(90)),
         ["mixed", interval_ms, ..] => {
             let interval = Duration::from_millis(interval_ms.parse().unwrap_or(500));
             runtime.block_on(mixed(120, interval))
