@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use nuki_edge::ble::sim::{RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
 use nuki_edge::ble::{BleTransport, DeviceAddress};
-use nuki_edge::clock::{ManualClock, SharedClock, SystemClock};
+use nuki_edge::clock::{SharedClock, SystemClock};
 use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
 use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
@@ -346,15 +346,6 @@ async fn removing_a_device_is_announced_and_closes_its_link() {
         Err(Refusal::UnknownDevice)
     );
     assert!(gateway.devices(&Principal::Owner).is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_gateway_goes_by_the_injected_clock() {
-    let clock = ManualClock::at(2_000_000_000);
-    let building = building(1, 0, FleetConfig::default(), clock.clone()).await;
-    assert_eq!(building.gateway.now_unix(), 2_000_000_000);
-    clock.advance(90);
-    assert_eq!(building.gateway.now_unix(), 2_000_000_090);
 }
 
 async fn wait_for(

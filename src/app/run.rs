@@ -72,7 +72,12 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         SystemClock::shared(),
         gateway_settings(&config),
     );
-    supervisor.spawn(log_events(gateway.subscribe(), token.clone()));
+    supervisor.spawn(log_events(
+        gateway.clone(),
+        backend.clone(),
+        config.clone(),
+        token.clone(),
+    ));
 
     let (settings, settings_flushed) = SettingsWriter::start(store.clone(), token.clone());
     let bridge = super::bridge::start(&config, &store, gateway.clone(), settings).await?;
@@ -299,8 +304,22 @@ async fn wait_for_pairing_end(
     }
 }
 
-/// Logs what happens to the devices; the interfaces hang off the same bus.
-async fn log_events(mut events: broadcast::Receiver<GatewayEvent>, shutdown: CancellationToken) {
+/// Logs what happens to the devices (the interfaces hang off the same bus), and saves the
+/// simulated devices' memory after each pairing, as a real device keeps its new key in flash.
+async fn log_events(
+    gateway: Arc<Gateway>,
+    backend: Arc<Backend>,
+    config: Config,
+    shutdown: CancellationToken,
+) {
+    let mut events = gateway.subscribe();
+    let name = |device: &DeviceAddress| {
+        gateway
+            .devices(&Principal::Local)
+            .into_iter()
+            .find(|view| &view.address == device)
+            .map_or_else(|| device.to_string(), |view| view.name)
+    };
     loop {
         let event = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -308,14 +327,14 @@ async fn log_events(mut events: broadcast::Receiver<GatewayEvent>, shutdown: Can
         };
         match event {
             Ok(GatewayEvent::StateChanged { device, state }) => tracing::info!(
-                device = %device,
+                device = %name(&device),
                 lock_state = state.lock_state.name(),
                 trigger = state.trigger.name(),
                 battery_critical = state.battery_critical(),
                 "state changed"
             ),
             Ok(GatewayEvent::BatteryCritical { device }) => {
-                tracing::warn!(device = %device, "battery critical")
+                tracing::warn!(device = %name(&device), "battery critical")
             }
             Ok(GatewayEvent::DeviceConnected { device }) => {
                 tracing::debug!(device = %device, "connected")
@@ -324,12 +343,16 @@ async fn log_events(mut events: broadcast::Receiver<GatewayEvent>, shutdown: Can
                 tracing::debug!(device = %device, "disconnected")
             }
             Ok(GatewayEvent::DeviceAdded { device }) => {
-                tracing::info!(device = %device, "device added to the fleet")
+                tracing::info!(device = %name(&device), "device added to the fleet")
             }
             Ok(GatewayEvent::DeviceRemoved { device }) => {
                 tracing::info!(device = %device, "device removed from the fleet")
             }
             Ok(GatewayEvent::Pairing { device, progress }) => {
+                if matches!(progress, PairingProgress::Done { .. }) {
+                    let (backend, config) = (backend.clone(), config.clone());
+                    let _ = tokio::task::spawn_blocking(move || backend.persist_sim(&config)).await;
+                }
                 tracing::info!(device = %device, "{progress}")
             }
             Ok(GatewayEvent::ActionRequested { .. } | GatewayEvent::ActionFinished { .. }) => {}

@@ -11,13 +11,22 @@ use nuki_edge::store::Store;
 /// A gateway over `fleet` with a real store in a temporary directory that lives as long as
 /// the test process.
 pub fn gateway_over(fleet: Arc<Fleet>, action_deadline: Duration) -> Arc<Gateway> {
+    gateway_with_clock(fleet, action_deadline, SystemClock::shared())
+}
+
+/// The same, going by `clock`.
+pub fn gateway_with_clock(
+    fleet: Arc<Fleet>,
+    action_deadline: Duration,
+    clock: nuki_edge::clock::SharedClock,
+) -> Arc<Gateway> {
     let directory = tempfile::tempdir().expect("store directory");
     let store = Arc::new(Store::open(&directory.path().join("gateway.redb")).expect("store"));
     std::mem::forget(directory);
     Gateway::new(
         fleet,
         store,
-        SystemClock::shared(),
+        clock,
         GatewaySettings::with_action_deadline(action_deadline),
     )
 }
