@@ -9,17 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nuki_edge::ble::sim::{RadioModel, SimDeviceSpec, SimKind, SimTransport};
-use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
-use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
-use nuki_edge::http::bridge_json::BridgeIdentity;
-use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
 use nuki_edge::http::guard::AuthGuardPolicy;
 use nuki_edge::http::query::{parse_callback_url, QueryError, QueryParams, MAX_CALLBACK_URL_LEN};
-use nuki_edge::http::server::{AuthWindow, BridgeApi};
+use nuki_edge::http::server::BridgeApi;
 use nuki_edge::http::token::{parse_timestamp, BridgeToken, TokenError, TokenVerifier};
-use nuki_edge::nuki::enums::IdType;
-use nuki_edge::nuki::pairing::PairingRequest;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -229,7 +223,7 @@ struct Served {
 async fn serve() -> Served {
     let mut spec = SimDeviceSpec::new("sim:fuzz", "Fuzz Door", NUKI_ID, SimKind::SmartLock4);
     spec.motor_time = Duration::from_millis(5);
-    let device = spec.address.clone();
+    let _device = spec.address.clone();
     let radio = RadioModel {
         connection_interval: Duration::from_millis(2),
         connect_time: Duration::from_millis(5),
@@ -237,30 +231,7 @@ async fn serve() -> Served {
         ..RadioModel::default()
     };
     let (transport, control) = SimTransport::new(vec![spec.clone()], radio);
-    control.press_button(&device).expect("device exists");
-    let mut link = NukiLink::connect(&transport, &device, LinkTimeouts::default(), None)
-        .await
-        .expect("connect");
-    let outcome = link
-        .pair(PairingRequest {
-            id_type: IdType::Bridge,
-            app_id: 9,
-            name: "fuzz".into(),
-            security_pin: None,
-        })
-        .await
-        .expect("pairing");
-    link.disconnect().await;
-    let credentials = DeviceCredentials {
-        address: device,
-        name: spec.name.clone(),
-        nuki_id: NUKI_ID,
-        product: spec.kind,
-        auth_id: outcome.auth_id,
-        app_id: 9,
-        key: outcome.key,
-        security_pin: None,
-    };
+    let credentials = common::core::pair_sim_device(&transport, &control, &spec).await;
     let fleet = Fleet::start(
         Arc::new(transport),
         FleetConfig::default(),
@@ -271,17 +242,7 @@ async fn serve() -> Served {
     let window = tempfile::tempdir().expect("tempdir");
     let window_file = window.path().join("auth-window");
     std::fs::write(&window_file, i64::MAX.to_string()).expect("window");
-    let api = BridgeApi::new(
-        gateway,
-        BridgeToken::new(TOKEN).expect("token"),
-        BridgeIdentity::new(7, 8).expect("identity"),
-        Callbacks::new(DeliveryPolicy {
-            attempts: 1,
-            first_pause: Duration::from_millis(10),
-            timeout: Duration::from_millis(300),
-        }),
-        AuthWindow { path: window_file },
-    );
+    let api = common::core::bridge_api(gateway, TOKEN, window_file);
     let address = common::core::serve_like_the_daemon(api.router()).await;
     Served {
         address,

@@ -15,11 +15,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use nuki_edge::ble::sim::{RadioModel, SimTransport};
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
-use nuki_edge::http::bridge_json::BridgeIdentity;
 use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
 use nuki_edge::http::guard::AuthGuardPolicy;
 use nuki_edge::http::query::QueryParams;
-use nuki_edge::http::server::{AuthWindow, BridgeApi};
+use nuki_edge::http::server::BridgeApi;
 use nuki_edge::http::token::{BridgeToken, TokenError, TokenForm, TokenVerifier};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -37,18 +36,10 @@ async fn serve() -> Served {
     let (transport, _control) = SimTransport::new(Vec::new(), RadioModel::default());
     let fleet = Fleet::start(Arc::new(transport), FleetConfig::default(), Vec::new());
     let gateway = common::core::gateway_over(fleet, Duration::from_secs(4));
-    let api = BridgeApi::new(
+    let api = common::core::bridge_api(
         gateway,
-        BridgeToken::new(TOKEN).expect("token"),
-        BridgeIdentity::new(7, 8).expect("identity"),
-        Callbacks::new(DeliveryPolicy {
-            attempts: 1,
-            first_pause: Duration::from_millis(10),
-            timeout: Duration::from_secs(1),
-        }),
-        AuthWindow {
-            path: std::env::temp_dir().join("nuki-edge-hardening-auth-window"),
-        },
+        TOKEN,
+        std::env::temp_dir().join("nuki-edge-hardening-auth-window"),
     );
     let base = format!(
         "http://{}",

@@ -1,6 +1,8 @@
 //! The gateway core over simulated devices: an orderly shutdown that closes every link,
 //! pairing beside other work, fair link slots, fleet jobs of any kind, the injected clock.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,18 +10,14 @@ use futures::FutureExt;
 use nuki_edge::ble::sim::{RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
 use nuki_edge::ble::{BleTransport, DeviceAddress};
 use nuki_edge::clock::{SharedClock, SystemClock};
-use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
-use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
 use nuki_edge::devices::outcome::Failure;
 use nuki_edge::devices::slots::Priority;
 use nuki_edge::gateway::{
     Gateway, GatewayEvent, GatewaySettings, PairingOrder, PairingProgress, PairingSettings,
     Principal, Refusal,
 };
-use nuki_edge::nuki::enums::{DeviceAction, DeviceLockState, IdType, LockAction, LockState};
-use nuki_edge::nuki::messages::SecurityPin;
-use nuki_edge::nuki::pairing::PairingRequest;
+use nuki_edge::nuki::enums::{DeviceAction, DeviceLockState, LockAction, LockState};
 use nuki_edge::store::Store;
 use tokio::sync::broadcast;
 
@@ -37,37 +35,6 @@ fn lock_spec(index: usize) -> SimDeviceSpec {
     );
     spec.pin = Some(1234);
     spec
-}
-
-async fn pair(
-    transport: &SimTransport,
-    control: &SimControl,
-    spec: &SimDeviceSpec,
-) -> DeviceCredentials {
-    control.press_button(&spec.address).expect("device exists");
-    let mut link = NukiLink::connect(transport, &spec.address, LinkTimeouts::default(), Some(7))
-        .await
-        .expect("connect");
-    let outcome = link
-        .pair(PairingRequest {
-            id_type: IdType::Bridge,
-            app_id: 77,
-            name: "core test".into(),
-            security_pin: None,
-        })
-        .await
-        .expect("pairing");
-    link.disconnect().await;
-    DeviceCredentials {
-        address: spec.address.clone(),
-        name: spec.name.clone(),
-        nuki_id: spec.nuki_id,
-        product: spec.kind,
-        auth_id: outcome.auth_id,
-        app_id: 77,
-        key: outcome.key,
-        security_pin: Some(SecurityPin::Short(1234)),
-    }
 }
 
 struct Building {
@@ -91,7 +58,7 @@ async fn building(
         SimTransport::with_wall_clock(specs.clone(), RadioModel::default(), SIM_WALL_CLOCK);
     let mut credentials = Vec::new();
     for spec in specs.iter().take(paired) {
-        credentials.push(pair(&transport, &control, spec).await);
+        credentials.push(common::core::pair_sim_device(&transport, &control, spec).await);
     }
     let transport = Arc::new(transport);
     let fleet = Fleet::start(transport.clone(), config, credentials);

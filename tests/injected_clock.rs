@@ -10,10 +10,7 @@ use common::bridge_client::BridgeClient;
 use nuki_edge::ble::sim::{RadioModel, SimTransport};
 use nuki_edge::clock::ManualClock;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
-use nuki_edge::http::bridge_json::{bridge_time, BridgeIdentity};
-use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
-use nuki_edge::http::server::{AuthWindow, BridgeApi};
-use nuki_edge::http::token::BridgeToken;
+use nuki_edge::http::bridge_json::bridge_time;
 
 const TOKEN: &str = "clocktoken7";
 /// 2031-01-01T00:00:00Z, years away from any machine's clock in this test.
@@ -25,18 +22,10 @@ async fn tokens_are_fresh_or_stale_by_the_gateway_clock() {
     let (transport, _control) = SimTransport::new(Vec::new(), RadioModel::default());
     let fleet = Fleet::start(Arc::new(transport), FleetConfig::default(), Vec::new());
     let gateway = common::core::gateway_with_clock(fleet, Duration::from_secs(4), clock.clone());
-    let api = BridgeApi::new(
+    let api = common::core::bridge_api(
         gateway,
-        BridgeToken::new(TOKEN).expect("token"),
-        BridgeIdentity::new(7, 8).expect("identity"),
-        Callbacks::new(DeliveryPolicy {
-            attempts: 1,
-            first_pause: Duration::from_millis(10),
-            timeout: Duration::from_secs(1),
-        }),
-        AuthWindow {
-            path: std::env::temp_dir().join("nuki-edge-clock-auth-window"),
-        },
+        TOKEN,
+        std::env::temp_dir().join("nuki-edge-clock-auth-window"),
     );
     let address = common::core::serve_like_the_daemon(api.router()).await;
     let client = BridgeClient::new(address, TOKEN);

@@ -79,15 +79,8 @@ pub async fn one_lock_bridge(
     limits: nuki_edge::http::listener::ListenerLimits,
 ) -> OneLockBridge {
     use nuki_edge::ble::sim::{RadioModel, SimDeviceSpec, SimKind, SimTransport};
-    use nuki_edge::devices::credentials::DeviceCredentials;
     use nuki_edge::devices::fleet::FleetConfig;
-    use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
-    use nuki_edge::http::bridge_json::BridgeIdentity;
-    use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
-    use nuki_edge::http::server::{AuthWindow, BridgeApi};
-    use nuki_edge::http::token::BridgeToken;
-    use nuki_edge::nuki::enums::IdType;
-    use nuki_edge::nuki::pairing::PairingRequest;
+    use nuki_edge::devices::link::LinkTimeouts;
 
     let mut spec = SimDeviceSpec::new(
         "sim:fault",
@@ -104,30 +97,7 @@ pub async fn one_lock_bridge(
         ..RadioModel::default()
     };
     let (transport, control) = SimTransport::new(vec![spec.clone()], radio);
-    control.press_button(&device).expect("device exists");
-    let mut link = NukiLink::connect(&transport, &device, LinkTimeouts::default(), None)
-        .await
-        .expect("connect");
-    let outcome = link
-        .pair(PairingRequest {
-            id_type: IdType::Bridge,
-            app_id: 5,
-            name: "faults".into(),
-            security_pin: None,
-        })
-        .await
-        .expect("pairing");
-    link.disconnect().await;
-    let credentials = DeviceCredentials {
-        address: device.clone(),
-        name: spec.name.clone(),
-        nuki_id: ONE_LOCK_NUKI_ID,
-        product: spec.kind,
-        auth_id: outcome.auth_id,
-        app_id: 5,
-        key: outcome.key,
-        security_pin: None,
-    };
+    let credentials = pair_sim_device(&transport, &control, &spec).await;
     let config = FleetConfig {
         timeouts: LinkTimeouts {
             connect: Duration::from_secs(1),
@@ -141,17 +111,7 @@ pub async fn one_lock_bridge(
         "nuki-edge-one-lock-auth-window-{}",
         std::process::id()
     ));
-    let api = BridgeApi::new(
-        gateway,
-        BridgeToken::new(ONE_LOCK_TOKEN).expect("token"),
-        BridgeIdentity::new(7, 8).expect("identity"),
-        Callbacks::new(DeliveryPolicy {
-            attempts: 1,
-            first_pause: Duration::from_millis(10),
-            timeout: Duration::from_secs(1),
-        }),
-        AuthWindow { path: window },
-    );
+    let api = bridge_api(gateway, ONE_LOCK_TOKEN, window);
     let address = serve_with_limits(api.router(), limits).await;
     OneLockBridge {
         base: format!("http://{address}"),
@@ -160,4 +120,66 @@ pub async fn one_lock_bridge(
         device,
         api,
     }
+}
+
+/// Pairs a simulated device as a Bridge, as an installer would, and returns what the fleet
+/// needs to talk to it.
+pub async fn pair_sim_device(
+    transport: &nuki_edge::ble::sim::SimTransport,
+    control: &nuki_edge::ble::sim::SimControl,
+    spec: &nuki_edge::ble::sim::SimDeviceSpec,
+) -> nuki_edge::devices::credentials::DeviceCredentials {
+    use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
+    use nuki_edge::nuki::enums::IdType;
+    use nuki_edge::nuki::pairing::PairingRequest;
+    const APP_ID: u32 = 77;
+    control.press_button(&spec.address).expect("device exists");
+    let mut link = NukiLink::connect(transport, &spec.address, LinkTimeouts::default(), None)
+        .await
+        .expect("connect");
+    let outcome = link
+        .pair(PairingRequest {
+            id_type: IdType::Bridge,
+            app_id: APP_ID,
+            name: "test gateway".into(),
+            security_pin: None,
+        })
+        .await
+        .expect("pairing");
+    link.disconnect().await;
+    nuki_edge::devices::credentials::DeviceCredentials {
+        address: spec.address.clone(),
+        name: spec.name.clone(),
+        nuki_id: spec.nuki_id,
+        product: spec.kind,
+        auth_id: outcome.auth_id,
+        app_id: APP_ID,
+        key: outcome.key,
+        security_pin: spec.pin.map(|pin| {
+            nuki_edge::nuki::messages::SecurityPin::for_family(pin, spec.kind.service_family())
+        }),
+    }
+}
+
+/// The Bridge API over `gateway` with `token`; `/auth` looks at `auth_window`.
+pub fn bridge_api(
+    gateway: Arc<Gateway>,
+    token: &str,
+    auth_window: std::path::PathBuf,
+) -> Arc<nuki_edge::http::server::BridgeApi> {
+    use nuki_edge::http::bridge_json::BridgeIdentity;
+    use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
+    use nuki_edge::http::server::{AuthWindow, BridgeApi};
+    use nuki_edge::http::token::BridgeToken;
+    BridgeApi::new(
+        gateway,
+        BridgeToken::new(token).expect("token"),
+        BridgeIdentity::new(7, 8).expect("identity"),
+        Callbacks::new(DeliveryPolicy {
+            attempts: 1,
+            first_pause: Duration::from_millis(10),
+            timeout: Duration::from_millis(500),
+        }),
+        AuthWindow { path: auth_window },
+    )
 }
