@@ -192,3 +192,40 @@ async fn connections_beyond_the_cap_are_refused_politely_and_slow_or_idle_ones_c
     let (status, _) = get(&bridge.base, &format!("/info?token={TOKEN}")).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_http_parser_refuses_gets_the_json_error_body_too() {
+    let bridge = one_lock_bridge(
+        Duration::from_millis(50),
+        DEADLINE,
+        ListenerLimits::default(),
+    )
+    .await;
+    let cases: [(&[u8], &str); 3] = [
+        (b"GARBAGE\r\n\r\n", "HTTP/1.1 400"),
+        (
+            b"GET /info?token=\"quoted\" HTTP/1.1\r\nHost: gateway\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        (
+            &[
+                b"GET /info HTTP/1.1\r\nHost: gateway\r\nX-Big: ".as_slice(),
+                &[b'a'; 40 * 1024],
+                b"\r\n\r\n",
+            ]
+            .concat(),
+            "HTTP/1.1 431",
+        ),
+    ];
+    for (request, status) in cases {
+        let mut stream = TcpStream::connect(bridge.address).await.expect("connect");
+        let _ = stream.write_all(request).await;
+        let answer = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with(status), "{answer}");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let body: Value = serde_json::from_str(body).expect("JSON body");
+        assert_eq!(body["success"], false);
+        assert!(body["error"].is_string(), "{body}");
+    }
+}

@@ -137,6 +137,7 @@ async fn serve_connection(
     let io = TokioIo::new(Watched {
         inner: stream,
         activity: activity.clone(),
+        replacing: None,
     });
     let in_flight = activity.clone();
     let service =
@@ -234,10 +235,57 @@ impl Drop for InFlight {
     }
 }
 
-/// A stream that notes when bytes moved.
+/// A stream that notes when bytes moved, and gives the HTTP parser's own refusals (400 for a
+/// malformed request, 414, 431) the JSON error body every other answer has: the parser
+/// writes those before any of our code runs, with an empty body.
 struct Watched {
     inner: TcpStream,
     activity: Arc<Activity>,
+    /// A refusal being written in place of the parser's bare one: the bytes, how many are
+    /// written, and the length of the bare answer it stands for.
+    replacing: Option<(Vec<u8>, usize, usize)>,
+}
+
+/// The JSON version of a bare parser refusal, if `written` is one.
+fn with_json_body(written: &[u8]) -> Option<Vec<u8>> {
+    let head = written.strip_suffix(b"\r\n\r\n")?;
+    let head = std::str::from_utf8(head).ok()?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    let status: u16 = status_line
+        .strip_prefix("HTTP/1.1 ")?
+        .get(..3)?
+        .parse()
+        .ok()?;
+    if !matches!(status, 400 | 414 | 431) {
+        return None;
+    }
+    let headers: Vec<&str> = lines.collect();
+    let bare = headers
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("content-length: 0"))
+        && !headers
+            .iter()
+            .any(|h| h.to_ascii_lowercase().starts_with("content-type"));
+    if !bare {
+        return None;
+    }
+    let reason = status_line
+        .get(13..)
+        .unwrap_or("bad request")
+        .to_ascii_lowercase();
+    let body = serde_json::json!({ "success": false, "error": reason }).to_string();
+    let mut answer = format!("{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+    for header in headers
+        .iter()
+        .filter(|h| !h.eq_ignore_ascii_case("content-length: 0"))
+    {
+        answer.push_str(header);
+        answer.push_str("\r\n");
+    }
+    answer.push_str("\r\n");
+    answer.push_str(&body);
+    Some(answer.into_bytes())
 }
 
 impl AsyncRead for Watched {
@@ -261,6 +309,26 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if self.replacing.is_none() {
+            if let Some(answer) = with_json_body(data) {
+                self.replacing = Some((answer, 0, data.len()));
+            }
+        }
+        if let Some((answer, mut written, stands_for)) = self.replacing.take() {
+            while written < answer.len() {
+                match std::pin::Pin::new(&mut self.inner).poll_write(cx, &answer[written..]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Ok(0)),
+                    Poll::Ready(Ok(count)) => written += count,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => {
+                        self.replacing = Some((answer, written, stands_for));
+                        return Poll::Pending;
+                    }
+                }
+            }
+            self.activity.touch();
+            return Poll::Ready(Ok(stands_for));
+        }
         let result = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
             self.activity.touch();
@@ -294,4 +362,33 @@ fn is_per_connection_error(error: &std::io::Error) -> bool {
 fn is_resource_exhaustion(error: &std::io::Error) -> bool {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM: the process or system is out of something for now.
     matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_parser_refusal_gets_the_json_body() {
+        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: Mon, 30 Nov 2026 04:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(with_json_body(bare).expect("replaced")).expect("text");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(head.contains("content-type: application/json"));
+        assert!(head.contains("date: Mon, 30 Nov 2026 04:00:00 GMT"));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"], "request header fields too large");
+    }
+
+    #[test]
+    fn answers_of_our_own_are_left_alone() {
+        let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(with_json_body(ours), None);
+        let success = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(with_json_body(success), None);
+        let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(with_json_body(with_body), None);
+    }
 }
