@@ -217,7 +217,15 @@ async fn serve_bridge(fleet: Arc<Fleet>, listener: tokio::net::TcpListener) {
             path: std::env::temp_dir().join("nuki-edge-bench-auth-window"),
         },
     );
-    let _ = axum::serve(listener, api.router()).await;
+    // Served as the daemon serves it: the composed router on the limited listener.
+    let _ = nuki_edge::http::listener::serve(
+        listener,
+        nuki_edge::http::router::compose([api.router()]),
+        nuki_edge::http::listener::ListenerLimits::default(),
+        tokio_util::sync::CancellationToken::new(),
+        Duration::from_secs(1),
+    )
+    .await;
 }
 
 async fn serve_hello(listener: tokio::net::TcpListener) {

@@ -106,6 +106,11 @@ impl Gateway {
         self.events.subscribe()
     }
 
+    /// Cancelled when the gateway shuts down; interfaces stop following the bus then.
+    pub fn stopping(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
     /// The clock the gateway and its rules go by.
     pub fn clock(&self) -> &SharedClock {
         &self.clock

@@ -557,8 +557,13 @@ async fn not_found() -> Response {
 
 /// Sends callbacks on state changes and keeps the `/log` lines.
 async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<GatewayEvent>) {
+    let stopping = api.gateway.stopping();
     loop {
-        let event = match events.recv().await {
+        let received = tokio::select! {
+            () = stopping.cancelled() => break,
+            received = events.recv() => received,
+        };
+        let event = match received {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "Bridge API fell behind the event bus");
