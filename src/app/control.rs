@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::gateway::{DeviceView, Gateway, Principal};
 
-use super::ops::DeviceCommand;
+use super::device_command::DeviceCommand;
 
 /// A request line longer than this is refused.
 const MAX_REQUEST_BYTES: u64 = 4096;
@@ -38,40 +38,9 @@ pub fn socket_path(config: &Config) -> PathBuf {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlRequest {
-    pub command: ControlCommand,
+    pub command: DeviceCommand,
     /// A device's name or address.
     pub device: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ControlCommand {
-    State,
-    Lock,
-    Unlock,
-    Unlatch,
-}
-
-impl From<DeviceCommand> for ControlCommand {
-    fn from(command: DeviceCommand) -> Self {
-        match command {
-            DeviceCommand::State => ControlCommand::State,
-            DeviceCommand::Lock => ControlCommand::Lock,
-            DeviceCommand::Unlock => ControlCommand::Unlock,
-            DeviceCommand::Unlatch => ControlCommand::Unlatch,
-        }
-    }
-}
-
-impl From<ControlCommand> for DeviceCommand {
-    fn from(command: ControlCommand) -> Self {
-        match command {
-            ControlCommand::State => DeviceCommand::State,
-            ControlCommand::Lock => DeviceCommand::Lock,
-            ControlCommand::Unlock => DeviceCommand::Unlock,
-            ControlCommand::Unlatch => DeviceCommand::Unlatch,
-        }
-    }
 }
 
 /// The daemon's answer.
@@ -202,8 +171,7 @@ async fn run(gateway: &Gateway, request: ControlRequest) -> ControlAnswer {
             request.device
         ));
     };
-    let command = DeviceCommand::from(request.command);
-    let result = match command.action(device.product.service_family()) {
+    let result = match request.command.action(device.product.service_family()) {
         None => gateway
             .read_state(&principal, &device.address)
             .await

@@ -5,6 +5,7 @@ pub mod bridge;
 pub mod cli;
 pub mod control;
 pub mod decode;
+pub mod device_command;
 pub mod logging;
 pub mod ops;
 pub mod run;

@@ -15,7 +15,7 @@ use crate::devices::pairing::{pair_over_link, PairingStep};
 use crate::devices::read_advertisement;
 use crate::gateway::{pairing_advice, resolve_pin};
 use crate::nuki::advert;
-use crate::nuki::enums::{DeviceAction, IdType, LockAction, OpenerAction};
+use crate::nuki::enums::IdType;
 use crate::nuki::messages::{PinError, SecurityPin};
 use crate::nuki::pairing::PairingRequest;
 use crate::nuki::product::ProductType;
@@ -24,6 +24,7 @@ use crate::store::{self, CheckReport, Pairing, RecoverReport, Store, StoreError}
 
 use super::backend::{self, Backend};
 use super::control::{self, ControlAnswer, ControlRequest};
+pub use super::device_command::DeviceCommand;
 
 /// How often the pairing countdown looks for the device's pairing advertisement.
 const PAIRING_POLL: Duration = Duration::from_millis(500);
@@ -439,33 +440,6 @@ async fn wait_for_pairing_mode(
     }
 }
 
-/// A command on a paired device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceCommand {
-    State,
-    Lock,
-    Unlock,
-    Unlatch,
-}
-
-impl DeviceCommand {
-    /// The device action, in the device's own action set (an Opener's "unlock" activates ring
-    /// to open, its "unlatch" opens the door, as in the Bridge API).
-    pub fn action(self, family: ServiceFamily) -> Option<DeviceAction> {
-        let lock = |action| Some(DeviceAction::Lock(action));
-        let opener = |action| Some(DeviceAction::Opener(action));
-        match (self, family.is_opener()) {
-            (DeviceCommand::State, _) => None,
-            (DeviceCommand::Lock, false) => lock(LockAction::Lock),
-            (DeviceCommand::Unlock, false) => lock(LockAction::Unlock),
-            (DeviceCommand::Unlatch, false) => lock(LockAction::Unlatch),
-            (DeviceCommand::Lock, true) => opener(OpenerAction::DeactivateRto),
-            (DeviceCommand::Unlock, true) => opener(OpenerAction::ActivateRto),
-            (DeviceCommand::Unlatch, true) => opener(OpenerAction::ElectricStrikeActuation),
-        }
-    }
-}
-
 /// Connects to a paired device and opens a client session on it.
 pub async fn connect_client(
     config: &Config,
@@ -488,7 +462,7 @@ pub async fn device_command(
 ) -> Result<serde_json::Value, OpsError> {
     // A running daemon holds the store and the radio: ask it to do the work.
     let request = ControlRequest {
-        command: command.into(),
+        command,
         device: device.to_owned(),
     };
     let answer_within = Duration::from_millis(config.bridge.action_deadline_ms);

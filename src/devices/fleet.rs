@@ -16,9 +16,12 @@ use crate::ble::{Advertisement, BleTransport, DeviceAddress};
 use crate::nuki::enums::DeviceAction;
 use crate::nuki::messages::KeyturnerStates;
 
+pub use super::events::FleetEvent;
+pub use super::tuning::FleetConfig;
+
 use super::client::DeviceClient;
 use super::credentials::DeviceCredentials;
-use super::link::{LinkError, LinkTimeouts};
+use super::link::LinkError;
 use super::outcome::{Failure, Outcome};
 use super::pairing::{pair_over_link, PairedDevice, PairingStep};
 use super::read_advertisement;
@@ -33,66 +36,6 @@ use crate::nuki::uuids::ServiceFamily;
 pub const DEVICE_QUEUE_DEPTH: usize = 16;
 /// Events kept for slow subscribers before they start missing some.
 const EVENT_BUFFER: usize = 256;
-
-/// Tuning of the fleet; every value comes from the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FleetConfig {
-    /// Simultaneous BLE links of the adapter.
-    pub link_slots: usize,
-    /// A battery device's link closes after this long without a command.
-    pub idle_disconnect: Duration,
-    /// A mains-powered device (a Box) may keep its link this long.
-    pub mains_idle_disconnect: Duration,
-    pub timeouts: LinkTimeouts,
-    /// First wait after a failed connection; doubles per failure, with jitter.
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    /// While a state-changed flag stays raised (nobody paired as Bridge clears it), read the
-    /// device again no sooner than this.
-    pub stuck_flag_refresh: Duration,
-    /// On shutdown, how long a running command may go on before its link is closed anyway.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for FleetConfig {
-    fn default() -> Self {
-        Self {
-            link_slots: 3,
-            idle_disconnect: Duration::from_secs(2),
-            mains_idle_disconnect: Duration::from_secs(60),
-            timeouts: LinkTimeouts::default(),
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(300),
-            stuck_flag_refresh: Duration::from_secs(60),
-            shutdown_grace: Duration::from_secs(8),
-        }
-    }
-}
-
-/// What happens to the fleet's devices, for the event bus.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FleetEvent {
-    StateChanged {
-        address: DeviceAddress,
-        state: KeyturnerStates,
-    },
-    Connected {
-        address: DeviceAddress,
-    },
-    Disconnected {
-        address: DeviceAddress,
-    },
-    BatteryCritical {
-        address: DeviceAddress,
-    },
-    /// A device joined the fleet (at start, or after a new pairing replaced an old one).
-    Added {
-        address: DeviceAddress,
-    },
-    Removed {
-        address: DeviceAddress,
-    },
-}
 
 struct DeviceHandle {
     jobs: mpsc::Sender<Job>,

@@ -2,12 +2,14 @@
 
 pub mod client;
 pub mod credentials;
+pub mod events;
 pub mod fleet;
 pub mod link;
 pub mod outcome;
 pub mod pairing;
 pub mod slots;
 mod task;
+pub mod tuning;
 
 use crate::ble::Advertisement;
 use crate::nuki::advert::{self, AdvertSummary};

@@ -21,10 +21,11 @@ use crate::nuki::messages::KeyturnerStates;
 
 use super::client::DeviceClient;
 use super::credentials::DeviceCredentials;
-use super::fleet::{FleetConfig, FleetEvent};
+use super::events::FleetEvent;
 use super::link::LinkError;
 use super::outcome::{Completed, Failure, Outcome, UnreachableReason};
 use super::slots::{LinkSlots, Priority, SlotPermit};
+use super::tuning::FleetConfig;
 
 /// Pause before asking again when a retried command finds the device still moving.
 const BUSY_RETRY_DELAY: Duration = Duration::from_millis(500);

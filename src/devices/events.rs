@@ -1,0 +1,29 @@
+//! What happens to the fleet's devices, for the gateway's bus.
+
+use crate::ble::DeviceAddress;
+use crate::nuki::messages::KeyturnerStates;
+
+/// What happens to the fleet's devices, for the event bus.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FleetEvent {
+    StateChanged {
+        address: DeviceAddress,
+        state: KeyturnerStates,
+    },
+    Connected {
+        address: DeviceAddress,
+    },
+    Disconnected {
+        address: DeviceAddress,
+    },
+    BatteryCritical {
+        address: DeviceAddress,
+    },
+    /// A device joined the fleet (at start, or after a new pairing replaced an old one).
+    Added {
+        address: DeviceAddress,
+    },
+    Removed {
+        address: DeviceAddress,
+    },
+}
