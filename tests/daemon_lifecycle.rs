@@ -42,7 +42,8 @@ async fn sigterm_during_a_lock_action_answers_it_closes_every_link_and_exits_zer
             .get_authorized(&format!("/lockAction?nukiId={FLAT}&deviceType=4&action=2"))
             .await
     });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The motor runs for 1.5 s after a link of a few milliseconds: mid-action.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     let (code, log) = tokio::task::spawn_blocking(move || daemon.stop())
         .await
         .expect("stopped");

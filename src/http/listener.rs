@@ -336,6 +336,30 @@ impl AsyncWrite for Watched {
         result
     }
 
+    /// Vectored writes spare hyper copying every response body into its own buffer first.
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buffers: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut filled = buffers.iter().filter(|buffer| !buffer.is_empty());
+        // A refusal of the parser is a head alone, in one buffer.
+        if let (Some(only), None) = (filled.next(), filled.next()) {
+            if self.replacing.is_some() || with_json_body(only).is_some() {
+                return self.poll_write(cx, only);
+            }
+        }
+        let result = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, buffers);
+        if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
+            self.activity.touch();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
