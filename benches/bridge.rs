@@ -540,14 +540,16 @@ async fn starvation(seconds: u64) {
         paired_fleet_with(4, config, radio.clone(), Duration::from_millis(1500)).await;
     let addresses = fleet.addresses();
     let end = Instant::now() + Duration::from_secs(seconds);
+    // Three submitters per busy device, each sending its next action as soon as the last one
+    // ended: the device's queue never runs dry, as with an automation that keeps sending.
     let busy: Vec<_> = addresses[..3]
         .iter()
-        .cloned()
-        .map(|address| {
+        .flat_map(|address| std::iter::repeat_n(address.clone(), 3))
+        .enumerate()
+        .map(|(index, address)| {
             let fleet = fleet.clone();
             tokio::spawn(async move {
-                let mut unlock = true;
-                // Always a few queued: back-to-back work as a busy automation sends it.
+                let mut unlock = index % 2 == 0;
                 while Instant::now() < end {
                     let action = if unlock {
                         LockAction::Unlock
@@ -555,23 +557,13 @@ async fn starvation(seconds: u64) {
                         LockAction::Lock
                     };
                     unlock = !unlock;
-                    let queued: Vec<_> = (0..3)
-                        .map(|_| {
-                            let (fleet, address) = (fleet.clone(), address.clone());
-                            tokio::spawn(async move {
-                                fleet
-                                    .act(
-                                        &address,
-                                        DeviceAction::Lock(action),
-                                        Duration::from_secs(60),
-                                    )
-                                    .await
-                            })
-                        })
-                        .collect();
-                    for job in queued {
-                        let _ = job.await;
-                    }
+                    let _ = fleet
+                        .act(
+                            &address,
+                            DeviceAction::Lock(action),
+                            Duration::from_secs(60),
+                        )
+                        .await;
                 }
             })
         })
