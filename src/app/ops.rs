@@ -13,7 +13,7 @@ use crate::devices::client::DeviceClient;
 use crate::devices::link::LinkError;
 use crate::devices::pairing::{pair_over_link, PairingStep};
 use crate::devices::read_advertisement;
-use crate::gateway::{pairing_advice, resolve_pin};
+use crate::gateway::{default_pin_for, pairing_advice};
 use crate::nuki::advert;
 use crate::nuki::enums::IdType;
 use crate::nuki::messages::{PinError, SecurityPin};
@@ -305,15 +305,15 @@ pub type PinPrompt = dyn Fn(&str) -> Option<String>;
 
 /// How pairing talks to the person at the keyboard, if any.
 #[derive(Clone, Copy)]
-pub struct PairPrompts<'a> {
+struct PairPrompts<'a> {
     pub progress: &'a dyn Fn(PairProgress),
     /// Asked when a device needs its PIN and none was given; `None` when nobody is there.
     pub ask_pin: Option<&'a PinPrompt>,
 }
 
-/// Pairing on an open backend; used by `pair` and by the daemon's automatic pairing.
+/// Pairing on an open backend, without a daemon (the daemon pairs through the gateway).
 /// `pin_text` is the PIN the installer gave; without it `pairing.security_pin` is tried.
-pub async fn pair_device(
+async fn pair_device(
     config: &Config,
     store: &Store,
     backend: &Backend,
@@ -333,10 +333,9 @@ pub async fn pair_device(
         }
         (given, _) => given,
     };
-    let default_pin = config.pairing.security_pin.map(|pin| pin.value());
     let security_pin = match pin_text {
         Some(text) => Some(SecurityPin::parse(&text, family.pin_is_wide())?),
-        None => resolve_pin(None, default_pin, family).unwrap_or(None),
+        None => default_pin_for(config.pairing.security_pin.map(|pin| pin.value()), family),
     };
     let id_type = match as_bridge {
         Some(true) => IdType::Bridge,

@@ -29,7 +29,7 @@ use crate::store::Store;
 
 pub use events::{GatewayEvent, PairingProgress};
 pub use pairing::{
-    credentials_of, pairing_advice, resolve_pin, PairingFailure, PairingOrder, PairingSettings,
+    credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
 };
 pub use principal::Principal;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};

@@ -337,7 +337,7 @@ impl Drop for PairingClaim {
 }
 
 /// The PIN to pair with: the installer's, else the building-wide default where it fits.
-pub fn resolve_pin(
+fn resolve_pin(
     given: Option<&str>,
     default_pin: Option<u32>,
     family: ServiceFamily,
@@ -346,10 +346,16 @@ pub fn resolve_pin(
         Some(text) => SecurityPin::parse(text, family.pin_is_wide())
             .map(Some)
             .map_err(|_| PairingFailure::BadPin),
-        None => Ok(default_pin
-            .filter(|&value| family.pin_is_wide() || value <= crate::config::MAX_NARROW_PIN)
-            .map(|value| SecurityPin::for_family(value, family))),
+        None => Ok(default_pin_for(default_pin, family)),
     }
+}
+
+/// The building-wide default PIN, where it fits the device (a 6-digit PIN fits only the
+/// devices that take wide PINs).
+pub fn default_pin_for(default_pin: Option<u32>, family: ServiceFamily) -> Option<SecurityPin> {
+    default_pin
+        .filter(|&value| family.pin_is_wide() || value <= crate::config::MAX_NARROW_PIN)
+        .map(|value| SecurityPin::for_family(value, family))
 }
 
 fn pairing_record(
