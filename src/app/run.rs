@@ -35,6 +35,8 @@ use super::supervisor::{CoreTaskEnded, Supervisor};
 /// How long the demo's installer waits for one simulated device to be paired after pressing
 /// its button, beyond the pairing timeout itself.
 const SIM_PAIRING_MARGIN: Duration = Duration::from_secs(10);
+/// The share of the shutdown time that tasks and device links get.
+const WIND_DOWN_SHARE: f64 = 0.8;
 /// How long the last queued settings may take to be written at exit.
 const SETTINGS_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
@@ -85,7 +87,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         max_connections: config.http.max_connections,
         ..ListenerLimits::default()
     };
-    let drain = config.gateway.shutdown_timeout();
+    let drain = wind_down_limit(&config);
     supervisor.spawn_core(
         "HTTP listener",
         listener::serve(
@@ -177,13 +179,19 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
 /// Stops accepting requests, lets running commands finish within the fleet's grace period,
 /// closes every BLE link and joins every task, all within `gateway.shutdown_timeout_s`.
 async fn shut_down(config: &Config, supervisor: &Supervisor, gateway: &Gateway, backend: &Backend) {
-    let limit = config.gateway.shutdown_timeout();
+    let limit = wind_down_limit(config);
     let (tasks_ended, devices_ended) =
         tokio::join!(supervisor.stop(limit), gateway.shutdown(limit));
     if !(tasks_ended && devices_ended) {
         tracing::warn!("not everything ended within gateway.shutdown_timeout_s");
     }
     backend.persist_sim(config);
+}
+
+/// How long tasks and devices may take to wind down; the rest of `gateway.shutdown_timeout_s`
+/// is for saving the simulated devices' memory and the last settings.
+fn wind_down_limit(config: &Config) -> Duration {
+    config.gateway.shutdown_timeout().mul_f64(WIND_DOWN_SHARE)
 }
 
 fn gateway_settings(config: &Config) -> GatewaySettings {

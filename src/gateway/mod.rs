@@ -278,9 +278,9 @@ impl Gateway {
     /// everything ended within `limit`.
     pub async fn shutdown(&self, limit: Duration) -> bool {
         self.shutdown.cancel();
-        let fleet_done = self.fleet.shutdown(limit).await;
         self.tasks.close();
-        let tasks_done = tokio::time::timeout(limit, self.tasks.wait()).await.is_ok();
+        let own_tasks = async { tokio::time::timeout(limit, self.tasks.wait()).await.is_ok() };
+        let (fleet_done, tasks_done) = tokio::join!(self.fleet.shutdown(limit), own_tasks);
         fleet_done && tasks_done
     }
 }
