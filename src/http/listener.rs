@@ -133,6 +133,11 @@ async fn serve_connection(
     limits: ListenerLimits,
     shutdown: CancellationToken,
 ) {
+    // Answers go out as soon as they are written, not held back for the client's ACK of
+    // the previous segment (Nagle), which stalls keep-alive clients on every larger body.
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%remote, %error, "cannot disable Nagle's algorithm");
+    }
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         inner: stream,
