@@ -158,7 +158,6 @@ async fn connections_beyond_the_cap_are_refused_politely_and_slow_or_idle_ones_c
     let limits = ListenerLimits {
         max_connections: 3,
         header_read_timeout: Duration::from_secs(3),
-        idle_timeout: Duration::from_secs(4),
     };
     let bridge = one_lock_bridge(Duration::from_millis(50), DEADLINE, limits).await;
 

@@ -1,14 +1,12 @@
 //! The HTTP listener: accepts connections with a cap on how many are open, closes connections
-//! that send their headers too slowly (slowloris) or sit idle, and on shutdown stops accepting
-//! and lets requests in flight finish.
+//! that send their headers too slowly (slowloris) or sit idle between requests, and on
+//! shutdown stops accepting and lets requests in flight finish.
 //!
 //! A service gets 1,024 file descriptors by default; without a cap, idle connections alone
 //! exhaust them and the API stops answering.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,17 +17,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 /// A client must send a request's headers within this time.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection with no request in flight and no traffic for this long is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often idle connections are looked for.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// How long the polite refusal of a connection beyond the cap may take to write.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Header bytes accepted per request; more is refused by the HTTP parser.
@@ -49,8 +42,9 @@ fn refusal() -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenerLimits {
     pub max_connections: usize,
+    /// A new connection, and a kept-alive one between two requests, must send complete
+    /// request headers within this time: it is the slowloris limit and the idle limit.
     pub header_read_timeout: Duration,
-    pub idle_timeout: Duration,
 }
 
 impl Default for ListenerLimits {
@@ -58,7 +52,6 @@ impl Default for ListenerLimits {
         Self {
             max_connections: 256,
             header_read_timeout: HEADER_READ_TIMEOUT,
-            idle_timeout: IDLE_TIMEOUT,
         }
     }
 }
@@ -138,114 +131,41 @@ async fn serve_connection(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%remote, %error, "cannot disable Nagle's algorithm");
     }
-    let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Watched {
+    let io = TokioIo::new(JsonRefusals {
         inner: stream,
-        activity: activity.clone(),
         replacing: None,
     });
-    let in_flight = activity.clone();
     let service =
         hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(remote));
-            let router = router.clone();
-            let guard = InFlight::enter(in_flight.clone());
-            async move {
-                let response = router.oneshot(request.map(axum::body::Body::new)).await;
-                drop(guard);
-                Ok::<_, Infallible>(match response {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                })
-            }
+            router.clone().oneshot(request.map(axum::body::Body::new))
         });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
+        // hyper arms this timer whenever it waits for a request head: on a new connection
+        // and between two requests of a kept-alive one.
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEADER_BYTES.max(8192))
         .keep_alive(true);
     let mut connection = pin!(builder.serve_connection(io, service));
-    let mut idle_check = tokio::time::interval(IDLE_CHECK);
-    let mut draining = false;
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(error) = result {
-                    tracing::debug!(%remote, %error, "HTTP connection ended with an error");
-                }
-                return;
-            }
-            () = shutdown.cancelled(), if !draining => {
-                draining = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            _ = idle_check.tick() => {
-                if activity.idle_for() >= limits.idle_timeout && activity.requests() == 0 {
-                    tracing::debug!(%remote, "closing an idle HTTP connection");
-                    return;
-                }
-            }
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
         }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%remote, %error, "HTTP connection ended with an error");
     }
 }
 
-/// Traffic and requests on one connection, for the idle check.
-struct Activity {
-    started: Instant,
-    last_io_ms: AtomicU64,
-    requests: AtomicUsize,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            started: Instant::now(),
-            last_io_ms: AtomicU64::new(0),
-            requests: AtomicUsize::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_io_ms.store(now, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Duration {
-        let now = self.started.elapsed();
-        now.saturating_sub(Duration::from_millis(
-            self.last_io_ms.load(Ordering::Relaxed),
-        ))
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::Relaxed)
-    }
-}
-
-/// Counts a request in flight for as long as it lives.
-struct InFlight(Arc<Activity>);
-
-impl InFlight {
-    fn enter(activity: Arc<Activity>) -> Self {
-        activity.requests.fetch_add(1, Ordering::Relaxed);
-        Self(activity)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0.requests.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A stream that notes when bytes moved, and gives the HTTP parser's own refusals (400 for a
-/// malformed request, 414, 431) the JSON error body every other answer has: the parser
-/// writes those before any of our code runs, with an empty body.
-struct Watched {
+/// A stream that gives the HTTP parser's own refusals (400 for a malformed request, 414,
+/// 431) the JSON error body every other answer has: the parser writes those before any of
+/// our code runs, with an empty body.
+struct JsonRefusals {
     inner: TcpStream,
-    activity: Arc<Activity>,
     /// A refusal being written in place of the parser's bare one: the bytes, how many are
     /// written, and the length of the bare answer it stands for.
     replacing: Option<(Vec<u8>, usize, usize)>,
@@ -293,22 +213,17 @@ fn with_json_body(written: &[u8]) -> Option<Vec<u8>> {
     Some(answer.into_bytes())
 }
 
-impl AsyncRead for Watched {
+impl AsyncRead for JsonRefusals {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        result
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for Watched {
+impl AsyncWrite for JsonRefusals {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -331,14 +246,9 @@ impl AsyncWrite for Watched {
                     }
                 }
             }
-            self.activity.touch();
             return Poll::Ready(Ok(stands_for));
         }
-        let result = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
-        if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
-            self.activity.touch();
-        }
-        result
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
     }
 
     /// Vectored writes spare hyper copying every response body into its own buffer first.
@@ -354,11 +264,7 @@ impl AsyncWrite for Watched {
                 return self.poll_write(cx, only);
             }
         }
-        let result = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, buffers);
-        if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
-            self.activity.touch();
-        }
-        result
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, buffers)
     }
 
     fn is_write_vectored(&self) -> bool {
