@@ -21,25 +21,29 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// `/auth`, which waits up to 30 s for the installer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Joins the parts and wraps them in the shared middleware.
+/// Joins the parts and wraps them in the shared middleware, once around the whole router
+/// (`Router::layer` would wrap every route, and each request would clone that route's whole
+/// stack).
 pub fn compose(parts: impl IntoIterator<Item = Router>) -> Router {
-    let router = parts
+    let routes = parts
         .into_iter()
-        .fold(Router::new(), |router, part| router.merge(part));
-    router
-        .method_not_allowed_fallback(method_not_allowed)
+        .fold(Router::new(), |router, part| router.merge(part))
+        .method_not_allowed_fallback(method_not_allowed);
+    let shared = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(
+            CountingRequestIds::default(),
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        // Outside the layers that refuse requests, so their answers get the JSON body too.
+        .map_response(json_error_bodies)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        // Outside the layers that refuse requests, so their answers get the JSON body too.
-        .layer(axum::middleware::map_response(json_error_bodies))
-        .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(
-            CountingRequestIds::default(),
-        ))
+        .service(routes);
+    Router::new().fallback_service(shared)
 }
 
 /// Request ids numbered from the start of the process, unless the client sent its own: as
@@ -76,7 +80,11 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
 
 /// Framework answers that are not JSON (a body over the limit, a timeout) get the same JSON
 /// error body as the handlers' answers, so clients parse every error the same way.
-async fn json_error_bodies(response: Response) -> Response {
+fn json_error_bodies<B>(response: axum::http::Response<B>) -> Response
+where
+    axum::http::Response<B>: IntoResponse,
+{
+    let response = response.into_response();
     let status = response.status();
     let is_json = response
         .headers()
