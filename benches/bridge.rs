@@ -220,7 +220,7 @@ async fn serve_bridge(fleet: Arc<Fleet>, listener: tokio::net::TcpListener) {
     // Served as the daemon serves it: the composed router on the limited listener.
     let _ = nuki_edge::http::listener::serve(
         listener,
-        nuki_edge::http::router::compose([api.router()]),
+        nuki_edge::http::router::compose([api.router()], nuki_edge::http::router::REQUEST_TIMEOUT),
         nuki_edge::http::listener::ListenerLimits::default(),
         tokio_util::sync::CancellationToken::new(),
         Duration::from_secs(1),

@@ -92,7 +92,10 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         "HTTP listener",
         listener::serve(
             bridge.listener,
-            router::compose([bridge.router]),
+            router::compose(
+                [bridge.router],
+                router::request_timeout(Duration::from_millis(config.bridge.action_deadline_ms)),
+            ),
             limits,
             token.clone(),
             drain,

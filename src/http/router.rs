@@ -17,14 +17,22 @@ use tower_http::trace::TraceLayer;
 
 /// Bodies larger than this are refused (the Bridge API takes none at all).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// A request still running after this long is answered 408; the longest legitimate one is
-/// `/auth`, which waits up to 30 s for the installer.
+/// A request still running after this long is answered 408, unless the actions it may run
+/// need longer (see [`request_timeout`]); `/auth` waits up to 30 s for the installer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Beyond the actions' own deadlines, time for the rest of a request.
+const REQUEST_MARGIN: Duration = Duration::from_secs(10);
+
+/// The request timeout for a gateway whose actions may take `action_deadline` each: a
+/// request may run two (`/lock` on an Opener), and must never be cut off before they end.
+pub fn request_timeout(action_deadline: Duration) -> Duration {
+    REQUEST_TIMEOUT.max(action_deadline.saturating_mul(2) + REQUEST_MARGIN)
+}
 
 /// Joins the parts and wraps them in the shared middleware, once around the whole router
 /// (`Router::layer` would wrap every route, and each request would clone that route's whole
 /// stack).
-pub fn compose(parts: impl IntoIterator<Item = Router>) -> Router {
+pub fn compose(parts: impl IntoIterator<Item = Router>, request_timeout: Duration) -> Router {
     let routes = parts
         .into_iter()
         .fold(Router::new(), |router, part| router.merge(part))
@@ -40,7 +48,7 @@ pub fn compose(parts: impl IntoIterator<Item = Router>) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            request_timeout,
         ))
         .service(routes);
     Router::new().fallback_service(shared)
@@ -102,4 +110,18 @@ where
         }
     }
     replaced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_outlast_the_actions_they_run() {
+        assert_eq!(request_timeout(Duration::from_secs(15)), REQUEST_TIMEOUT);
+        assert_eq!(
+            request_timeout(Duration::from_secs(120)),
+            Duration::from_secs(250)
+        );
+    }
 }

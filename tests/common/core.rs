@@ -47,7 +47,8 @@ pub async fn serve_with_limits(
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let router = nuki_edge::http::router::compose([router]);
+    let router =
+        nuki_edge::http::router::compose([router], nuki_edge::http::router::REQUEST_TIMEOUT);
     tokio::spawn(serve(
         listener,
         router,
