@@ -1,5 +1,7 @@
 //! The built binary: exit codes and the one-line error contract.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -170,30 +172,6 @@ fn decode_prints_a_plain_frame_as_json() {
 
 // --- configuration checks that once slipped through ------------------------------------------
 
-/// Only catches a hang (`/dev/zero` as a secret file once read forever).
-const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
-
-fn run_guarded(args: &[&str]) -> Output {
-    let child = Command::new(BINARY)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("NUKI_EDGE__BLE__BACKEND")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || sender.send(child.wait_with_output()));
-    match receiver.recv_timeout(HANG_GUARD) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("nuki-edge {args:?} hung");
-        }
-    }
-}
-
 /// A complete simulated config with `extra` appended, its store inside `dir`.
 fn sim_config(dir: &Path, extra: &str) -> String {
     let store = dir.join("state").join("store.redb");
@@ -211,7 +189,7 @@ fn sim_config(dir: &Path, extra: &str) -> String {
 fn assert_check_config_names(extra: &str, key: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = sim_config(dir.path(), extra);
-    let line = assert_bad_input(&run_guarded(&["check-config", &file]));
+    let line = assert_bad_input(&common::cli::run_guarded(&["check-config", &file]));
     assert!(line.contains(key), "{extra:?}: {line}");
 }
 
@@ -228,7 +206,7 @@ fn an_invalid_listen_address_is_refused_before_anything_is_created() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = sim_config(dir.path(), "[http]\nlisten = \"127.0.0.1\"\n");
-    let line = assert_bad_input(&run_guarded(&["run", "--config", &file]));
+    let line = assert_bad_input(&common::cli::run_guarded(&["run", "--config", &file]));
     assert!(line.contains("http.listen"), "{line}");
     assert!(
         !dir.path().join("state").exists(),
@@ -244,7 +222,7 @@ fn a_misspelt_log_level_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for level in ["warn", "INFO", "info,nuki_edge::ble=debug", "off"] {
         let file = sim_config(dir.path(), &format!("[log]\nlevel = \"{level}\"\n"));
-        let output = run_guarded(&["check-config", &file]);
+        let output = common::cli::run_guarded(&["check-config", &file]);
         assert_eq!(output.status.code(), Some(0), "{level}: {output:?}");
     }
 }
@@ -312,7 +290,7 @@ fn a_secret_file_that_never_ends_is_refused() {
         dir.path(),
         &format!("[bridge]\ntoken_file = \"{}\"\n", big.display()),
     );
-    let line = assert_bad_input(&run_guarded(&["check-config", &file]));
+    let line = assert_bad_input(&common::cli::run_guarded(&["check-config", &file]));
     assert!(line.contains("bridge.token_file"), "{line}");
 }
 
@@ -327,7 +305,7 @@ fn a_secret_file_others_can_read_gives_one_warning_without_its_content() {
         dir.path(),
         &format!("[bridge]\ntoken_file = \"{}\"\n", token.display()),
     );
-    let output = run_guarded(&["check-config", &file]);
+    let output = common::cli::run_guarded(&["check-config", &file]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let lines = stderr_lines(&output);
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -336,7 +314,7 @@ fn a_secret_file_others_can_read_gives_one_warning_without_its_content() {
     assert!(!lines[0].contains("secrettoken42"), "{lines:?}");
 
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let output = run_guarded(&["check-config", &file]);
+    let output = common::cli::run_guarded(&["check-config", &file]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(output.stderr.is_empty(), "{output:?}");
 }

@@ -1,6 +1,8 @@
 //! The configuration files shipped in config/, the loader's layering and checks, and the
 //! store's persistence guarantees.
 
+mod common;
+
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -623,33 +625,6 @@ fn pairing_debug_hides_the_key_and_pin() {
 
 // --- damaged stores, through the binary ------------------------------------------------------
 
-const BINARY: &str = env!("CARGO_BIN_EXE_nuki-edge");
-/// Only catches a hang; every command here ends in well under a second.
-const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Runs the binary; kills it if it outlives the hang guard.
-fn nuki_edge(args: &[&str]) -> std::process::Output {
-    let child = std::process::Command::new(BINARY)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || sender.send(child.wait_with_output()));
-    match receiver.recv_timeout(HANG_GUARD) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid])
-                .status();
-            panic!("nuki-edge {args:?} hung");
-        }
-    }
-}
-
 /// A daemon config for `store`; the HTTP port is chosen by the OS so nothing collides.
 fn daemon_config(dir: &Path, store: &Path) -> String {
     let text = format!(
@@ -718,7 +693,7 @@ fn assert_refused(output: &std::process::Output) -> String {
 fn assert_daemon_refuses_unchanged(dir: &Path, store: &Path) -> String {
     let before = std::fs::read(store).unwrap();
     let config = daemon_config(dir, store);
-    let line = assert_refused(&nuki_edge(&["run", "--config", &config]));
+    let line = assert_refused(&common::cli::run_guarded(&["run", "--config", &config]));
     assert!(line.contains(&store.display().to_string()), "{line}");
     assert_eq!(
         std::fs::read(store).unwrap(),
@@ -767,7 +742,7 @@ fn a_directory_as_store_path_is_refused_and_left_alone() {
     std::fs::create_dir(&store).unwrap();
     std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o755)).unwrap();
     let config = daemon_config(dir.path(), &store);
-    let line = assert_refused(&nuki_edge(&["run", "--config", &config]));
+    let line = assert_refused(&common::cli::run_guarded(&["run", "--config", &config]));
     assert!(line.contains("not a regular file"), "{line}");
     assert_eq!(mode_of(&store), 0o755, "the directory was chmod-ed");
 }
@@ -778,7 +753,7 @@ fn store_check_reports_a_healthy_and_a_damaged_store() {
     let store = dir.path().join("store.redb");
     store_with_pairings(&store);
     let config = daemon_config(dir.path(), &store);
-    let healthy = nuki_edge(&["store", "check", "--config", &config]);
+    let healthy = common::cli::run_guarded(&["store", "check", "--config", &config]);
     assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
     let report = String::from_utf8_lossy(&healthy.stdout);
     assert!(report.contains("intact"), "{report}");
@@ -786,7 +761,9 @@ fn store_check_reports_a_healthy_and_a_damaged_store() {
 
     zero_pages_holding(&store, b"Flat 1.1");
     let before = std::fs::read(&store).unwrap();
-    let line = assert_refused(&nuki_edge(&["store", "check", "--config", &config]));
+    let line = assert_refused(&common::cli::run_guarded(&[
+        "store", "check", "--config", &config,
+    ]));
     assert!(line.contains("damaged"), "{line}");
     assert_eq!(
         std::fs::read(&store).unwrap(),
@@ -813,7 +790,7 @@ fn store_recover_repairs_a_copy_taken_while_open_and_keeps_a_backup() {
     };
     std::fs::write(&store, &live_copy).unwrap();
     let config = daemon_config(dir.path(), &store);
-    let output = nuki_edge(&["store", "recover", "--config", &config]);
+    let output = common::cli::run_guarded(&["store", "recover", "--config", &config]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(report.contains("2 pairings"), "{report}");
@@ -834,7 +811,9 @@ fn store_recover_leaves_an_unrepairable_store_and_keeps_a_backup() {
     zero_pages_holding(&store, b"Flat 1.1");
     let before = std::fs::read(&store).unwrap();
     let config = daemon_config(dir.path(), &store);
-    let line = assert_refused(&nuki_edge(&["store", "recover", "--config", &config]));
+    let line = assert_refused(&common::cli::run_guarded(&[
+        "store", "recover", "--config", &config,
+    ]));
     assert!(line.contains("cannot be repaired"), "{line}");
     assert_eq!(std::fs::read(&store).unwrap(), before);
     let backup = line
