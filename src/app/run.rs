@@ -15,7 +15,6 @@ use crate::ble::{Advertisement, DeviceAddress};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::devices::fleet::Fleet;
-use crate::devices::read_advertisement;
 use crate::gateway::{
     credentials_of, Gateway, GatewayEvent, GatewaySettings, PairingOrder, PairingProgress,
     PairingSettings, Principal,
@@ -229,14 +228,11 @@ async fn watch_advertisements(
                 "the advertisement feed ended".into(),
             )));
         };
-        gateway.on_advertisement(&advert);
+        let in_pairing_mode = gateway.on_advertisement(&advert).is_some();
         let Some(address) = advert.address.clone() else {
             continue;
         };
-        if !config.pairing.auto_pair
-            || gateway.is_paired(&address)
-            || read_advertisement(&advert).pairing.is_none()
-        {
+        if !config.pairing.auto_pair || !in_pairing_mode {
             continue;
         }
         let sim_device = config.find_sim_device(&address.0);

@@ -248,20 +248,26 @@ impl Gateway {
     }
 
     /// Hears an advertisement: state-changed flags of paired devices reach the fleet, and
-    /// pairing-mode adverts reach pairings waiting for them.
-    pub fn on_advertisement(&self, heard: &Advertisement) {
-        let Some(address) = &heard.address else {
-            return;
-        };
+    /// pairing-mode adverts reach pairings waiting for them. Answers with the pairing advert
+    /// of a device that is not paired yet, so the caller need not read the advert again.
+    pub fn on_advertisement(&self, heard: &Advertisement) -> Option<PairingAdvert> {
+        let address = heard.address.as_ref()?;
         if self.fleet.contains(address) {
             self.fleet.on_advertisement(heard);
-            return;
+            return None;
         }
-        if let Some(pairing) = read_advertisement(heard).pairing {
-            lock(&self.recent_pairing_adverts)
-                .insert(address.clone(), (tokio::time::Instant::now(), pairing));
-            let _ = self.pairing_adverts.send((address.clone(), pairing));
+        let pairing = read_advertisement(heard).pairing?;
+        let now = tokio::time::Instant::now();
+        {
+            let mut recent = lock(&self.recent_pairing_adverts);
+            // Neighbours' devices in pairing mode come and go; keep only what is still fresh.
+            recent.retain(|_, (heard, _)| {
+                now.duration_since(*heard) < pairing::RECENT_PAIRING_ADVERT
+            });
+            recent.insert(address.clone(), (now, pairing));
         }
+        let _ = self.pairing_adverts.send((address.clone(), pairing));
+        Some(pairing)
     }
 
     /// Whether the device is paired and in the fleet.

@@ -27,7 +27,7 @@ use super::view::{DeviceView, Refusal};
 use super::{lock, Gateway};
 
 /// A pairing-mode advertisement older than this is not trusted to mean the device still is.
-const RECENT_PAIRING_ADVERT: Duration = Duration::from_secs(5);
+pub(super) const RECENT_PAIRING_ADVERT: Duration = Duration::from_secs(5);
 /// How often the countdown is reported while waiting for the button.
 const COUNTDOWN_STEP: Duration = Duration::from_secs(1);
 
