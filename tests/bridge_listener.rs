@@ -230,3 +230,98 @@ async fn what_the_http_parser_refuses_gets_the_json_error_body_too() {
         assert!(body["error"].is_string(), "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_nowait_action_reaches_the_callbacks() {
+    let bridge = one_lock_bridge(
+        Duration::from_millis(50),
+        DEADLINE,
+        ListenerLimits::default(),
+    )
+    .await;
+    let receiver = common::callback_receiver::CallbackReceiver::start().await;
+    let (status, _) = get(
+        &bridge.base,
+        &format!(
+            "/callback/add?url={}&token={TOKEN}",
+            urlencode(receiver.url())
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    bridge
+        .control
+        .inject_fault(&bridge.device, nuki_edge::ble::sim::Fault::Jam)
+        .expect("device exists");
+    let (status, body) = get(
+        &bridge.base,
+        &format!("/lockAction?nukiId={NUKI_ID}&action=1&nowait=1&token={TOKEN}"),
+    )
+    .await;
+    assert_eq!((status, body["success"].clone()), (200, Value::Bool(true)));
+    let failed = receiver
+        .wait_for(HANG_GUARD, |body| body["success"] == false)
+        .await;
+    assert_eq!(failed["nukiId"], NUKI_ID);
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("motor blocked")),
+        "{failed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id() {
+    let bridge = one_lock_bridge(
+        Duration::from_millis(50),
+        DEADLINE,
+        ListenerLimits::default(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let id = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let first = client
+        .get(format!("{}/info?token={TOKEN}", bridge.base))
+        .send()
+        .await
+        .expect("request");
+    let second = client
+        .get(format!("{}/nowhere", bridge.base))
+        .send()
+        .await
+        .expect("request");
+    let (first, second) = (id(&first), id(&second));
+    assert!(
+        first.is_some() && second.is_some() && first != second,
+        "{first:?} {second:?}"
+    );
+    let echoed = client
+        .get(format!("{}/info?token={TOKEN}", bridge.base))
+        .header("x-request-id", "ha-4711")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        id(&echoed).as_deref(),
+        Some("ha-4711"),
+        "a client's own id is kept"
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

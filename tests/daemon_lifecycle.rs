@@ -92,6 +92,16 @@ fn a_radio_that_dies_takes_the_daemon_down_with_a_non_zero_exit() {
 #[test]
 fn one_shot_commands_work_through_the_running_daemon() {
     let (config, daemon) = paired_daemon(building());
+    let mut socket = config.store_path().as_os_str().to_owned();
+    socket.push(".control.sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("control socket")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600,
+        "only the daemon's user may reach the daemon"
+    );
     let unlocked = run_with(&config, "unlock", &["Flat 1"]);
     assert!(unlocked.status.success(), "{}", stderr(&unlocked));
     let unlocked = json(&unlocked);

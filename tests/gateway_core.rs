@@ -129,9 +129,23 @@ async fn shutdown_during_an_action_reports_it_and_closes_every_link() {
             .connected,
         "the unlock is running on its link"
     );
+    let queued = {
+        let (gateway, device) = (gateway.clone(), building.addresses[0].clone());
+        tokio::spawn(async move { gateway.act(&Principal::Owner, &device, lock()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(
         gateway.shutdown(Duration::from_secs(10)).await,
         "everything ended in time"
+    );
+    let queued = queued
+        .now_or_never()
+        .expect("the queued action was answered")
+        .expect("joined");
+    assert_eq!(
+        queued,
+        Err(Refusal::ShuttingDown),
+        "work still queued is not started"
     );
     let outcome = running
         .now_or_never()

@@ -65,3 +65,35 @@ async fn write_settings(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_newest_value_of_each_key_is_written_before_the_writer_ends() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(&directory.path().join("s.redb")).expect("store"));
+        let shutdown = CancellationToken::new();
+        let (writer, finished) = SettingsWriter::start(store.clone(), shutdown.clone());
+        writer.set("bridge.callbacks", "[\"first\"]".into());
+        writer.set("bridge.auth_enabled", "false".into());
+        writer.set("bridge.callbacks", "[\"second\"]".into());
+        shutdown.cancel();
+        finished.await.expect("writer ended");
+        assert_eq!(
+            store
+                .get_setting("bridge.callbacks")
+                .expect("read")
+                .as_deref(),
+            Some("[\"second\"]")
+        );
+        assert_eq!(
+            store
+                .get_setting("bridge.auth_enabled")
+                .expect("read")
+                .as_deref(),
+            Some("false")
+        );
+    }
+}

@@ -492,3 +492,32 @@ fn refusal(error: &LinkError) -> Failure {
         other => Failure::unreachable(UnreachableReason::of_link_error(other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_is_refused_only_when_the_queue_ahead_cannot_end_in_time() {
+        let stats = QueueStats::default();
+        stats.queued.store(15, Ordering::Relaxed);
+        assert!(
+            !stats.cannot_start_within(Duration::from_millis(1)),
+            "nothing is known before the first job ended"
+        );
+        stats.record(Duration::from_secs(2));
+        // 15 queued + the running one, about 2 s each: 32 s ahead.
+        assert!(stats.cannot_start_within(Duration::from_secs(15)));
+        assert!(!stats.cannot_start_within(Duration::from_secs(40)));
+        stats.queued.store(0, Ordering::Relaxed);
+        assert!(!stats.cannot_start_within(Duration::from_secs(15)));
+    }
+
+    #[test]
+    fn the_typical_duration_follows_recent_jobs_without_jumping() {
+        let stats = QueueStats::default();
+        stats.record(Duration::from_millis(2000));
+        stats.record(Duration::from_millis(6000));
+        assert_eq!(stats.typical_ms.load(Ordering::Relaxed), 3000);
+    }
+}
