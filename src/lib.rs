@@ -3,6 +3,7 @@
 //! Layers, bottom to top: `nuki` (protocol, pure), `ble` (radio), `devices` (fleet), `store`,
 //! `gateway` (the core), the interfaces (`http`), and `config` + `app` (CLI and wiring).
 
+pub mod access;
 pub mod app;
 pub mod ble;
 pub mod clock;

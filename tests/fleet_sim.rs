@@ -354,7 +354,7 @@ async fn the_gateway_reports_every_action_on_its_bus() {
     let device = &addresses[0];
     let outcome = gateway
         .act(
-            &Principal::Owner,
+            &Principal::Local,
             device,
             DeviceAction::Lock(LockAction::Unlock),
         )
@@ -378,10 +378,10 @@ async fn the_gateway_reports_every_action_on_its_bus() {
         "{seen:#?}"
     );
     assert!(requested < finished, "{seen:#?}");
-    assert_eq!(gateway.devices(&Principal::Owner).len(), 1);
+    assert_eq!(gateway.devices(&Principal::Local).len(), 1);
     assert_eq!(
         gateway
-            .cached_state(&Principal::Owner, device)
+            .cached_state(&Principal::Local, device)
             .unwrap()
             .map(|s| s.lock_state),
         Some(DeviceLockState::Lock(LockState::Unlocked))

@@ -113,12 +113,12 @@ async fn shutdown_during_an_action_reports_it_and_closes_every_link() {
     let gateway = building.gateway.clone();
     // Device 1's link is open (idle) and device 0 is in the middle of an unlock.
     gateway
-        .read_state(&Principal::Owner, &building.addresses[1])
+        .read_state(&Principal::Local, &building.addresses[1])
         .await
         .expect("state read");
     let running = {
         let (gateway, device) = (gateway.clone(), building.addresses[0].clone());
-        tokio::spawn(async move { gateway.act(&Principal::Owner, &device, unlock()).await })
+        tokio::spawn(async move { gateway.act(&Principal::Local, &device, unlock()).await })
     };
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(
@@ -131,7 +131,7 @@ async fn shutdown_during_an_action_reports_it_and_closes_every_link() {
     );
     let queued = {
         let (gateway, device) = (gateway.clone(), building.addresses[0].clone());
-        tokio::spawn(async move { gateway.act(&Principal::Owner, &device, lock()).await })
+        tokio::spawn(async move { gateway.act(&Principal::Local, &device, lock()).await })
     };
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(
@@ -167,7 +167,7 @@ async fn shutdown_during_an_action_reports_it_and_closes_every_link() {
     }
     assert_eq!(
         gateway
-            .act(&Principal::Owner, &building.addresses[2], lock())
+            .act(&Principal::Local, &building.addresses[2], lock())
             .await,
         Err(Refusal::ShuttingDown)
     );
@@ -182,7 +182,7 @@ async fn pairing_and_operating_other_devices_do_not_wait_for_each_other() {
     let (paired, new) = (building.addresses[0].clone(), building.addresses[1].clone());
     gateway
         .start_pairing(
-            &Principal::Owner,
+            &Principal::Local,
             PairingOrder {
                 address: new.clone(),
                 name: "new lock".into(),
@@ -197,7 +197,7 @@ async fn pairing_and_operating_other_devices_do_not_wait_for_each_other() {
     .await;
     // The pairing waits for a button nobody pressed yet; the other door still works.
     let report = gateway
-        .act(&Principal::Owner, &paired, unlock())
+        .act(&Principal::Local, &paired, unlock())
         .await
         .expect("the paired device acts while another waits for its button");
     assert_eq!(
@@ -234,7 +234,7 @@ async fn pairing_and_operating_other_devices_do_not_wait_for_each_other() {
         .await;
     }
     gateway
-        .act(&Principal::Owner, &new, unlock())
+        .act(&Principal::Local, &new, unlock())
         .await
         .expect("the new device is operated right after pairing");
 }
@@ -305,7 +305,7 @@ async fn removing_a_device_is_announced_and_closes_its_link() {
     let mut events = gateway.subscribe();
     let device = building.addresses[0].clone();
     gateway
-        .read_state(&Principal::Owner, &device)
+        .read_state(&Principal::Local, &device)
         .await
         .expect("read");
     assert!(building.fleet.remove(&device));
@@ -323,10 +323,10 @@ async fn removing_a_device_is_announced_and_closes_its_link() {
             .connected
     );
     assert_eq!(
-        gateway.read_state(&Principal::Owner, &device).await,
+        gateway.read_state(&Principal::Local, &device).await,
         Err(Refusal::UnknownDevice)
     );
-    assert!(gateway.devices(&Principal::Owner).is_empty());
+    assert!(gateway.devices(&Principal::Local).is_empty());
 }
 
 async fn wait_for(

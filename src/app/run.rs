@@ -20,7 +20,7 @@ use crate::gateway::{
     PairingSettings, Principal,
 };
 use crate::http::listener::{self, ListenerLimits};
-use crate::http::router;
+use crate::http::{api, router};
 use crate::nuki::enums::IdType;
 use crate::store::Store;
 
@@ -92,7 +92,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         listener::serve(
             bridge.listener,
             router::compose(
-                [bridge.router],
+                [bridge.router, api::router(gateway.clone())],
                 router::request_timeout(Duration::from_millis(config.bridge.action_deadline_ms)),
             ),
             limits,

@@ -7,8 +7,8 @@ use crate::devices::fleet::FleetEvent;
 use crate::nuki::enums::DeviceAction;
 use crate::nuki::messages::KeyturnerStates;
 
-use super::principal::Principal;
 use super::view::{DeviceReport, GatewayResult};
+use crate::access::Principal;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum GatewayEvent {

@@ -5,9 +5,11 @@
 //! [`Refusal`]s. The permission rules of the next issue go in front of the fleet here
 //! ([`Gateway::check`]), so no interface can bypass them.
 
+mod accounts;
+mod authenticate;
 mod events;
+mod holders;
 mod pairing;
-mod principal;
 mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -27,11 +29,14 @@ use crate::nuki::enums::DeviceAction;
 use crate::nuki::messages::KeyturnerStates;
 use crate::store::Store;
 
+pub use crate::access::Principal;
+pub use authenticate::{
+    AuthFailure, Credential, API_TOKEN_PREFIX, PERMISSION_SECRET_PREFIX, SESSION_PREFIX,
+};
 pub use events::{GatewayEvent, PairingProgress};
 pub use pairing::{
     credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
 };
-pub use principal::Principal;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
 
 /// Events kept for slow subscribers (callbacks, logs) before they start missing some.

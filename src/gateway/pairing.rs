@@ -22,9 +22,9 @@ use crate::nuki::uuids::ServiceFamily;
 use crate::store::{Pairing, Store};
 
 use super::events::{GatewayEvent, PairingProgress};
-use super::principal::Principal;
 use super::view::{DeviceView, Refusal};
 use super::{lock, Gateway};
+use crate::access::Principal;
 
 /// A pairing-mode advertisement older than this is not trusted to mean the device still is.
 pub(super) const RECENT_PAIRING_ADVERT: Duration = Duration::from_secs(5);

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub use crate::access::DenialReason;
+
 use crate::ble::DeviceAddress;
 use crate::devices::fleet::DeviceInfo;
 use crate::devices::outcome::{Completed, Failure};
@@ -37,16 +39,6 @@ impl From<DeviceInfo> for DeviceView {
 pub struct DeviceReport {
     /// The device's state afterwards, when it sent one.
     pub state: Option<KeyturnerStates>,
-}
-
-/// Why the rules refused a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(rename_all = "snake_case")]
-pub enum DenialReason {
-    #[error("no permission for this device")]
-    NoPermission,
-    #[error("outside the permitted time window")]
-    OutsideTimeWindow,
 }
 
 /// Why the gateway did not do what was asked. Every interface maps these to its own

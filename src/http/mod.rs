@@ -2,6 +2,7 @@
 //! JSON shapes clients expect) and the server on top of the gateway core.
 
 pub mod activity_log;
+pub mod api;
 pub mod bridge_json;
 pub mod callbacks;
 pub mod guard;

@@ -9,6 +9,7 @@ mod file_mode;
 mod guard;
 mod maintenance;
 mod pairing;
+mod records;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::ble::DeviceAddress;
 pub use error::StoreError;
 pub use maintenance::{check, recover, CheckReport, RecoverReport};
 pub use pairing::Pairing;
+pub use records::{int_key, ReadTx, Table, WriteTx};
 pub use schema::CURRENT_SCHEMA_VERSION;
 
 use error::database_error;
@@ -80,6 +82,31 @@ impl Store {
                 path: self.path.clone(),
                 found: 0,
             })
+        })
+    }
+
+    /// Runs `work` on a consistent read-only view of the store.
+    pub fn read<T>(
+        &self,
+        work: impl FnOnce(&ReadTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.guarded(|| {
+            let txn = self.db.begin_read().map_err(database_error)?;
+            work(&ReadTx { txn })
+        })
+    }
+
+    /// Runs `work` in one write transaction, committed only when it returns `Ok`.
+    pub fn write<T>(
+        &self,
+        work: impl FnOnce(&WriteTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.guarded(|| {
+            let txn = self.db.begin_write().map_err(database_error)?;
+            let tx = WriteTx { txn };
+            let value = work(&tx)?;
+            tx.txn.commit().map_err(database_error)?;
+            Ok(value)
         })
     }
 

@@ -1,7 +1,8 @@
 //! Tables, the schema version and migrations.
 //!
 //! Tables: `meta` (`&str` → `u64`, holds `schema_version`), `pairings` (device address →
-//! JSON record, see `pairing.rs`), `settings` (`&str` → `&str`).
+//! JSON record, see `pairing.rs`), `settings` (`&str` → `&str`), and the JSON record tables of
+//! `records.rs` (accounts, building, permissions, provisioning) with their id `counters`.
 
 use std::path::Path;
 
@@ -10,7 +11,7 @@ use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use super::error::{database_error, StoreError};
 
 /// The schema this build writes. Raise it together with a new entry in [`MIGRATIONS`].
-pub const CURRENT_SCHEMA_VERSION: u64 = 1;
+pub const CURRENT_SCHEMA_VERSION: u64 = 2;
 
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(crate) const PAIRINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("pairings");
@@ -21,7 +22,13 @@ pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub(crate) type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `MIGRATIONS[i]` turns version `i + 1` into version `i + 2`.
-pub(crate) const MIGRATIONS: &[Migration] = &[];
+pub(crate) const MIGRATIONS: &[Migration] = &[add_building_tables];
+
+/// Version 2 adds the building, accounts and provisioning tables; [`create_tables`] creates
+/// them, so the step itself has nothing to rewrite.
+fn add_building_tables(_txn: &WriteTransaction) -> Result<(), StoreError> {
+    Ok(())
+}
 
 const _: () = assert!(MIGRATIONS.len() as u64 + 1 == CURRENT_SCHEMA_VERSION);
 
@@ -86,7 +93,7 @@ pub(crate) fn ensure_schema(
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(PAIRINGS).map_err(database_error)?;
     txn.open_table(SETTINGS).map_err(database_error)?;
-    Ok(())
+    super::records::create_tables(txn)
 }
 
 pub(crate) fn read_schema_version(db: &Database) -> Result<Option<u64>, StoreError> {
