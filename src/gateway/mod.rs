@@ -9,7 +9,11 @@ mod accounts;
 mod authenticate;
 mod events;
 mod holders;
+mod manage;
 mod pairing;
+mod provisioning;
+mod rules;
+mod secrets;
 mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -34,9 +38,13 @@ pub use authenticate::{
     AuthFailure, Credential, API_TOKEN_PREFIX, PERMISSION_SECRET_PREFIX, SESSION_PREFIX,
 };
 pub use events::{GatewayEvent, PairingProgress};
+pub use manage::DeviceSettingsChange;
 pub use pairing::{
     credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
 };
+pub use provisioning::{DeviceProvisioning, ProvisioningState};
+pub use rules::{load_rules, LoadRulesError};
+pub use secrets::PermissionSecret;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
 
 /// Events kept for slow subscribers (callbacks, logs) before they start missing some.
@@ -139,6 +147,15 @@ impl Gateway {
             .filter(|device| self.check(principal, &device.address).is_ok())
             .map(DeviceView::from)
             .collect()
+    }
+
+    /// The paired device with management id `id`.
+    pub fn device_by_id(&self, id: crate::access::DeviceId) -> Option<DeviceView> {
+        self.fleet
+            .devices()
+            .into_iter()
+            .map(DeviceView::from)
+            .find(|device| device.id == id)
     }
 
     /// The last state a device reported (no radio traffic); `None` before its first report.

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 pub use crate::access::DenialReason;
 
+use crate::access::DeviceId;
 use crate::ble::DeviceAddress;
 use crate::devices::fleet::DeviceInfo;
 use crate::devices::outcome::{Completed, Failure};
@@ -17,6 +18,8 @@ pub use crate::devices::outcome::UnreachableReason;
 /// A paired device as the interfaces see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceView {
+    /// Nuki Web `smartlockId`, the id the management API uses.
+    pub id: DeviceId,
     pub address: DeviceAddress,
     pub name: String,
     pub nuki_id: u32,
@@ -26,6 +29,7 @@ pub struct DeviceView {
 impl From<DeviceInfo> for DeviceView {
     fn from(info: DeviceInfo) -> Self {
         Self {
+            id: DeviceId::from_parts(info.product.web_api_type(), info.nuki_id),
             address: info.address,
             name: info.name,
             nuki_id: info.nuki_id,

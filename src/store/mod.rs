@@ -293,7 +293,7 @@ mod tests {
     fn migrations_run_once_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        drop(Store::open(&path).unwrap());
+        drop(Store::open_with(&path, 1, &[]).unwrap());
         let store = Store::open_with(&path, 2, &[add_marker]).unwrap();
         assert_eq!(store.schema_version().unwrap(), 2);
         assert_eq!(
@@ -306,10 +306,10 @@ mod tests {
     fn failed_migration_leaves_the_file_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        drop(Store::open(&path).unwrap());
+        drop(Store::open_with(&path, 1, &[]).unwrap());
         let err = Store::open_with(&path, 2, &[fail]).unwrap_err();
         assert!(matches!(err, StoreError::Migration { from: 1, .. }));
-        let store = Store::open(&path).unwrap();
+        let store = Store::open_with(&path, 1, &[]).unwrap();
         assert_eq!(store.schema_version().unwrap(), 1);
     }
 
@@ -317,7 +317,7 @@ mod tests {
     fn missing_migration_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        drop(Store::open(&path).unwrap());
+        drop(Store::open_with(&path, 1, &[]).unwrap());
         let err = Store::open_with(&path, 3, &[add_marker]).unwrap_err();
         assert!(matches!(err, StoreError::Migration { from: 2, .. }));
     }
