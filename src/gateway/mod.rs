@@ -5,7 +5,7 @@
 //! [`Refusal`]s. The permission rules of the next issue go in front of the fleet here
 //! ([`Gateway::check`]), so no interface can bypass them.
 
-mod accounts;
+pub mod accounts;
 mod authenticate;
 mod events;
 mod holders;
@@ -34,6 +34,10 @@ use crate::nuki::messages::KeyturnerStates;
 use crate::store::Store;
 
 pub use crate::access::Principal;
+pub use accounts::{
+    AccountBook, AccountChange, AccountError, AccountView, ApiTokenView, IssuedToken, LoggedIn,
+    LoginAttempt, NewAccount, NewSession, PolicyError, Proof, TotpEnrollment,
+};
 pub use authenticate::{
     AuthFailure, Credential, API_TOKEN_PREFIX, PERMISSION_SECRET_PREFIX, SESSION_PREFIX,
 };
@@ -83,6 +87,8 @@ pub struct Gateway {
     /// started just after the device was heard does not wait for the next one.
     recent_pairing_adverts: Mutex<HashMap<DeviceAddress, (tokio::time::Instant, PairingAdvert)>>,
     pairings_running: Mutex<HashSet<DeviceAddress>>,
+    /// Failed logins per client address, and the turn of login checks.
+    logins: accounts::LoginState,
 }
 
 impl Gateway {
@@ -106,6 +112,7 @@ impl Gateway {
             pairing_adverts,
             recent_pairing_adverts: Mutex::new(HashMap::new()),
             pairings_running: Mutex::new(HashSet::new()),
+            logins: accounts::LoginState::default(),
         });
         gateway.tasks.spawn(forward_fleet_events(
             gateway.fleet.subscribe(),

@@ -6,11 +6,13 @@
 //! Handlers authenticate the caller ([`Caller`]) and go through the gateway with the
 //! principal; they never touch devices or the store themselves.
 
+mod accounts;
 mod auth;
 use auth::SecuritySchemes;
 mod body;
 mod error;
 mod paging;
+mod session;
 mod status;
 
 use std::sync::Arc;
@@ -52,7 +54,10 @@ struct ApiDoc;
 
 /// The routes and their OpenAPI document, before state is attached.
 pub fn routes() -> OpenApiRouter<SharedState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(status::status))
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(status::status))
+        .merge(accounts::routes())
+        .merge(session::routes())
 }
 
 /// The generated OpenAPI document.
