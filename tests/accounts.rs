@@ -948,23 +948,21 @@ fn the_openapi_document_describes_the_account_routes() {
     assert!(!account.contains("password"), "{account}");
 }
 
-/// The lockout ends and sessions expire by the gateway's clock, not the machine's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lockouts_end_and_sessions_expire_by_the_gateway_clock() {
+/// 2031-01-01T00:00:00Z, far from the machine's clock.
+const GATEWAY_TIME: i64 = 1_924_992_000;
+
+/// The management API in-process over a gateway going by `clock`, with the owner created;
+/// served as the daemon serves it (with the client's address).
+async fn api_with_clock(
+    clock: Arc<nuki_edge::clock::ManualClock>,
+) -> (Arc<nuki_edge::gateway::Gateway>, ApiClient) {
     use nuki_edge::ble::sim::{RadioModel, SimTransport};
-    use nuki_edge::clock::ManualClock;
     use nuki_edge::devices::fleet::{Fleet, FleetConfig};
-    use nuki_edge::gateway::accounts::{
-        LOCKOUT_SECONDS, MAX_ACCOUNT_FAILURES, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS,
-    };
     use nuki_edge::gateway::Principal;
 
-    /// 2031-01-01T00:00:00Z, far from the machine's clock.
-    const GATEWAY_TIME: i64 = 1_924_992_000;
-    let clock = ManualClock::at(GATEWAY_TIME);
     let (transport, _control) = SimTransport::new(Vec::new(), RadioModel::default());
     let fleet = Fleet::start(Arc::new(transport), FleetConfig::default(), Vec::new());
-    let gateway = common::core::gateway_with_clock(fleet, Duration::from_secs(4), clock.clone());
+    let gateway = common::core::gateway_with_clock(fleet, Duration::from_secs(4), clock);
     gateway
         .create_owner(
             &Principal::Local,
@@ -977,6 +975,42 @@ async fn lockouts_end_and_sessions_expire_by_the_gateway_clock() {
     let address =
         common::core::serve_like_the_daemon(nuki_edge::http::api::router(gateway.clone())).await;
     let client = ApiClient::new(&format!("http://{address}"), Auth::Nobody);
+    (gateway, client)
+}
+
+/// A client guessing at many accounts is locked as a whole, by the gateway's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_guessing_many_accounts_is_locked() {
+    use nuki_edge::gateway::accounts::{LOCKOUT_SECONDS, MAX_CLIENT_FAILURES};
+
+    let clock = nuki_edge::clock::ManualClock::at(GATEWAY_TIME);
+    let (_gateway, client) = api_with_clock(clock.clone()).await;
+    for n in 1..MAX_CLIENT_FAILURES {
+        let (answer, _) = client
+            .login(&format!("guess{n}@building.example"), "any password", None)
+            .await;
+        assert_error(&answer, 401, "login_failed");
+    }
+    let (locking, _) = client
+        .login("guess@building.example", "any password", None)
+        .await;
+    assert_error(&locking, 429, "locked_out");
+    let (owner, _) = client.login(OWNER_EMAIL, OWNER_PASSWORD, None).await;
+    assert_error(&owner, 429, "locked_out");
+    clock.advance(LOCKOUT_SECONDS);
+    let (owner, _) = client.login(OWNER_EMAIL, OWNER_PASSWORD, None).await;
+    assert_eq!(owner.status, 200, "{owner:?}");
+}
+
+/// The lockout ends and sessions expire by the gateway's clock, not the machine's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockouts_end_and_sessions_expire_by_the_gateway_clock() {
+    use nuki_edge::gateway::accounts::{
+        LOCKOUT_SECONDS, MAX_ACCOUNT_FAILURES, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS,
+    };
+
+    let clock = nuki_edge::clock::ManualClock::at(GATEWAY_TIME);
+    let (gateway, client) = api_with_clock(clock.clone()).await;
 
     for _ in 0..MAX_ACCOUNT_FAILURES {
         client.login(OWNER_EMAIL, "wrong password!", None).await;
