@@ -38,11 +38,13 @@ pub use authenticate::{
     AuthFailure, Credential, API_TOKEN_PREFIX, PERMISSION_SECRET_PREFIX, SESSION_PREFIX,
 };
 pub use events::{GatewayEvent, PairingProgress};
-pub use manage::DeviceSettingsChange;
+pub use manage::{DeviceSettingsChange, InvalidSetting};
 pub use pairing::{
     credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
 };
-pub use provisioning::{DeviceProvisioning, ProvisioningState};
+pub use provisioning::{
+    DeviceAuthorization, DeviceProvisioning, LinkRefusal, ProvisioningState, ProvisioningTuning,
+};
 pub use rules::{load_rules, LoadRulesError};
 pub use secrets::PermissionSecret;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
@@ -56,6 +58,7 @@ pub struct GatewaySettings {
     /// How long a user's action may take, queueing included.
     pub action_deadline: Duration,
     pub pairing: PairingSettings,
+    pub provisioning: ProvisioningTuning,
 }
 
 impl GatewaySettings {
@@ -64,6 +67,7 @@ impl GatewaySettings {
         Self {
             action_deadline,
             pairing: PairingSettings::default(),
+            provisioning: ProvisioningTuning::default(),
         }
     }
 }
@@ -83,6 +87,7 @@ pub struct Gateway {
     /// started just after the device was heard does not wait for the next one.
     recent_pairing_adverts: Mutex<HashMap<DeviceAddress, (tokio::time::Instant, PairingAdvert)>>,
     pairings_running: Mutex<HashSet<DeviceAddress>>,
+    provisioning: Arc<provisioning::Provisioner>,
 }
 
 impl Gateway {
@@ -95,6 +100,7 @@ impl Gateway {
     ) -> Arc<Self> {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (pairing_adverts, _) = broadcast::channel(64);
+        let provisioning = Arc::new(provisioning::Provisioner::new(settings.provisioning));
         let gateway = Arc::new(Self {
             fleet,
             store,
@@ -106,12 +112,14 @@ impl Gateway {
             pairing_adverts,
             recent_pairing_adverts: Mutex::new(HashMap::new()),
             pairings_running: Mutex::new(HashSet::new()),
+            provisioning,
         });
         gateway.tasks.spawn(forward_fleet_events(
             gateway.fleet.subscribe(),
             gateway.events.clone(),
             gateway.shutdown.clone(),
         ));
+        gateway.start_provisioning();
         gateway
     }
 
@@ -276,6 +284,7 @@ impl Gateway {
         let address = heard.address.as_ref()?;
         if self.fleet.contains(address) {
             self.fleet.on_advertisement(heard);
+            self.provisioning_heard(address);
             return None;
         }
         let pairing = read_advertisement(heard).pairing?;
