@@ -43,7 +43,8 @@ pub use pairing::{
     credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
 };
 pub use provisioning::{
-    DeviceAuthorization, DeviceProvisioning, LinkRefusal, ProvisioningState, ProvisioningTuning,
+    DeviceAuthorizationEntry, DeviceProvisioning, LinkRefusal, ProvisioningState,
+    ProvisioningTuning,
 };
 pub use rules::{load_rules, LoadRulesError};
 pub use secrets::PermissionSecret;

@@ -17,7 +17,7 @@
 //!   ([`Gateway::link_device_authorization`]) and from then on carries its limits, and goes
 //!   when the permission goes. Unlinked, the permission shows as failed with that reason.
 //! - Devices read weekdays and times of day in their own zone; before an entry with such
-//!   limits is written, the device is put in the address's zone (see [`window`]).
+//!   limits is written, the device is put in the address's zone (see `window.rs`).
 
 mod desired;
 mod record;
@@ -60,7 +60,7 @@ pub struct DeviceProvisioning {
 
 /// An authorization entry as a device lists it, for choosing one to link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeviceAuthorization {
+pub struct DeviceAuthorizationEntry {
     pub auth_id: u32,
     /// 0 app, 1 bridge, 2 fob, 3 keypad.
     pub id_type: u8,
@@ -123,7 +123,7 @@ impl Gateway {
         &self,
         principal: &Principal,
         device: DeviceId,
-    ) -> GatewayResult<Vec<DeviceAuthorization>> {
+    ) -> GatewayResult<Vec<DeviceAuthorizationEntry>> {
         require(principal, Capability::ManageUsers)?;
         let view = self.device_by_id(device).ok_or(Refusal::UnknownDevice)?;
         let own = self.fleet.credentials(&view.address).map(|c| c.auth_id);
@@ -136,7 +136,7 @@ impl Gateway {
         let links = self.authorization_links(device).await;
         Ok(entries
             .into_iter()
-            .map(|entry| DeviceAuthorization {
+            .map(|entry| DeviceAuthorizationEntry {
                 auth_id: entry.auth_id,
                 id_type: entry.id_type.to_u8(),
                 name: entry.name,

@@ -251,3 +251,89 @@ pub(super) async fn run(
         gateway.provisioning_pass().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provisioner(heard_gap: Duration) -> Provisioner {
+        Provisioner::new(ProvisioningTuning {
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(60),
+            heard_gap,
+            ..ProvisioningTuning::default()
+        })
+    }
+
+    fn next_try(provisioner: &Provisioner, device: DeviceId) -> Option<Instant> {
+        provisioner
+            .lock()
+            .devices
+            .get(&device)
+            .and_then(|s| s.next_try)
+    }
+
+    #[tokio::test]
+    async fn a_device_runs_once_at_a_time_and_again_after_a_change_meanwhile() {
+        let provisioner = provisioner(Duration::ZERO);
+        let device = DeviceId(1);
+        assert!(provisioner.try_start(device));
+        assert!(!provisioner.try_start(device), "already running");
+        provisioner.finished(device, true);
+        assert_eq!(
+            next_try(&provisioner, device),
+            None,
+            "the change that came meanwhile is tried at once"
+        );
+        assert!(provisioner.try_start(device));
+        provisioner.finished(device, true);
+        assert!(!provisioner.try_start(device), "backing off");
+    }
+
+    #[tokio::test]
+    async fn retries_back_off_with_jitter_up_to_the_maximum() {
+        let provisioner = provisioner(Duration::ZERO);
+        for failed_runs in 1..=8u32 {
+            let ceiling =
+                (Duration::from_secs(10) * 2u32.pow(failed_runs - 1)).min(Duration::from_secs(60));
+            for _ in 0..20 {
+                let wait = provisioner.backoff(failed_runs);
+                assert!(wait <= ceiling && wait >= ceiling / 2, "{wait:?}");
+            }
+        }
+        let device = DeviceId(2);
+        assert!(provisioner.try_start(device));
+        provisioner.finished(device, true);
+        assert!(next_try(&provisioner, device).is_some());
+        provisioner
+            .lock()
+            .devices
+            .entry(device)
+            .or_default()
+            .next_try = None;
+        assert!(provisioner.try_start(device));
+        provisioner.finished(device, false);
+        assert_eq!(next_try(&provisioner, device), None, "success resets");
+    }
+
+    #[tokio::test]
+    async fn hearing_a_waiting_device_makes_it_due_but_not_too_often() {
+        let address = DeviceAddress("sim:lock".into());
+        let device = DeviceId(3);
+        let eager = provisioner(Duration::ZERO);
+        eager.set_waiting(HashMap::from([(address.clone(), device)]));
+        assert!(eager.try_start(device));
+        eager.finished(device, true);
+        assert!(next_try(&eager, device).is_some());
+        eager.heard(&address);
+        assert_eq!(next_try(&eager, device), None);
+
+        let patient = provisioner(Duration::from_secs(3_600));
+        patient.set_waiting(HashMap::from([(address.clone(), device)]));
+        assert!(patient.try_start(device));
+        patient.finished(device, true);
+        patient.heard(&address);
+        assert!(next_try(&patient, device).is_some(), "tried too recently");
+        patient.heard(&DeviceAddress("sim:other".into()));
+    }
+}

@@ -13,6 +13,7 @@ use crate::nuki::messages::{
     AccessCode, AuthorizationEntry, KeypadCode, KeypadCodeUpdate, NewKeypadCode,
     UserAuthorizationUpdate,
 };
+use crate::store::Table;
 
 use super::super::Gateway;
 use super::desired::{Desired, DevicePlan, Item};
@@ -97,6 +98,7 @@ pub(super) async fn reconcile(gateway: &Gateway, plan: DevicePlan, address: Devi
         },
         own_authorization,
         pending_left: false,
+        overtaken: false,
     };
     let zone = items
         .iter()
@@ -131,6 +133,9 @@ pub(super) async fn reconcile(gateway: &Gateway, plan: DevicePlan, address: Devi
         run.authorizations(authorizations, zone_setback.as_ref())
             .await;
     }
+    if run.overtaken {
+        gateway.provisioning.wake();
+    }
     run.pending_left
 }
 
@@ -140,6 +145,8 @@ struct Run<'a> {
     job: JobSpec,
     own_authorization: Option<u32>,
     pending_left: bool,
+    /// A record changed under this run; another run follows.
+    overtaken: bool,
 }
 
 impl Run<'_> {
@@ -424,18 +431,37 @@ impl Run<'_> {
                 code,
             )),
         };
+        // Written only over what the plan saw: a link made or a record written by an earlier
+        // run meanwhile is newer than this run's view, and the next run starts from it.
+        let expected = item.record.clone();
         let stored = super::in_store(self.gateway.store.clone(), move |store| {
-            store.write(|tx| match &record {
-                Some(record) => tx.put(crate::store::Table::Provisioning, &key, record),
-                None => tx.remove(crate::store::Table::Provisioning, &key).map(drop),
+            store.write(|tx| {
+                let current: Option<Record> = tx.get(Table::Provisioning, &key)?;
+                if current != expected {
+                    return Ok(false);
+                }
+                match &record {
+                    Some(record) => tx.put(Table::Provisioning, &key, record)?,
+                    None => {
+                        tx.remove(Table::Provisioning, &key)?;
+                    }
+                }
+                Ok(true)
             })
         })
         .await;
-        if let Err(error) = stored {
-            // The device changed but the gateway forgot: the next run lists the device and
-            // finds its entry again.
-            self.pending_left = true;
-            tracing::warn!(device = %self.device, %error, "provisioning outcome not stored");
+        match stored {
+            Ok(true) => {}
+            Ok(false) => {
+                self.overtaken = true;
+                tracing::debug!(device = %self.device, "provisioning record changed during the run; run again");
+            }
+            Err(error) => {
+                // The device changed but the gateway forgot: the next run lists the device
+                // and finds its entry again.
+                self.pending_left = true;
+                tracing::warn!(device = %self.device, %error, "provisioning outcome not stored");
+            }
         }
     }
 
