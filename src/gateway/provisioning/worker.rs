@@ -395,42 +395,21 @@ impl Run<'_> {
                 tracing::warn!(device = %self.device, %permission, %reason, "provisioning refused")
             }
         }
-        let record = match step {
-            Step::Removed => None,
-            Step::Applied { device_entry } => Some(self.next_record(
-                item,
-                &permission,
-                entry,
-                now,
-                RecordState::Applied,
-                Some(device_entry),
-                code,
-            )),
+        let (state, device_entry) = match step {
+            Step::Removed => (None, None),
+            Step::Applied { device_entry } => (Some(RecordState::Applied), Some(device_entry)),
             Step::Pending { device_entry } => {
                 self.pending_left = true;
-                Some(self.next_record(
-                    item,
-                    &permission,
-                    entry,
-                    now,
-                    RecordState::Pending,
-                    device_entry,
-                    code,
-                ))
+                (Some(RecordState::Pending), device_entry)
             }
             Step::Failed {
                 reason,
                 device_entry,
-            } => Some(self.next_record(
-                item,
-                &permission,
-                entry,
-                now,
-                RecordState::Failed { reason },
-                device_entry,
-                code,
-            )),
+            } => (Some(RecordState::Failed { reason }), device_entry),
         };
+        let record = state.map(|state| {
+            self.next_record(item, &permission, entry, now, state, device_entry, code)
+        });
         // Written only over what the plan saw: a link made or a record written by an earlier
         // run meanwhile is newer than this run's view, and the next run starts from it.
         let expected = item.record.clone();
