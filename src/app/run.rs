@@ -207,6 +207,7 @@ fn gateway_settings(config: &Config) -> GatewaySettings {
             wait_for_button: config.ble.pairing_timeout(),
             deadline: config.ble.connect_timeout() + config.ble.command_timeout() * 4,
         },
+        provisioning: Default::default(),
     }
 }
 

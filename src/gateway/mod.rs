@@ -42,11 +42,14 @@ pub use authenticate::{
     AuthFailure, Credential, API_TOKEN_PREFIX, PERMISSION_SECRET_PREFIX, SESSION_PREFIX,
 };
 pub use events::{GatewayEvent, PairingProgress};
-pub use manage::DeviceSettingsChange;
+pub use manage::{DeviceSettingsChange, InvalidSetting};
 pub use pairing::{
     credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
 };
-pub use provisioning::{DeviceProvisioning, ProvisioningState};
+pub use provisioning::{
+    DeviceAuthorizationEntry, DeviceProvisioning, LinkRefusal, ProvisioningState,
+    ProvisioningTuning,
+};
 pub use rules::{load_rules, LoadRulesError};
 pub use secrets::PermissionSecret;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
@@ -60,6 +63,7 @@ pub struct GatewaySettings {
     /// How long a user's action may take, queueing included.
     pub action_deadline: Duration,
     pub pairing: PairingSettings,
+    pub provisioning: ProvisioningTuning,
 }
 
 impl GatewaySettings {
@@ -68,6 +72,7 @@ impl GatewaySettings {
         Self {
             action_deadline,
             pairing: PairingSettings::default(),
+            provisioning: ProvisioningTuning::default(),
         }
     }
 }
@@ -89,6 +94,7 @@ pub struct Gateway {
     pairings_running: Mutex<HashSet<DeviceAddress>>,
     /// Failed logins per client address, and the turn of login checks.
     logins: accounts::LoginState,
+    provisioning: Arc<provisioning::Provisioner>,
 }
 
 impl Gateway {
@@ -101,6 +107,7 @@ impl Gateway {
     ) -> Arc<Self> {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (pairing_adverts, _) = broadcast::channel(64);
+        let provisioning = Arc::new(provisioning::Provisioner::new(settings.provisioning));
         let gateway = Arc::new(Self {
             fleet,
             store,
@@ -113,12 +120,14 @@ impl Gateway {
             recent_pairing_adverts: Mutex::new(HashMap::new()),
             pairings_running: Mutex::new(HashSet::new()),
             logins: accounts::LoginState::default(),
+            provisioning,
         });
         gateway.tasks.spawn(forward_fleet_events(
             gateway.fleet.subscribe(),
             gateway.events.clone(),
             gateway.shutdown.clone(),
         ));
+        gateway.start_provisioning();
         gateway
     }
 
@@ -283,6 +292,7 @@ impl Gateway {
         let address = heard.address.as_ref()?;
         if self.fleet.contains(address) {
             self.fleet.on_advertisement(heard);
+            self.provisioning_heard(address);
             return None;
         }
         let pairing = read_advertisement(heard).pairing?;
