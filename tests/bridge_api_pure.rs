@@ -574,7 +574,8 @@ fn action_and_info_bodies() {
                 "name": "Nuki_Opener_1A2B3C4D",
                 "rssi": -72,
                 "paired": true
-            }]
+            }],
+            "clockTrusted": true
         })
     );
 }

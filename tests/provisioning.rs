@@ -34,10 +34,11 @@ use nuki_edge::nuki::exchange::ExchangeError;
 use nuki_edge::nuki::messages::{Config, SecurityPin};
 use nuki_edge::store::{int_key, Pairing, Store, Table};
 
-/// Monday 2026-01-05 07:30 UTC: 08:30 in Berlin (winter, UTC+1).
-const MONDAY_0830_BERLIN: i64 = 1_767_598_200;
-/// Monday 2026-07-06 06:30 UTC: 08:30 in Berlin (summer, UTC+2).
-const MONDAY_0830_BERLIN_SUMMER: i64 = 1_783_319_400;
+/// Monday 2027-01-04 07:30 UTC: 08:30 in Berlin (winter, UTC+1); after the build date, so
+/// the gateway trusts it.
+const MONDAY_0830_BERLIN: i64 = 1_799_047_800;
+/// Monday 2027-07-05 06:30 UTC: 08:30 in Berlin (summer, UTC+2).
+const MONDAY_0830_BERLIN_SUMMER: i64 = 1_814_769_000;
 const HOUR: i64 = 3_600;
 const DAY: i64 = 24 * HOUR;
 const ZONE: &str = "Europe/Berlin";

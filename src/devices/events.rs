@@ -1,6 +1,7 @@
 //! What happens to the fleet's devices, for the gateway's bus.
 
 use crate::ble::DeviceAddress;
+use crate::nuki::codec::DateTime;
 use crate::nuki::messages::KeyturnerStates;
 
 /// What happens to the fleet's devices, for the event bus.
@@ -25,5 +26,11 @@ pub enum FleetEvent {
     },
     Removed {
         address: DeviceAddress,
+    },
+    /// A device reported its state, unchanged or not: its clock (UTC), which the gateway
+    /// goes by while the system clock is implausible.
+    ClockReported {
+        address: DeviceAddress,
+        current_time: DateTime,
     },
 }

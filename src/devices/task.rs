@@ -433,6 +433,10 @@ impl DeviceTask {
             previous.current_time = state.current_time;
             previous == state
         });
+        let _ = self.context.events.send(FleetEvent::ClockReported {
+            address: self.address().clone(),
+            current_time: state.current_time,
+        });
         if !unchanged {
             let _ = self.context.events.send(FleetEvent::StateChanged {
                 address: self.address().clone(),

@@ -81,8 +81,9 @@ impl std::fmt::Display for PairingProgress {
 }
 
 impl GatewayEvent {
-    pub(super) fn from_fleet(event: FleetEvent) -> Self {
-        match event {
+    /// The bus event for a fleet event; `None` for the fleet's own bookkeeping.
+    pub(super) fn from_fleet(event: FleetEvent) -> Option<Self> {
+        Some(match event {
             FleetEvent::StateChanged { address, state } => GatewayEvent::StateChanged {
                 device: address,
                 state,
@@ -96,6 +97,7 @@ impl GatewayEvent {
             }
             FleetEvent::Added { address } => GatewayEvent::DeviceAdded { device: address },
             FleetEvent::Removed { address } => GatewayEvent::DeviceRemoved { device: address },
-        }
+            FleetEvent::ClockReported { .. } => return None,
+        })
     }
 }

@@ -14,6 +14,7 @@ mod pairing;
 mod provisioning;
 mod rules;
 mod secrets;
+mod time_keeper;
 mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +25,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::access::ClockTrust;
 use crate::ble::{Advertisement, DeviceAddress};
 use crate::clock::SharedClock;
 use crate::devices::fleet::Fleet;
@@ -52,6 +54,7 @@ pub use provisioning::{
 };
 pub use rules::{load_rules, LoadRulesError};
 pub use secrets::PermissionSecret;
+pub use time_keeper::SETTING_LAST_KNOWN_TIME;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
 
 /// Events kept for slow subscribers (callbacks, logs) before they start missing some.
@@ -95,6 +98,7 @@ pub struct Gateway {
     /// Failed logins per client address, and the turn of login checks.
     logins: accounts::LoginState,
     provisioning: Arc<provisioning::Provisioner>,
+    time: time_keeper::TimeKeeper,
 }
 
 impl Gateway {
@@ -108,6 +112,7 @@ impl Gateway {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (pairing_adverts, _) = broadcast::channel(64);
         let provisioning = Arc::new(provisioning::Provisioner::new(settings.provisioning));
+        let time = time_keeper::TimeKeeper::load(&store);
         let gateway = Arc::new(Self {
             fleet,
             store,
@@ -121,8 +126,10 @@ impl Gateway {
             pairings_running: Mutex::new(HashSet::new()),
             logins: accounts::LoginState::default(),
             provisioning,
+            time,
         });
         gateway.tasks.spawn(forward_fleet_events(
+            Arc::downgrade(&gateway),
             gateway.fleet.subscribe(),
             gateway.events.clone(),
             gateway.shutdown.clone(),
@@ -145,8 +152,20 @@ impl Gateway {
         &self.clock
     }
 
+    /// The time the gateway goes by: the clock's, unless it is implausible (see
+    /// [`Self::time`]).
     pub fn now_unix(&self) -> i64 {
-        self.clock.now_unix()
+        self.time().0
+    }
+
+    /// The time the gateway goes by and whether it can be trusted: never before the last
+    /// known good time, the devices' time while the system clock is implausible.
+    pub fn time(&self) -> (i64, ClockTrust) {
+        self.time.now(&self.clock, &self.store)
+    }
+
+    pub fn clock_trust(&self) -> ClockTrust {
+        self.time().1
     }
 
     /// Whether `principal` may touch `device` at all. Every principal may, until the
@@ -331,6 +350,7 @@ impl Gateway {
 }
 
 async fn forward_fleet_events(
+    gateway: std::sync::Weak<Gateway>,
     mut fleet_events: broadcast::Receiver<crate::devices::fleet::FleetEvent>,
     bus: broadcast::Sender<GatewayEvent>,
     shutdown: CancellationToken,
@@ -341,8 +361,16 @@ async fn forward_fleet_events(
             event = fleet_events.recv() => event,
         };
         match event {
+            Ok(crate::devices::fleet::FleetEvent::ClockReported { current_time, .. }) => {
+                let Some(gateway) = gateway.upgrade() else {
+                    break;
+                };
+                gateway.time.observe(&gateway.clock, &current_time);
+            }
             Ok(event) => {
-                let _ = bus.send(GatewayEvent::from_fleet(event));
+                if let Some(event) = GatewayEvent::from_fleet(event) {
+                    let _ = bus.send(event);
+                }
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "gateway bus fell behind the fleet");

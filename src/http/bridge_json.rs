@@ -409,6 +409,10 @@ pub struct InfoBody {
     /// No Nuki cloud connection.
     pub server_connected: bool,
     pub scan_results: Vec<ScanResult>,
+    /// Not in the official Bridge's answer: whether the gateway believes its clock. While it
+    /// does not (a Pi without a clock battery after a power cut), time-limited permissions
+    /// are refused.
+    pub clock_trusted: bool,
 }
 
 impl InfoBody {
@@ -431,6 +435,7 @@ impl InfoBody {
             current_time: bridge_time(now_unix),
             server_connected: false,
             scan_results,
+            clock_trusted: true,
         }
     }
 }

@@ -307,12 +307,10 @@ fn ok(value: impl serde::Serialize) -> Response {
 
 async fn info(State(api): Api, _: Authorized) -> Response {
     let uptime = api.started.elapsed().as_secs();
-    ok(InfoBody::new(
-        api.identity,
-        uptime,
-        api.gateway.now_unix(),
-        Vec::new(),
-    ))
+    let (now, trust) = api.gateway.time();
+    let mut body = InfoBody::new(api.identity, uptime, now, Vec::new());
+    body.clock_trusted = trust.is_trusted();
+    ok(body)
 }
 
 async fn list(State(api): Api, Authorized(_, principal): Authorized) -> Response {
