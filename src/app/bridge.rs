@@ -77,6 +77,7 @@ pub async fn start(
         "Home Assistant discovers this gateway when the machine announces that DHCP host name"
     );
     let api = BridgeApi::new(gateway, token, identity, callbacks, window);
+    api.set_rights(config.bridge.rights);
     // Anything but a saved "true" keeps /auth off: it hands out the token.
     let auth_enabled = store
         .get_setting(AUTH_ENABLED_SETTING)?

@@ -275,6 +275,8 @@ pub struct BridgeSettings {
     pub callback_retry_ms: u64,
     /// One callback POST may take this long.
     pub callback_timeout_ms: u64,
+    /// What clients holding the Bridge token may do, as an integration principal.
+    pub rights: crate::access::Rights,
 }
 
 impl Default for BridgeSettings {
@@ -287,6 +289,7 @@ impl Default for BridgeSettings {
             callback_attempts: 4,
             callback_retry_ms: 500,
             callback_timeout_ms: 3_000,
+            rights: crate::access::Rights::of(&[crate::access::Capability::OperateDoors]),
         }
     }
 }

@@ -56,6 +56,8 @@ pub struct BridgeApi {
     /// Bumped on every state change or new device; a rendered `/list` of an older generation
     /// is stale.
     generation: std::sync::atomic::AtomicU64,
+    /// Who a valid Bridge token stands for: an integration with `bridge.rights`.
+    principal: std::sync::RwLock<Principal>,
 }
 
 /// Keeps `/configAuth`'s choice across restarts, as the official Bridge does.
@@ -109,6 +111,7 @@ impl BridgeApi {
             save_auth_enabled: std::sync::OnceLock::new(),
             list_cache: Mutex::new(None),
             generation: std::sync::atomic::AtomicU64::new(0),
+            principal: std::sync::RwLock::new(Principal::bridge_api()),
             gateway,
         });
         tokio::spawn(follow_events(api.clone(), api.gateway.subscribe()));
@@ -145,6 +148,21 @@ impl BridgeApi {
             .with_state(self.clone())
     }
 
+    /// What the Bridge API's clients may do (`bridge.rights`; operating doors by default).
+    pub fn set_rights(&self, rights: crate::access::Rights) {
+        *self.principal.write().unwrap_or_else(|p| p.into_inner()) = Principal::Integration {
+            name: Principal::BRIDGE_API.to_owned(),
+            rights,
+        };
+    }
+
+    fn principal(&self) -> Principal {
+        self.principal
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Replaces the limits on failed authentications (tests use a short window).
     pub fn set_auth_guard_policy(&self, policy: AuthGuardPolicy) {
         self.auth_guard
@@ -170,7 +188,7 @@ impl BridgeApi {
         }
         let mut verifier = self.verifier.lock().unwrap_or_else(|p| p.into_inner());
         let error = match verifier.verify(params, self.gateway.now_unix()) {
-            Ok(_) => return Ok(Principal::bridge_api()),
+            Ok(_) => return Ok(self.principal()),
             Err(error) => error,
         };
         drop(verifier);
@@ -577,7 +595,7 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
         ) {
             api.generation.fetch_add(1, Ordering::SeqCst);
         }
-        let principal = Principal::bridge_api();
+        let principal = api.principal();
         let devices = api.gateway.devices(&principal);
         let hex_id = |address: &DeviceAddress| {
             devices
