@@ -6,6 +6,7 @@
 
 pub mod bridge_client;
 pub mod bridge_states;
+pub mod building;
 pub mod callback_receiver;
 pub mod cli;
 pub mod config;
