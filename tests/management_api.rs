@@ -1392,3 +1392,81 @@ async fn a_setup_through_http() {
     assert_eq!(shown.status, 200, "{:?}", shown.body);
     assert_eq!(shown.body["name"], "New lock");
 }
+
+#[tokio::test]
+async fn moving_devices_keeps_residents_within_their_unit_and_keypad_codes_unique() {
+    use nuki_edge::gateway::UnitChange;
+    let building = api_building().await;
+    let gateway = &building.gateway;
+    let flat = flat(&building);
+    let locks = |locks: Vec<nuki_edge::access::DeviceId>| UnitChange {
+        locks: Some(locks),
+        ..UnitChange::default()
+    };
+    gateway
+        .create_permission(
+            &Principal::Local,
+            PermissionDraft {
+                scope: Scope::Device {
+                    device: building.flat_a,
+                },
+                ..gateway_access(&flat, Limits::default())
+            },
+        )
+        .expect("resident's permission on their lock");
+    let before = building.stored();
+    let take_lock = gateway.change_unit(&Principal::Local, &flat.unit, locks(vec![]));
+    assert!(
+        matches!(&take_lock, Err(BuildingError::Conflict(m)) if m.contains("resident")),
+        "{take_lock:?}"
+    );
+    assert_eq!(building.stored(), before);
+
+    // The resident's code on the whole unit, the caretaker's same code on Flat B's lock: fine
+    // apart, but Flat B's lock may not join the unit while both codes would be on it.
+    gateway
+        .create_permission(
+            &Principal::Local,
+            PermissionDraft {
+                kind: PermissionKind::KeypadCode,
+                code: Some(583_947),
+                ..gateway_access(&flat, Limits::default())
+            },
+        )
+        .expect("resident's code");
+    let caretaker = gateway
+        .create_person(
+            &Principal::Local,
+            PersonDraft {
+                name: "Caretaker".into(),
+                unit: None,
+            },
+        )
+        .expect("caretaker");
+    gateway
+        .create_permission(
+            &Principal::Local,
+            PermissionDraft {
+                person: caretaker.id,
+                name: "Code".into(),
+                scope: Scope::Device {
+                    device: building.flat_b,
+                },
+                kind: PermissionKind::KeypadCode,
+                limits: Limits::default(),
+                code: Some(583_947),
+            },
+        )
+        .expect("the same code on another device");
+    let before = building.stored();
+    let joined = gateway.change_unit(
+        &Principal::Local,
+        &flat.unit,
+        locks(vec![building.flat_a, building.flat_b]),
+    );
+    assert!(
+        matches!(&joined, Err(BuildingError::Conflict(m)) if m.contains("keypad code")),
+        "{joined:?}"
+    );
+    assert_eq!(building.stored(), before);
+}

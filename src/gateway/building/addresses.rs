@@ -9,6 +9,7 @@ use crate::store::{StoreError, Table};
 
 use super::ids::{address_key, new_address_id};
 use super::paging::filtered;
+use super::permissions::{check_codes_unique, check_residents_within};
 use super::{validate, BuildingError, Keyed, Records};
 use crate::gateway::Gateway;
 
@@ -180,6 +181,8 @@ impl Gateway {
                 address.boxes = boxes;
             }
             tx.put(Table::Addresses, &key, &address)?;
+            check_residents_within(tx)?;
+            check_codes_unique(tx)?;
             Ok(AddressView { address, units })
         })?;
         self.provisioning_changed();

@@ -90,6 +90,13 @@ impl Records for WriteTx {
 pub type Keyed<T> = Vec<(String, T)>;
 
 impl Gateway {
+    /// Rebuilds the rules from the store; for writers of the building's tables other than
+    /// these methods (a cloud sync), which call it after their own commit.
+    pub fn reload_rules(&self) {
+        let _serialized = lock(self.rules.changes());
+        self.rules.reload(&self.store);
+    }
+
     /// Refuses unless `principal` has `capability`.
     fn require(&self, principal: &Principal, capability: Capability) -> Result<(), BuildingError> {
         self.authorize(principal, capability)

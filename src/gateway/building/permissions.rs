@@ -2,17 +2,19 @@
 //! gateway-access secret's hash, a keypad code — are kept apart in `PermissionSecrets`. A
 //! gateway-access secret is shown once, at creation; a keypad code too.
 
+use std::collections::HashSet;
+
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
 
 use crate::access::{
-    Capability, DailyWindow, DeviceId, Limits, Permission, PermissionId, PermissionKind, Person,
-    PersonId, Principal, Scope, Weekdays,
+    Address, Capability, DailyWindow, DeviceId, Limits, Permission, PermissionId, PermissionKind,
+    Person, PersonId, Principal, Scope, Unit, Weekdays,
 };
 use crate::store::{StoreError, Table, WriteTx};
 
 use super::addresses::read_address;
-use super::ids::new_permission_id;
+use super::ids::{address_key, new_permission_id};
 use super::paging::filtered;
 use super::people::read_person;
 use super::units::read_unit;
@@ -360,22 +362,12 @@ impl Gateway {
         scope: &Scope,
         wanted: Option<u32>,
     ) -> Result<u32, BuildingError> {
-        let rules = self.rules();
-        let devices = devices_in(tx, &rules, scope)?;
-        let mut taken = std::collections::HashSet::new();
-        for other in tx.list::<Permission>(Table::Permissions)? {
-            if other.kind != PermissionKind::KeypadCode || &other.id == own {
-                continue;
-            }
-            let others = devices_in(tx, &rules, &other.scope)?;
-            if !others.iter().any(|device| devices.contains(device)) {
-                continue;
-            }
-            let secret: Option<PermissionSecret> = tx.get(Table::PermissionSecrets, &other.id.0)?;
-            if let Some(code) = secret.and_then(|s| s.keypad_code) {
-                taken.insert(code);
-            }
-        }
+        let devices = devices_in(tx, scope)?;
+        let taken: HashSet<u32> = keypad_codes(tx)?
+            .into_iter()
+            .filter(|(id, _, others)| id != own && others.iter().any(|d| devices.contains(d)))
+            .map(|(_, code, _)| code)
+            .collect();
         match wanted {
             Some(code) if taken.contains(&code) => Err(BuildingError::Conflict(
                 "this code is already in use on a device of the permission's scope".into(),
@@ -394,23 +386,87 @@ impl Gateway {
     }
 }
 
-/// The devices of `scope` as stored in this transaction (the rules snapshot may not have a
-/// unit created a moment ago by this same change; it has everything committed before).
-fn devices_in(
-    tx: &WriteTx,
-    rules: &crate::access::AccessRules,
-    scope: &Scope,
-) -> Result<Vec<DeviceId>, BuildingError> {
-    match scope {
-        Scope::Unit { unit } => {
-            let unit = read_unit(tx, unit)?;
-            let address = read_address(tx, unit.address)?;
-            let mut devices = unit.locks;
-            devices.extend(address.boxes);
-            Ok(devices)
+/// The devices of `scope` as this transaction has the building (a change may just have
+/// moved a lock or a Box). A scope naming something gone covers nothing.
+pub(super) fn devices_in(tx: &impl Records, scope: &Scope) -> Result<Vec<DeviceId>, BuildingError> {
+    let boxes_of = |address| -> Result<Vec<DeviceId>, BuildingError> {
+        Ok(tx
+            .get::<Address>(Table::Addresses, &address_key(address))?
+            .map(|address| address.boxes)
+            .unwrap_or_default())
+    };
+    let mut devices = match scope {
+        Scope::Device { device } => vec![*device],
+        Scope::AddressBoxes { address } => boxes_of(*address)?,
+        Scope::Unit { unit } => match tx.get::<Unit>(Table::Units, &unit.0)? {
+            Some(unit) => {
+                let mut devices = unit.locks;
+                devices.extend(boxes_of(unit.address)?);
+                devices
+            }
+            None => Vec::new(),
+        },
+    };
+    devices.sort();
+    devices.dedup();
+    Ok(devices)
+}
+
+/// Every stored keypad code with its permission and the devices it is on.
+fn keypad_codes(
+    tx: &impl Records,
+) -> Result<Vec<(PermissionId, u32, Vec<DeviceId>)>, BuildingError> {
+    let mut codes = Vec::new();
+    for permission in tx.list::<Permission>(Table::Permissions)? {
+        if permission.kind != PermissionKind::KeypadCode {
+            continue;
         }
-        _ => Ok(rules.devices_of(scope)),
+        let secret: Option<PermissionSecret> =
+            tx.get(Table::PermissionSecrets, &permission.id.0)?;
+        if let Some(code) = secret.and_then(|s| s.keypad_code) {
+            let devices = devices_in(tx, &permission.scope)?;
+            codes.push((permission.id, code, devices));
+        }
     }
+    Ok(codes)
+}
+
+/// After a change of the building (a lock or Box moved), no device may hold one keypad code
+/// twice.
+pub(super) fn check_codes_unique(tx: &impl Records) -> Result<(), BuildingError> {
+    let mut seen: HashSet<(DeviceId, u32)> = HashSet::new();
+    for (_, code, devices) in keypad_codes(tx)? {
+        for device in devices {
+            if !seen.insert((device, code)) {
+                return Err(BuildingError::Conflict(format!(
+                    "two keypad codes of this building would be the same on device {device}; \
+                     change one of them first"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A resident's permission naming a device on its own must stay within their unit (after a
+/// lock left the unit, or a Box its address).
+pub(super) fn check_residents_within(tx: &impl Records) -> Result<(), BuildingError> {
+    let people: Vec<Person> = tx.list(Table::People)?;
+    for permission in tx.list::<Permission>(Table::Permissions)? {
+        let Some(person) = people.iter().find(|p| p.id == permission.person) else {
+            continue;
+        };
+        if person.unit.is_some() && matches!(permission.scope, Scope::Device { .. }) {
+            check_resident_scope(tx, person, &permission.scope).map_err(|_| {
+                BuildingError::Conflict(format!(
+                    "permission {} of a resident applies to a device that would leave their unit; \
+                     revoke it first",
+                    permission.id
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The scope names something that exists (422 otherwise: the body refers to it).

@@ -10,7 +10,7 @@ use crate::store::Table;
 use super::addresses::{places, read_address, Place};
 use super::ids::new_unit_id;
 use super::paging::filtered;
-use super::permissions::remove_permission;
+use super::permissions::{check_codes_unique, check_residents_within, remove_permission};
 use super::{validate, BuildingError, Keyed, Records};
 use crate::gateway::Gateway;
 
@@ -101,10 +101,11 @@ impl Gateway {
             }
             if let Some(locks) = locks {
                 check_locks_free(tx, &locks, id)?;
-                check_residents_keep_their_locks(tx, &unit, &locks)?;
                 unit.locks = locks;
             }
             tx.put(Table::Units, &id.0, &unit)?;
+            check_residents_within(tx)?;
+            check_codes_unique(tx)?;
             Ok(unit)
         })?;
         self.provisioning_changed();
@@ -167,35 +168,4 @@ fn check_locks_free(
         }
     }
     Ok(())
-}
-
-/// A lock may leave a unit only when no resident's permission names it on its own.
-fn check_residents_keep_their_locks(
-    tx: &impl Records,
-    unit: &Unit,
-    locks: &[DeviceId],
-) -> Result<(), BuildingError> {
-    let residents: Vec<Person> = tx
-        .list::<Person>(Table::People)?
-        .into_iter()
-        .filter(|person| person.unit.as_ref() == Some(&unit.id))
-        .collect();
-    let stranded = tx
-        .list::<Permission>(Table::Permissions)?
-        .into_iter()
-        .find(|p| match p.scope {
-            Scope::Device { device } => {
-                residents.iter().any(|person| person.id == p.person)
-                    && unit.locks.contains(&device)
-                    && !locks.contains(&device)
-            }
-            _ => false,
-        });
-    match stranded {
-        Some(permission) => Err(BuildingError::Conflict(format!(
-            "permission {} of a resident applies to a lock being removed from the unit; revoke it first",
-            permission.id
-        ))),
-        None => Ok(()),
-    }
 }
