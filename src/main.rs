@@ -12,7 +12,10 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use serde::Serialize;
 
-use nuki_edge::app::cli::{Cli, Command, DeviceCommandArgs, FamilyArg, OutputArg, StoreAction};
+use nuki_edge::app::accounts_cli::{self, AccountsCliError};
+use nuki_edge::app::cli::{
+    AccountAction, Cli, Command, DeviceCommandArgs, FamilyArg, OutputArg, StoreAction,
+};
 use nuki_edge::app::ops::{self, DeviceCommand, OpsError, PairProgress};
 use nuki_edge::app::{decode, logging, run};
 use nuki_edge::config::Config;
@@ -59,6 +62,16 @@ fn describe(error: &anyhow::Error) -> String {
 
 impl From<OpsError> for Failure {
     fn from(error: OpsError) -> Self {
+        if error.is_bad_input() {
+            Failure::BadInput(error.into())
+        } else {
+            Failure::Runtime(error.into())
+        }
+    }
+}
+
+impl From<AccountsCliError> for Failure {
+    fn from(error: AccountsCliError) -> Self {
         if error.is_bad_input() {
             Failure::BadInput(error.into())
         } else {
@@ -180,6 +193,7 @@ fn execute(command: Command) -> Result<(), Failure> {
                 print_line(&ops::store_recover(&config)?.to_string())
             }
         },
+        Command::Account { action } => account_command(action),
         Command::State(args) => device_command(args, DeviceCommand::State),
         Command::Lock(args) => device_command(args, DeviceCommand::Lock),
         Command::Unlock(args) => device_command(args, DeviceCommand::Unlock),
@@ -228,6 +242,40 @@ fn pair(
         print_json(&summary)
     } else {
         print_line(&summary.to_string())
+    }
+}
+
+fn account_command(action: AccountAction) -> Result<(), Failure> {
+    match action {
+        AccountAction::CreateOwner {
+            config,
+            email,
+            password_file,
+            name,
+        } => {
+            let config = load_one_shot_config(&config.config)?;
+            accounts_cli::check_email(&email)?;
+            let password = accounts_cli::read_password(password_file.as_deref())?;
+            let line = block_on(async {
+                accounts_cli::create_owner(&config, &email, &name, password)
+                    .await
+                    .map_err(Failure::from)
+            })?;
+            print_line(&line)
+        }
+        AccountAction::Token {
+            config,
+            email,
+            name,
+        } => {
+            let config = load_one_shot_config(&config.config)?;
+            let token = block_on(async {
+                accounts_cli::issue_token(&config, &email, &name)
+                    .await
+                    .map_err(Failure::from)
+            })?;
+            print_line(&token)
+        }
     }
 }
 

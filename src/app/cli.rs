@@ -71,6 +71,12 @@ pub enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
+    /// Accounts of the building's management: the first owner, API tokens for scripts. Both
+    /// work with the daemon stopped or running.
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
     /// Read a paired device's state.
     State(DeviceCommandArgs),
     /// Lock a paired device.
@@ -104,6 +110,36 @@ pub enum StoreAction {
     /// Copy the store aside (`<store>.damaged-<time>`), then repair it if it can be. Stop the
     /// daemon first.
     Recover(ConfigArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountAction {
+    /// Create the one owner account (refused when there is one).
+    CreateOwner {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The owner's e-mail address, used to log in.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// A file holding the password (a trailing newline is not part of it). Without it,
+        /// the password is asked for at the terminal.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The owner's display name.
+        #[arg(long, value_name = "NAME", default_value = "Owner")]
+        name: String,
+    },
+    /// Issue an API token for an account and print it on stdout; it is shown only this once.
+    Token {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account's e-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// What the token is for (e.g. "backup script").
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -220,6 +256,47 @@ mod tests {
         let past = (crate::app::ops::AUTH_WINDOW_SECONDS.end() + 1).to_string();
         assert!(parse(&past).is_err());
         assert!(parse("0").is_err());
+    }
+
+    #[test]
+    fn account_commands_take_their_flags() {
+        let cli = Cli::try_parse_from([
+            "nuki-edge",
+            "account",
+            "create-owner",
+            "--config",
+            "c.toml",
+            "--email",
+            "ann@example.org",
+            "--password-file",
+            "pw.txt",
+        ])
+        .unwrap();
+        let Command::Account {
+            action:
+                AccountAction::CreateOwner {
+                    email,
+                    password_file,
+                    name,
+                    ..
+                },
+        } = cli.command
+        else {
+            panic!("not account create-owner");
+        };
+        assert_eq!(email, "ann@example.org");
+        assert_eq!(password_file, Some(PathBuf::from("pw.txt")));
+        assert_eq!(name, "Owner");
+        let token = |args: &[&str]| {
+            let mut all = vec!["nuki-edge", "account", "token", "-c", "c.toml"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        assert!(token(&["--email", "a@b.org", "--name", "script"]).is_ok());
+        assert!(
+            token(&["--email", "a@b.org"]).is_err(),
+            "a token has a name"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The local control channel: a Unix socket (mode 0600) through which one-shot CLI commands
-//! (`nuki-edge state|lock|unlock|unlatch`) reach the running daemon, which holds the store and
-//! the radio. One JSON request line in, one JSON answer line out.
+//! (`nuki-edge state|lock|unlock|unlatch`, `nuki-edge account …`) reach the running daemon,
+//! which holds the store and the radio. One JSON request line in, one JSON answer line out.
 //!
 //! Whoever can open the socket is on the machine with the daemon's (or root's) rights, so the
 //! request runs as [`Principal::Local`].
@@ -148,6 +148,9 @@ async fn answer(stream: UnixStream, gateway: &Gateway) -> std::io::Result<()> {
     )
     .await;
     let answer = match read {
+        Ok(Ok(_)) if super::accounts_cli::is_account_request(&line) => {
+            super::accounts_cli::answer(gateway, &line).await
+        }
         Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(line.trim()) {
             Ok(request) => run(gateway, request).await,
             Err(error) => ControlAnswer::BadRequest(format!("malformed control request: {error}")),
@@ -202,7 +205,7 @@ fn find_device<'a>(devices: &'a [DeviceView], text: &str) -> Option<&'a DeviceVi
 /// Sends one request to a running daemon. `Ok(None)` when no daemon listens on `path`.
 pub async fn request(
     path: &Path,
-    request: &ControlRequest,
+    request: &impl Serialize,
     answer_within: Duration,
 ) -> Result<Option<ControlAnswer>, ControlError> {
     let io = |source| ControlError::Io {

@@ -1,5 +1,6 @@
 //! CLI commands and daemon wiring.
 
+pub mod accounts_cli;
 pub mod backend;
 pub mod bridge;
 pub mod cli;

@@ -210,6 +210,7 @@ fn gateway_settings(config: &Config) -> GatewaySettings {
         // Checked by the config's validation; UTC is only the type's fallback.
         time_zone: jiff::tz::TimeZone::get(&config.gateway.time_zone)
             .unwrap_or(jiff::tz::TimeZone::UTC),
+        provisioning: Default::default(),
     }
 }
 

@@ -42,6 +42,8 @@ struct DeviceHandle {
     refresh_queued: Arc<AtomicBool>,
     stats: Arc<QueueStats>,
     info: DeviceInfo,
+    /// What the task was started with, so a changed security PIN can restart it.
+    credentials: DeviceCredentials,
 }
 
 /// What the fleet knows about a device without asking it.
@@ -116,7 +118,7 @@ impl Fleet {
             shutdown: self.shutdown.clone(),
         };
         let task = DeviceTask::new(
-            credentials,
+            credentials.clone(),
             context,
             receiver,
             refresh_queued.clone(),
@@ -131,6 +133,7 @@ impl Fleet {
                 refresh_queued,
                 stats,
                 info,
+                credentials,
             },
         );
         let _ = self.events.send(FleetEvent::Added { address });
@@ -187,6 +190,13 @@ impl Fleet {
 
     pub fn addresses(&self) -> Vec<DeviceAddress> {
         read(&self.devices).keys().cloned().collect()
+    }
+
+    /// What the device's task talks to it with (e.g. to restart it with a new security PIN).
+    pub fn credentials(&self, address: &DeviceAddress) -> Option<DeviceCredentials> {
+        read(&self.devices)
+            .get(address)
+            .map(|d| d.credentials.clone())
     }
 
     pub fn name(&self, address: &DeviceAddress) -> Option<String> {

@@ -1,5 +1,6 @@
 //! The fleet: links to paired devices.
 
+pub mod admin_ops;
 pub mod client;
 pub mod credentials;
 pub mod events;

@@ -5,7 +5,7 @@
 //! [`Refusal`]s. The permission rules of the next issue go in front of the fleet here
 //! ([`Gateway::check`]), so no interface can bypass them.
 
-mod accounts;
+pub mod accounts;
 mod authenticate;
 mod building;
 mod events;
@@ -36,6 +36,10 @@ use crate::nuki::messages::KeyturnerStates;
 use crate::store::Store;
 
 pub use crate::access::Principal;
+pub use accounts::{
+    AccountBook, AccountChange, AccountError, AccountView, ApiTokenView, IssuedToken, LoggedIn,
+    LoginAttempt, NewAccount, NewSession, PolicyError, Proof, TotpEnrollment,
+};
 pub use authenticate::{
     AuthFailure, Credential, API_TOKEN_PREFIX, PERMISSION_SECRET_PREFIX, SESSION_PREFIX,
 };
@@ -46,11 +50,14 @@ pub use building::{
     MAX_SETUPS_KEPT,
 };
 pub use events::{GatewayEvent, PairingProgress};
-pub use manage::DeviceSettingsChange;
+pub use manage::{DeviceSettingsChange, InvalidSetting};
 pub use pairing::{
     credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
 };
-pub use provisioning::{DeviceProvisioning, ProvisioningState};
+pub use provisioning::{
+    DeviceAuthorizationEntry, DeviceProvisioning, LinkRefusal, ProvisioningState,
+    ProvisioningTuning,
+};
 pub use rules::{load_rules, LoadRulesError};
 pub use secrets::PermissionSecret;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
@@ -66,6 +73,7 @@ pub struct GatewaySettings {
     pub pairing: PairingSettings,
     /// The zone of time windows on devices that belong to no address (`gateway.time_zone`).
     pub time_zone: jiff::tz::TimeZone,
+    pub provisioning: ProvisioningTuning,
 }
 
 impl GatewaySettings {
@@ -75,6 +83,7 @@ impl GatewaySettings {
             action_deadline,
             pairing: PairingSettings::default(),
             time_zone: jiff::tz::TimeZone::UTC,
+            provisioning: ProvisioningTuning::default(),
         }
     }
 }
@@ -98,6 +107,9 @@ pub struct Gateway {
     rules: building::RulesCache,
     /// Set-ups (pairings started through the management API) and how far they got.
     setups: building::SetupBook,
+    /// Failed logins per client address, and the turn of login checks.
+    logins: accounts::LoginState,
+    provisioning: Arc<provisioning::Provisioner>,
 }
 
 impl Gateway {
@@ -111,6 +123,7 @@ impl Gateway {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (pairing_adverts, _) = broadcast::channel(64);
         let rules = building::RulesCache::load(&store, settings.time_zone.clone());
+        let provisioning = Arc::new(provisioning::Provisioner::new(settings.provisioning));
         let gateway = Arc::new(Self {
             fleet,
             store,
@@ -124,12 +137,15 @@ impl Gateway {
             pairings_running: Mutex::new(HashSet::new()),
             rules,
             setups: building::SetupBook::default(),
+            logins: accounts::LoginState::default(),
+            provisioning,
         });
         gateway.tasks.spawn(forward_fleet_events(
             gateway.fleet.subscribe(),
             gateway.events.clone(),
             gateway.shutdown.clone(),
         ));
+        gateway.start_provisioning();
         gateway
     }
 
@@ -348,6 +364,7 @@ impl Gateway {
         let address = heard.address.as_ref()?;
         if self.fleet.contains(address) {
             self.fleet.on_advertisement(heard);
+            self.provisioning_heard(address);
             return None;
         }
         let pairing = read_advertisement(heard).pairing?;

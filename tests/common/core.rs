@@ -184,3 +184,27 @@ pub fn bridge_api(
         AuthWindow { path: auth_window },
     )
 }
+
+/// Hands every advertisement of the simulated radio to `gateway`, as the daemon's watcher
+/// does, until the gateway stops.
+pub async fn follow_advertisements(
+    transport: &nuki_edge::ble::sim::SimTransport,
+    gateway: Arc<Gateway>,
+) {
+    use nuki_edge::ble::BleTransport;
+    let mut adverts = transport.advertisements().await.expect("advertisements");
+    let stopping = gateway.stopping();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                advert = adverts.recv() => match advert {
+                    Some(advert) => {
+                        gateway.on_advertisement(&advert);
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
+}

@@ -4,6 +4,7 @@
 //! only some of it, hence the blanket `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod bridge_client;
 pub mod bridge_states;
 pub mod building;

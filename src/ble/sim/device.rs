@@ -7,6 +7,7 @@
 mod actions;
 mod admin;
 mod battery;
+mod controls;
 mod keyturner;
 mod report;
 mod states;
@@ -64,6 +65,7 @@ pub enum Fault {
     Jam,
 }
 
+pub use self::actions::KeypadOutcome;
 pub use self::report::{AuthorizationSnapshot, SimSnapshot};
 
 /// Why a control action was refused.

@@ -42,7 +42,9 @@ mod settings;
 mod spec;
 mod transport;
 
-pub use device::{AuthorizationSnapshot, ControlError, Fault, Outbound, SimDevice, SimSnapshot};
+pub use device::{
+    AuthorizationSnapshot, ControlError, Fault, KeypadOutcome, Outbound, SimDevice, SimSnapshot,
+};
 pub use entropy::ForcedSecrets;
 pub use memory::{DeviceMemory, StoredAuthorization};
 pub use radio::RadioModel;

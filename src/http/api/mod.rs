@@ -6,6 +6,7 @@
 //! Handlers authenticate the caller ([`Caller`]) and go through the gateway with the
 //! principal; they never touch devices or the store themselves.
 
+mod accounts;
 mod addresses;
 mod auth;
 use auth::SecuritySchemes;
@@ -16,6 +17,7 @@ mod error;
 mod paging;
 mod people;
 mod permissions;
+mod session;
 mod setup;
 mod status;
 mod units;
@@ -59,7 +61,8 @@ pub type SharedState = Arc<ApiState>;
 struct ApiDoc;
 
 /// The routes and their OpenAPI document, before state is attached. Every route is added
-/// here through `routes!`, which registers it in the router and the document at once.
+/// through `routes!` (here or in a part's own `routes()`), which registers it in the router and
+/// the document at once.
 pub fn routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(openapi_document))
@@ -100,6 +103,8 @@ pub fn routes() -> OpenApiRouter<SharedState> {
         ))
         .routes(routes!(setup::start_setup))
         .routes(routes!(setup::get_setup))
+        .merge(accounts::routes())
+        .merge(session::routes())
 }
 
 /// This document (OpenAPI 3.1), generated from the routes.

@@ -21,6 +21,20 @@ use crate::ble::sim::mechanism::{
 const TRIGGER_SYSTEM: u8 = 0x00;
 const TRIGGER_MANUAL: u8 = 0x01;
 const FOB_ACTIONS: std::ops::RangeInclusive<u8> = 0x81..=0x83;
+/// The authorization id a code typed on the simulated keypad acts under: none exists, so
+/// no answer is sealed for it.
+const KEYPAD_AUTH_ID: u32 = 0;
+
+/// What the keypad did with a typed code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeypadOutcome {
+    /// The code is valid now; the lock opens (or already was open).
+    Accepted,
+    /// Unknown, disabled or outside its time window.
+    Refused,
+    /// The code was fine but the lock could not move (e.g. busy).
+    NotNow(ErrorCode),
+}
 
 impl SimDevice {
     fn requester(&self, origin: Origin, suffix: Option<&str>) -> Requester {
@@ -97,14 +111,25 @@ impl SimDevice {
         kind: KeypadActionKind,
         now: Duration,
     ) -> Vec<Outbound> {
-        let Some(action) = self.keypad_target(kind) else {
-            return self.sealed_error(
-                origin.auth_id,
-                ErrorCode::KErrorBadParameter,
-                origin.command,
-            );
-        };
-        let mut requester = self.requester(origin, None);
+        let requester = self.requester(origin, None);
+        self.keypad_motion(requester, source, code, kind, now)
+            .unwrap_or_else(|code| self.sealed_error(origin.auth_id, code, origin.command))
+    }
+
+    /// What the keypad does with a code or the arrow key: the code must be enabled and
+    /// inside its time window in the device's local time, then the lock moves. Shared by
+    /// Keypad Action over the protocol and by someone typing on the simulated keypad.
+    fn keypad_motion(
+        &mut self,
+        mut requester: Requester,
+        source: KeypadSource,
+        code: u32,
+        kind: KeypadActionKind,
+        now: Duration,
+    ) -> Result<Vec<Outbound>, ErrorCode> {
+        let action = self
+            .keypad_target(kind)
+            .ok_or(ErrorCode::KErrorBadParameter)?;
         if source == KeypadSource::Code {
             let now_unix = self.clock.unix(now);
             let time = self.clock.date_time(now);
@@ -124,16 +149,12 @@ impl SimDevice {
                         code_id: 0,
                     };
                     let author = LogAuthor {
-                        auth_id: origin.auth_id,
+                        auth_id: requester.auth_id,
                         name: requester.log_name,
                     };
                     self.logbook
                         .record(time, &author, LogEntryType::KeypadAction, data);
-                    return self.sealed_error(
-                        origin.auth_id,
-                        ErrorCode::KErrorCodeInvalid,
-                        origin.command,
-                    );
+                    return Err(ErrorCode::KErrorCodeInvalid);
                 }
             }
         } else {
@@ -147,7 +168,42 @@ impl SimDevice {
             jam: false,
         };
         self.start_motion(request, now)
-            .unwrap_or_else(|code| self.sealed_error(origin.auth_id, code, origin.command))
+    }
+
+    /// Someone types `code` on the device's keypad: it unlocks when the device accepts the
+    /// code (enabled, inside its window), exactly as for a Keypad Action.
+    pub fn enter_keypad_code(
+        &mut self,
+        code: u32,
+        now: Duration,
+    ) -> Result<(KeypadOutcome, Vec<Outbound>), ControlError> {
+        if !self.spec.keypad {
+            return Err(ControlError::NoKeypad);
+        }
+        let mut out = self.run_timers(now);
+        // The keypad has no link of its own here: nothing is answered to anyone.
+        let requester = Requester {
+            auth_id: KEYPAD_AUTH_ID,
+            connection: u64::MAX,
+            command: CommandId::KeypadAction.to_u16(),
+            log_name: "Keypad".into(),
+            keypad: None,
+        };
+        let outcome = match self.keypad_motion(
+            requester,
+            KeypadSource::Code,
+            code,
+            KeypadActionKind::Unlock,
+            now,
+        ) {
+            Ok(started) => {
+                out.extend(started);
+                KeypadOutcome::Accepted
+            }
+            Err(ErrorCode::KErrorCodeInvalid) => KeypadOutcome::Refused,
+            Err(other) => KeypadOutcome::NotNow(other),
+        };
+        Ok((outcome, self.finish(out)))
     }
 
     fn keypad_target(&self, kind: KeypadActionKind) -> Option<u8> {

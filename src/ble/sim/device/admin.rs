@@ -252,7 +252,7 @@ impl SimDevice {
         }
     }
 
-    fn authorization_entry(&self, auth_id: u32) -> Option<AuthorizationEntry> {
+    pub(super) fn authorization_entry(&self, auth_id: u32) -> Option<AuthorizationEntry> {
         let a = self.authorizations.get(auth_id)?;
         Some(AuthorizationEntry {
             auth_id: a.id,

@@ -5,9 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{SimError, World};
-use crate::ble::sim::device::{ControlError, Fault, Outbound, SimDevice, SimSnapshot};
+use crate::ble::sim::device::{
+    ControlError, Fault, KeypadOutcome, Outbound, SimDevice, SimSnapshot,
+};
 use crate::ble::sim::memory::DeviceMemory;
 use crate::ble::DeviceAddress;
+use crate::nuki::enums::IdType;
+use crate::nuki::messages::{AuthorizationEntry, Config, KeypadCode};
 
 /// Test and demo controls: buttons, faults, range, door, knob, snapshots. Never a path into
 /// a link: the gateway must learn everything over the protocol.
@@ -102,6 +106,57 @@ impl SimControl {
     /// Opener: someone rings the doorbell.
     pub fn ring_doorbell(&self, address: &DeviceAddress) -> Result<(), SimError> {
         self.with_device(address, |device, now| Ok(((), device.ring_doorbell(now)?)))
+    }
+
+    /// Somebody types `code` on the device's keypad (the device needs one); the device
+    /// checks it as it checks every keypad code, its time window included.
+    pub fn enter_keypad_code(
+        &self,
+        address: &DeviceAddress,
+        code: u32,
+    ) -> Result<KeypadOutcome, SimError> {
+        self.with_device(address, |device, now| device.enter_keypad_code(code, now))
+    }
+
+    /// The keypad codes the device holds.
+    pub fn keypad_codes(&self, address: &DeviceAddress) -> Result<Vec<KeypadCode>, SimError> {
+        self.with_device(address, |device, _| Ok((device.keypad_codes(), Vec::new())))
+    }
+
+    /// The authorization entries the device holds, with their time windows.
+    pub fn authorization_entries(
+        &self,
+        address: &DeviceAddress,
+    ) -> Result<Vec<AuthorizationEntry>, SimError> {
+        self.with_device(address, |device, _| {
+            Ok((device.authorization_entries(), Vec::new()))
+        })
+    }
+
+    /// The Config the device would report now.
+    pub fn config(&self, address: &DeviceAddress) -> Result<Config, SimError> {
+        self.with_device(address, |device, now| Ok((device.config(now), Vec::new())))
+    }
+
+    /// Sets the device's clock to `unix` (UTC seconds); it runs on from there.
+    pub fn set_wall_clock(&self, address: &DeviceAddress, unix: i64) -> Result<(), SimError> {
+        self.with_device(address, |device, now| {
+            device.set_wall_clock(unix, now)?;
+            Ok(((), Vec::new()))
+        })
+    }
+
+    /// Somebody pairs an app or fob with the device in the Nuki app (the gateway never sees
+    /// its key); answers the new authorization id.
+    pub fn add_authorization(
+        &self,
+        address: &DeviceAddress,
+        name: &str,
+        id_type: IdType,
+    ) -> Result<u32, SimError> {
+        self.with_device(address, |device, now| {
+            Ok((device.add_authorization(name, id_type, now)?, Vec::new()))
+        })
     }
 
     pub fn snapshot(&self, address: &DeviceAddress) -> Result<SimSnapshot, SimError> {
