@@ -8,6 +8,9 @@
 //! The objects follow the Nuki Web API (addresses, residential units, authorizations), so a
 //! later cloud sync maps them one to one: weekday bitmask 64 = Monday … 1 = Sunday, daily
 //! windows in minutes after midnight, dates as instants.
+//!
+//! Input is checked by [`validate`] before it is stored; [`TrustedTime`] decides which time
+//! the gateway goes by and whether time-limited permissions may be honoured.
 
 mod clock_trust;
 mod decision;
@@ -17,8 +20,12 @@ mod model;
 mod principal;
 mod rights;
 mod rules;
+pub mod validate;
 
-pub use clock_trust::{ClockTrust, TrustedTime, UntrustedReason};
+pub use clock_trust::{
+    ClockTrust, TrustedTime, UntrustedReason, BUILD_FLOOR_UNIX, DEVICE_REPORT_VALID_S,
+    PERSIST_EVERY_S, STEP_BACK_TOLERANCE_S,
+};
 pub use decision::{Action, Decision, DenialReason};
 pub use ids::{AccountId, AddressId, DeviceId, PermissionId, PersonId, UnitId};
 pub use limits::{DailyWindow, Limits, Weekdays};
