@@ -228,7 +228,8 @@ async fn the_document_lists_exactly_the_routes_the_server_has() {
 }
 
 /// Routes outside `routes!` would be in the router but not in the document: the management
-/// API's sources add none but the catch-all for unknown paths.
+/// API's sources add none but the catch-all for unknown paths, and merge only parts that are
+/// themselves `OpenApiRouter`s (a `routes()` function of their own).
 #[test]
 fn every_route_is_registered_with_its_description() {
     let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/api");
@@ -249,22 +250,27 @@ fn every_route_is_registered_with_its_description() {
         let text = std::fs::read_to_string(&source).expect("source");
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
-            let adds_route = [
-                ".route(",
-                ".nest(",
-                ".merge(",
-                ".route_service(",
-                ".nest_service(",
-            ]
-            .iter()
-            .any(|call| line.contains(call));
+            let at = format!("{}:{}", source.display(), number + 1);
+            let adds_route = [".route(", ".nest(", ".route_service(", ".nest_service("]
+                .iter()
+                .any(|call| line.contains(call));
             let catch_all = line.contains(r#".route("/api/v1/{*rest}""#);
             assert!(
                 !adds_route || catch_all,
-                "{}:{}: a route added outside `routes!` is missing from the document: {line}",
-                source.display(),
-                number + 1
+                "{at}: a route added outside `routes!` is missing from the document: {line}"
             );
+            if line.contains(".merge(") {
+                assert!(
+                    line.contains("::routes())"),
+                    "{at}: only parts built with `routes!` may be merged: {line}"
+                );
+            }
+            if line.contains("fn routes()") {
+                assert!(
+                    line.contains("-> OpenApiRouter<"),
+                    "{at}: a part's routes must be an OpenApiRouter: {line}"
+                );
+            }
         }
         handlers += text.matches("#[utoipa::path(").count();
     }

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nuki_edge::access::DeviceId;
+use nuki_edge::access::{DeviceId, Rights};
 use nuki_edge::ble::sim::{RadioModel, SimControl, SimDeviceSpec, SimKind, SimTransport};
-use nuki_edge::ble::{BleTransport, DeviceAddress};
+use nuki_edge::ble::DeviceAddress;
 use nuki_edge::clock::ManualClock;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
 use nuki_edge::gateway::{Gateway, GatewaySettings};
@@ -72,17 +72,7 @@ pub async fn api_building() -> ApiBuilding {
         clock.clone(),
         GatewaySettings::with_action_deadline(DEADLINE),
     );
-    // The daemon's advertisement watcher, in short: pairing-mode adverts reach the gateway.
-    let mut adverts = transport
-        .advertisements()
-        .await
-        .expect("advertisement feed");
-    let heard = gateway.clone();
-    tokio::spawn(async move {
-        while let Some(advert) = adverts.recv().await {
-            heard.on_advertisement(&advert);
-        }
-    });
+    super::core::follow_advertisements(&transport, gateway.clone()).await;
     let address =
         super::core::serve_like_the_daemon(nuki_edge::http::api::router(gateway.clone())).await;
     let id = |spec: &SimDeviceSpec| DeviceId::from_parts(spec.kind.web_api_type(), spec.nuki_id);
@@ -202,42 +192,49 @@ async fn answer(response: reqwest::Response) -> Answer {
     Answer { status, body }
 }
 
-/// An account and an API token for it, written straight into the store in the records the
-/// accounts part keeps (`Table::Accounts` keyed by `int_key(id)`; `Table::ApiTokens` keyed by
-/// the token's SHA-256 in hex), as `nuki-edge account token` would. `rights` are capability
-/// names (`"admin"` for all).
-pub fn account_token(store: &Store, id: i64, owner: bool, rights: &[&str]) -> String {
-    use nuki_edge::store::{int_key, Table};
-    use sha2::Digest;
-    let token = format!("nea_{}", hex::encode(rand::random::<[u8; 32]>()));
-    let key = hex::encode(sha2::Sha256::digest(token.as_bytes()));
-    let account = json!({
-        "id": id,
-        "email": format!("account{id}@example.org"),
-        "name": format!("Account {id}"),
-        "owner": owner,
-        "rights": rights,
-        // No password logs in: only the token is used.
-        "password_hash": "!",
-        "created": MONDAY_NOON_UTC,
-    });
-    let record = json!({
-        "id": id,
-        "account": id,
-        "name": "tests",
-        "created": MONDAY_NOON_UTC,
-        "last_used": null,
-    });
-    store
-        .write(|tx| {
-            tx.put(Table::Accounts, &int_key(id), &account)?;
-            tx.put(Table::ApiTokens, &key, &record)
-        })
-        .expect("store writable");
-    token
+/// A password the accounts' policy takes.
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A sub-account with `rights` (the owner, with all, when `owner`), created as the
+/// installer would, and an API token for it.
+pub async fn account_token(gateway: &Gateway, owner: bool, rights: Rights) -> String {
+    use nuki_edge::gateway::accounts::NewAccount;
+    use nuki_edge::gateway::Principal;
+    let number = NEXT_ACCOUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let email = format!("account{number}@example.org");
+    if owner {
+        gateway
+            .create_owner(
+                &Principal::Local,
+                email.clone(),
+                "Owner".into(),
+                PASSWORD.into(),
+            )
+            .await
+            .expect("owner created");
+    } else {
+        gateway
+            .create_account(
+                &Principal::Local,
+                NewAccount {
+                    email: email.clone(),
+                    name: format!("Account {number}"),
+                    password: PASSWORD.into(),
+                    rights,
+                },
+            )
+            .await
+            .expect("account created");
+    }
+    gateway
+        .issue_api_token_for(&Principal::Local, &email, "tests")
+        .expect("token issued")
+        .token
 }
 
+static NEXT_ACCOUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The owner's API token.
-pub fn owner_token(store: &Store) -> String {
-    account_token(store, 1, true, &["admin"])
+pub async fn owner_token(gateway: &Gateway) -> String {
+    account_token(gateway, true, Rights::ADMIN).await
 }

@@ -121,7 +121,7 @@ impl Gateway {
         draft: AddressDraft,
     ) -> Result<AddressView, BuildingError> {
         self.require(principal, Capability::ManageBuilding)?;
-        validate::name("name", &draft.name, validate::MAX_NAME_CHARS)?;
+        validate::place_name(&draft.name)?;
         let time_zone = match draft.time_zone {
             Some(zone) => {
                 validate::time_zone(&zone)?;
@@ -154,7 +154,7 @@ impl Gateway {
     ) -> Result<AddressView, BuildingError> {
         self.require(principal, Capability::ManageBuilding)?;
         if let Some(name) = &change.name {
-            validate::name("name", name, validate::MAX_NAME_CHARS)?;
+            validate::place_name(name)?;
         }
         if let Some(zone) = &change.time_zone {
             validate::time_zone(zone)?;

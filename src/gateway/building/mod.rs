@@ -49,9 +49,13 @@ pub enum BuildingError {
     /// The request is fine, but the building's current state does not allow it.
     #[error("{0}")]
     Conflict(String),
-    /// Well-formed, but not valid (an unknown device, a bad time zone, a name too long…).
+    /// Well-formed, but not valid (an unknown device, a unit that is not there…).
     #[error("{0}")]
     Invalid(String),
+    /// A value the rules of `access::validate` refuse (a name too long, a bad keypad code,
+    /// limits out of range, an unknown time zone).
+    #[error(transparent)]
+    Rejected(#[from] crate::access::validate::ValidationError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

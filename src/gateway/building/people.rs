@@ -52,7 +52,7 @@ impl Gateway {
         draft: PersonDraft,
     ) -> Result<Person, BuildingError> {
         self.require(principal, Capability::ManageUsers)?;
-        validate::name("name", &draft.name, validate::MAX_NAME_CHARS)?;
+        validate::person_name(&draft.name)?;
         self.change(|tx| {
             if let Some(unit) = &draft.unit {
                 read_unit(tx, unit).map_err(|_| {
@@ -77,7 +77,7 @@ impl Gateway {
     ) -> Result<Person, BuildingError> {
         self.require(principal, Capability::ManageUsers)?;
         if let Some(name) = &change.name {
-            validate::name("name", name, validate::MAX_NAME_CHARS)?;
+            validate::person_name(name)?;
         }
         self.change(|tx| {
             let mut person = read_person(tx, id)?;

@@ -208,11 +208,7 @@ impl Gateway {
         draft: PermissionDraft,
     ) -> Result<IssuedPermission, BuildingError> {
         self.require(principal, Capability::ManageUsers)?;
-        validate::name(
-            "name",
-            &draft.name,
-            validate::max_permission_name(draft.kind),
-        )?;
+        validate::permission_name(&draft.name, draft.kind)?;
         let limits = validate::limits(draft.limits)?;
         self.check_code_fits(draft.kind, draft.code)?;
         self.check_scope_devices(&draft.scope)?;
@@ -270,11 +266,7 @@ impl Gateway {
         let permission = self.change(|tx| {
             let mut permission = read_permission(tx, id)?;
             if let Some(name) = change.name.clone() {
-                validate::name(
-                    "name",
-                    &name,
-                    validate::max_permission_name(permission.kind),
-                )?;
+                validate::permission_name(&name, permission.kind)?;
                 permission.name = name;
             }
             permission.limits = validate::limits(change.limits.apply(&permission.limits))?;

@@ -56,7 +56,7 @@ impl Gateway {
             return Err(BuildingError::NotFound(format!("device {device}")));
         }
         if let Some(Some(name)) = &change.display_name {
-            validate::name("displayName", name, validate::MAX_NAME_CHARS)?;
+            validate::place_name(name)?;
         }
         let key = device_key(device);
         Ok(self.store.write(|tx| {

@@ -64,7 +64,7 @@ impl Gateway {
         draft: UnitDraft,
     ) -> Result<Unit, BuildingError> {
         self.require(principal, Capability::ManageBuilding)?;
-        validate::name("name", &draft.name, validate::MAX_NAME_CHARS)?;
+        validate::place_name(&draft.name)?;
         let locks = self.paired_devices(draft.locks)?;
         let unit = self.change(|tx| {
             read_address(tx, address)?;
@@ -91,7 +91,7 @@ impl Gateway {
     ) -> Result<Unit, BuildingError> {
         self.require(principal, Capability::ManageBuilding)?;
         if let Some(name) = &change.name {
-            validate::name("name", name, validate::MAX_NAME_CHARS)?;
+            validate::place_name(name)?;
         }
         let locks = change.locks.map(|l| self.paired_devices(l)).transpose()?;
         let unit = self.change(|tx| {

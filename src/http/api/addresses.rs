@@ -47,7 +47,7 @@ impl From<AddressView> for AddressBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAddress {
-    /// 1–32 characters.
+    /// 1–64 characters.
     pub name: String,
     /// IANA time zone; default: the gateway's (`gateway.time_zone`).
     #[serde(default)]

@@ -21,6 +21,11 @@ impl From<BuildingError> for ApiError {
             BuildingError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             BuildingError::Conflict(message) => ApiError::conflict(message),
             BuildingError::Invalid(message) => ApiError::invalid(message),
+            BuildingError::Rejected(error) => ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                error.code(),
+                error.to_string(),
+            ),
             BuildingError::Store(error) => {
                 tracing::error!(%error, "store failed during a management request");
                 ApiError::internal("the store failed; nothing was changed")

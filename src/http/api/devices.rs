@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,9 +23,6 @@ use super::calls::{device_id, nullable, on_store, ApiQuery};
 use super::error::{ApiError, ErrorBody};
 use super::paging::{Page, PageQuery};
 use super::SharedState;
-
-/// Bytes of a name the device itself carries.
-const MAX_DEVICE_NAME_BYTES: usize = 32;
 
 /// The last state a device reported.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,7 +95,7 @@ fn device_body(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DevicePatch {
-    /// 1–32 characters, or null.
+    /// 1–64 characters, or null.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub display_name: Option<Option<String>>,
@@ -118,7 +116,7 @@ pub struct DeviceSettingsBody {
     /// Degrees, −180 to 180; with `latitude`.
     #[serde(default)]
     pub longitude: Option<f32>,
-    /// The new security PIN: 4 digits (6 on a Smart Lock Ultra).
+    /// The new security PIN: 1–9999 (up to 999999 on a Smart Lock Ultra).
     #[serde(default)]
     pub security_pin: Option<u32>,
 }
@@ -293,49 +291,31 @@ pub(super) async fn device_settings(
     Caller(principal): Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DeviceSettingsBody>,
-) -> Result<axum::http::StatusCode, ApiError> {
+) -> Result<StatusCode, ApiError> {
     let id = device_id(&id)?;
-    state
-        .gateway
+    let gateway = &state.gateway;
+    gateway
         .authorize(&principal, Capability::ManageDevices)
         .map_err(|reason| ApiError::denied(&reason))?;
-    let change = settings_change(body)?;
-    state.gateway.manage_device(&principal, id, change).await?;
-    Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-fn settings_change(body: DeviceSettingsBody) -> Result<DeviceSettingsChange, ApiError> {
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() || name.len() > MAX_DEVICE_NAME_BYTES {
-            return Err(ApiError::invalid(format!(
-                "name must be 1 to {MAX_DEVICE_NAME_BYTES} bytes"
-            )));
-        }
-    }
+    let device = gateway
+        .device_by_id(id)
+        .ok_or_else(|| ApiError::not_found(format!("device {id} not found")))?;
     let location = match (body.latitude, body.longitude) {
         (None, None) => None,
-        (Some(latitude), Some(longitude))
-            if (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude) =>
-        {
-            Some((latitude, longitude))
-        }
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "latitude must be -90 to 90 and longitude -180 to 180",
-            ))
-        }
+        (Some(latitude), Some(longitude)) => Some((latitude, longitude)),
         _ => return Err(ApiError::invalid("latitude and longitude go together")),
     };
-    if body.security_pin.is_some_and(|pin| pin > 999_999) {
-        return Err(ApiError::invalid(
-            "securityPin must be 4 digits (6 on a Smart Lock Ultra)",
-        ));
-    }
-    Ok(DeviceSettingsChange {
+    let change = DeviceSettingsChange {
         name: body.name,
         location,
         security_pin: body.security_pin,
-    })
+    };
+    // What the device would refuse is refused here, with the reason, before the radio.
+    change
+        .check(device.product)
+        .map_err(|invalid| ApiError::invalid(invalid.to_string()))?;
+    gateway.manage_device(&principal, id, change).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Operates a device (lock, unlock, unlatch …) on behalf of the caller, decided by the

@@ -262,7 +262,7 @@ fn every_day() -> u8 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewPermission {
     pub person_id: i64,
-    /// 1–32 characters (20 for keypad codes).
+    /// At most 32 bytes (20 for keypad codes), as the devices store it.
     pub name: String,
     #[serde(rename = "type")]
     pub kind: PermissionType,
@@ -279,7 +279,8 @@ pub struct NewPermission {
     /// Default 127 (every day).
     #[serde(default = "every_day")]
     pub allowed_week_days: u8,
-    /// 0–1439; with `allowedUntilTime` 0–1440. Equal ends (the default) mean the whole day.
+    /// Minutes after midnight, 0–1439, like `allowedUntilTime`. Equal ends (the default) mean
+    /// the whole day; an end before the start runs over midnight.
     #[serde(default)]
     pub allowed_from_time: u16,
     #[serde(default)]

@@ -43,7 +43,7 @@ impl From<Unit> for UnitBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUnit {
-    /// 1–32 characters.
+    /// 1–64 characters.
     pub name: String,
     /// Paired Smart Locks, none placed elsewhere.
     #[serde(default)]
