@@ -734,6 +734,27 @@ async fn keypad_codes_are_shown_once_then_masked() {
     assert_eq!(created.status, 201, "{:?}", created.body);
     let code = created.body["code"].as_str().expect("code").to_owned();
     assert_eq!(code.len(), 6);
+    // Where it stands on each device of its scope (provisioning writes it over the radio).
+    let provisioning = created.body["provisioning"]
+        .as_array()
+        .expect("provisioning");
+    let on: std::collections::BTreeSet<u64> = provisioning
+        .iter()
+        .map(|p| p["smartlockId"].as_u64().expect("device"))
+        .collect();
+    let scope: std::collections::BTreeSet<u64> = created.body["smartlockIds"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .map(|d| d.as_u64().expect("device"))
+        .collect();
+    assert_eq!(on, scope, "{provisioning:?}");
+    for entry in provisioning {
+        assert!(
+            ["pending", "applied", "failed"].contains(&entry["state"].as_str().unwrap_or("")),
+            "{entry}"
+        );
+    }
     let listed = building
         .call("GET", "/api/v1/permissions", Some(&owner), None)
         .await;
