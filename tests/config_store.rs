@@ -823,3 +823,12 @@ fn store_recover_leaves_an_unrepairable_store_and_keeps_a_backup() {
         .unwrap();
     assert_eq!(std::fs::read(backup.trim()).unwrap(), before);
 }
+
+#[test]
+fn the_gateways_time_zone_must_be_an_iana_name() {
+    assert_eq!(load_text("").unwrap().gateway.time_zone, "UTC");
+    let zurich = load_text("[gateway]\ntime_zone = \"Europe/Zurich\"\n").unwrap();
+    assert_eq!(zurich.gateway.time_zone, "Europe/Zurich");
+    let err = load_text("[gateway]\ntime_zone = \"Mars/Olympus\"\n").unwrap_err();
+    assert_one_line_naming(&err, "gateway.time_zone");
+}

@@ -71,7 +71,7 @@ async fn building(
             app_id: Some(78),
             ..PairingSettings::default()
         },
-        provisioning: Default::default(),
+        ..GatewaySettings::with_action_deadline(DEADLINE)
     };
     let gateway = Gateway::new(fleet.clone(), store, clock, settings);
     Building {

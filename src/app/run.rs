@@ -207,6 +207,9 @@ fn gateway_settings(config: &Config) -> GatewaySettings {
             wait_for_button: config.ble.pairing_timeout(),
             deadline: config.ble.connect_timeout() + config.ble.command_timeout() * 4,
         },
+        // Checked by the config's validation; UTC is only the type's fallback.
+        time_zone: jiff::tz::TimeZone::get(&config.gateway.time_zone)
+            .unwrap_or(jiff::tz::TimeZone::UTC),
         provisioning: Default::default(),
     }
 }

@@ -20,6 +20,9 @@ pub struct GatewayConfig {
     /// The local control socket through which one-shot commands (`nuki-edge lock …`) reach
     /// the running daemon; default: beside the store, `<store>.control.sock`.
     pub control_socket: Option<PathBuf>,
+    /// IANA time zone for the time windows of permissions on devices that belong to no
+    /// address (an address's own zone wins).
+    pub time_zone: String,
 }
 
 impl Default for GatewayConfig {
@@ -28,6 +31,7 @@ impl Default for GatewayConfig {
             name: "nuki-edge".to_owned(),
             shutdown_timeout_s: 10,
             control_socket: None,
+            time_zone: "UTC".to_owned(),
         }
     }
 }

@@ -41,6 +41,12 @@ impl Config {
             ));
         }
         check_name("pairing.name", &self.pairing.name, MAX_NAME_BYTES)?;
+        if jiff::tz::TimeZone::get(&self.gateway.time_zone).is_err() {
+            return Err(ConfigError::invalid(
+                "gateway.time_zone",
+                "must be an IANA time zone name such as \"Europe/Zurich\" or \"UTC\"",
+            ));
+        }
         validate_sim(&self.sim, self.ble.backend)
     }
 

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 mod authenticate;
+mod building;
 mod events;
 mod holders;
 mod manage;
@@ -25,7 +26,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::access::ClockTrust;
+use crate::access::{AccessRules, Action, Capability, ClockTrust, DeviceId};
 use crate::ble::{Advertisement, DeviceAddress};
 use crate::clock::SharedClock;
 use crate::devices::fleet::Fleet;
@@ -42,6 +43,12 @@ pub use accounts::{
 };
 pub use authenticate::{
     AuthFailure, Credential, API_TOKEN_PREFIX, PERMISSION_SECRET_PREFIX, SESSION_PREFIX,
+};
+pub use building::{
+    is_object_id, AddressChange, AddressDraft, AddressView, BuildingError, DeviceProfile,
+    DeviceProfileChange, IssuedPermission, LimitsChange, PermissionChange, PermissionDraft,
+    PermissionView, PersonChange, PersonDraft, SetupId, SetupPhase, UnitChange, UnitDraft,
+    MAX_SETUPS_KEPT,
 };
 pub use events::{GatewayEvent, PairingProgress};
 pub use manage::{DeviceSettingsChange, InvalidSetting};
@@ -66,6 +73,8 @@ pub struct GatewaySettings {
     /// How long a user's action may take, queueing included.
     pub action_deadline: Duration,
     pub pairing: PairingSettings,
+    /// The zone of time windows on devices that belong to no address (`gateway.time_zone`).
+    pub time_zone: jiff::tz::TimeZone,
     pub provisioning: ProvisioningTuning,
 }
 
@@ -75,6 +84,7 @@ impl GatewaySettings {
         Self {
             action_deadline,
             pairing: PairingSettings::default(),
+            time_zone: jiff::tz::TimeZone::UTC,
             provisioning: ProvisioningTuning::default(),
         }
     }
@@ -95,6 +105,10 @@ pub struct Gateway {
     /// started just after the device was heard does not wait for the next one.
     recent_pairing_adverts: Mutex<HashMap<DeviceAddress, (tokio::time::Instant, PairingAdvert)>>,
     pairings_running: Mutex<HashSet<DeviceAddress>>,
+    /// The access rules as stored, rebuilt after every change of the building.
+    rules: building::RulesCache,
+    /// Set-ups (pairings started through the management API) and how far they got.
+    setups: building::SetupBook,
     /// Failed logins per client address, and the turn of login checks.
     logins: accounts::LoginState,
     provisioning: Arc<provisioning::Provisioner>,
@@ -111,6 +125,7 @@ impl Gateway {
     ) -> Arc<Self> {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (pairing_adverts, _) = broadcast::channel(64);
+        let rules = building::RulesCache::load(&store, settings.time_zone.clone());
         let provisioning = Arc::new(provisioning::Provisioner::new(settings.provisioning));
         let time = time_keeper::TimeKeeper::load(&store);
         let gateway = Arc::new(Self {
@@ -124,6 +139,8 @@ impl Gateway {
             pairing_adverts,
             recent_pairing_adverts: Mutex::new(HashMap::new()),
             pairings_running: Mutex::new(HashSet::new()),
+            rules,
+            setups: building::SetupBook::default(),
             logins: accounts::LoginState::default(),
             provisioning,
             time,
@@ -168,10 +185,48 @@ impl Gateway {
         self.time().1
     }
 
-    /// Whether `principal` may touch `device` at all. Every principal may, until the
-    /// permission rules arrive; they go here.
-    fn check(&self, _principal: &Principal, _device: &DeviceAddress) -> GatewayResult<()> {
-        Ok(())
+    /// The access rules in force (a snapshot; the next change of the building replaces it).
+    pub fn rules(&self) -> Arc<AccessRules> {
+        self.rules.current().rules.clone()
+    }
+
+    /// Whether `principal` may do a management operation that needs `capability`.
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        capability: Capability,
+    ) -> Result<(), crate::access::DenialReason> {
+        self.rules().authorize(principal, capability).into_result()
+    }
+
+    /// Whether `principal` may do `action` on `device`, decided by the access rules.
+    fn check(
+        &self,
+        principal: &Principal,
+        device: &DeviceAddress,
+        action: Action,
+    ) -> GatewayResult<()> {
+        let id = self
+            .fleet
+            .devices()
+            .into_iter()
+            .find(|info| &info.address == device)
+            .map(|info| DeviceView::from(info).id)
+            .ok_or(Refusal::UnknownDevice)?;
+        self.check_id(principal, id, action)
+    }
+
+    fn check_id(
+        &self,
+        principal: &Principal,
+        device: DeviceId,
+        action: Action,
+    ) -> GatewayResult<()> {
+        let (now, trust) = self.time();
+        self.rules()
+            .decide(principal, device, action, now, trust)
+            .into_result()
+            .map_err(|reason| Refusal::Denied { reason })
     }
 
     /// The devices `principal` may see, sorted by address.
@@ -179,8 +234,8 @@ impl Gateway {
         self.fleet
             .devices()
             .into_iter()
-            .filter(|device| self.check(principal, &device.address).is_ok())
             .map(DeviceView::from)
+            .filter(|device| self.check_id(principal, device.id, Action::View).is_ok())
             .collect()
     }
 
@@ -199,7 +254,7 @@ impl Gateway {
         principal: &Principal,
         device: &DeviceAddress,
     ) -> GatewayResult<Option<KeyturnerStates>> {
-        self.check(principal, device)?;
+        self.check(principal, device, Action::View)?;
         Ok(self.fleet.cached_state(device))
     }
 
@@ -209,7 +264,7 @@ impl Gateway {
         principal: &Principal,
         device: &DeviceAddress,
     ) -> GatewayResult<DeviceReport> {
-        self.check(principal, device)?;
+        self.check(principal, device, Action::View)?;
         let completed = self
             .fleet
             .read_state(device, self.settings.action_deadline)
@@ -269,12 +324,17 @@ impl Gateway {
         device: &DeviceAddress,
         action: DeviceAction,
     ) -> GatewayResult<crate::devices::fleet::PendingOutcome> {
-        self.check(principal, device)?;
+        let allowed = self.check(principal, device, Action::Operate);
         let _ = self.events.send(GatewayEvent::ActionRequested {
             principal: principal.clone(),
             device: device.clone(),
             action,
         });
+        if let Err(refusal) = allowed {
+            // A denial is an outcome of its own, reported on the bus with its reason.
+            self.finish_action(principal, device, action, Err(refusal.clone()));
+            return Err(refusal);
+        }
         match self
             .fleet
             .start_action(device, action, self.settings.action_deadline)

@@ -134,8 +134,8 @@ impl Gateway {
         principal: &Principal,
         device: &DeviceAddress,
     ) -> Result<PairingClaim, PairingFailure> {
-        self.check(principal, device)
-            .map_err(PairingFailure::Refused)?;
+        self.authorize(principal, crate::access::Capability::ManageDevices)
+            .map_err(|reason| PairingFailure::Refused(Refusal::Denied { reason }))?;
         if self.shutdown.is_cancelled() {
             return Err(PairingFailure::Refused(Refusal::ShuttingDown));
         }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::extract::Request;
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
@@ -44,7 +46,7 @@ pub fn compose(parts: impl IntoIterator<Item = Router>, request_timeout: Duratio
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         // Outside the layers that refuse requests, so their answers get the JSON body too.
-        .map_response(json_error_bodies)
+        .layer(axum::middleware::from_fn(json_error_bodies))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -74,11 +76,38 @@ impl MakeRequestId for CountingRequestIds {
     }
 }
 
-async fn method_not_allowed(method: Method) -> Response {
-    error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &format!("method {method} not allowed here"),
-    )
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let message = format!("method {method} not allowed here");
+    if is_management_api(uri.path()) {
+        management_error(StatusCode::METHOD_NOT_ALLOWED, &message)
+    } else {
+        error_response(StatusCode::METHOD_NOT_ALLOWED, &message)
+    }
+}
+
+/// Paths of the management API, whose errors have its own shape.
+fn is_management_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// An error in the management API's shape, `{"error":{"code","message"}}`.
+fn management_error(status: StatusCode, message: &str) -> Response {
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "denied",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "timed_out",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        status if status.is_server_error() => "internal",
+        _ => "refused",
+    };
+    super::api::ApiError::new(status, code, message).into_response()
 }
 
 /// The JSON error body every answer of ours has.
@@ -87,12 +116,11 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
 }
 
 /// Framework answers that are not JSON (a body over the limit, a timeout) get the same JSON
-/// error body as the handlers' answers, so clients parse every error the same way.
-fn json_error_bodies<B>(response: axum::http::Response<B>) -> Response
-where
-    axum::http::Response<B>: IntoResponse,
-{
-    let response = response.into_response();
+/// error body as the handlers' answers of that part (the management API's shape under
+/// `/api/`, the Bridge's elsewhere), so clients parse every error the same way.
+async fn json_error_bodies(request: Request, next: Next) -> Response {
+    let management = is_management_api(request.uri().path());
+    let response = next.run(request).await;
     let status = response.status();
     let is_json = response
         .headers()
@@ -102,8 +130,15 @@ where
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
-    let reason = status.canonical_reason().unwrap_or("request refused");
-    let mut replaced = error_response(status, &reason.to_ascii_lowercase());
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("request refused")
+        .to_ascii_lowercase();
+    let mut replaced = if management {
+        management_error(status, &reason)
+    } else {
+        error_response(status, &reason)
+    };
     for (name, value) in response.headers() {
         if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::CONTENT_TYPE {
             replaced.headers_mut().insert(name.clone(), value.clone());

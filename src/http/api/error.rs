@@ -116,6 +116,13 @@ impl From<Refusal> for ApiError {
     }
 }
 
+/// The code of the answer to a path no route has (told apart from a missing object).
+pub const NO_ROUTE: &str = "no_route";
+
 pub(super) async fn unknown_route(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no route {}", uri.path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        NO_ROUTE,
+        format!("no route {}", uri.path()),
+    )
 }

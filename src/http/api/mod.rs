@@ -7,17 +7,24 @@
 //! principal; they never touch devices or the store themselves.
 
 mod accounts;
+mod addresses;
 mod auth;
 use auth::SecuritySchemes;
 mod body;
+mod calls;
+mod devices;
 mod error;
 mod paging;
+mod people;
+mod permissions;
 mod session;
+mod setup;
 mod status;
+mod units;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,7 +34,8 @@ use crate::gateway::Gateway;
 
 pub use auth::{Caller, SESSION_COOKIE};
 pub use body::ApiJson;
-pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use calls::ApiQuery;
+pub use error::{ApiError, ErrorBody, ErrorDetail, NO_ROUTE};
 pub use paging::{Page, PageQuery, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// Where the OpenAPI document is served.
@@ -52,12 +60,63 @@ pub type SharedState = Arc<ApiState>;
 )]
 struct ApiDoc;
 
-/// The routes and their OpenAPI document, before state is attached.
+/// The routes and their OpenAPI document, before state is attached. Every route is added
+/// through `routes!` (here or in a part's own `routes()`), which registers it in the router and
+/// the document at once.
 pub fn routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(openapi_document))
         .routes(routes!(status::status))
+        .routes(routes!(devices::list_devices))
+        .routes(routes!(devices::get_device, devices::patch_device))
+        .routes(routes!(devices::device_settings))
+        .routes(routes!(devices::device_action))
+        .routes(routes!(
+            addresses::list_addresses,
+            addresses::create_address
+        ))
+        .routes(routes!(
+            addresses::get_address,
+            addresses::patch_address,
+            addresses::delete_address
+        ))
+        .routes(routes!(units::list_units, units::create_unit))
+        .routes(routes!(
+            units::get_unit,
+            units::patch_unit,
+            units::delete_unit
+        ))
+        .routes(routes!(people::list_people, people::create_person))
+        .routes(routes!(
+            people::get_person,
+            people::patch_person,
+            people::delete_person
+        ))
+        .routes(routes!(
+            permissions::list_permissions,
+            permissions::create_permission
+        ))
+        .routes(routes!(
+            permissions::get_permission,
+            permissions::patch_permission,
+            permissions::delete_permission
+        ))
+        .routes(routes!(setup::start_setup))
+        .routes(routes!(setup::get_setup))
         .merge(accounts::routes())
         .merge(session::routes())
+}
+
+/// This document (OpenAPI 3.1), generated from the routes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "status",
+    responses((status = 200, description = "The OpenAPI document of this API", body = Object))
+)]
+async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    Json(DOCUMENT.get_or_init(openapi).clone())
 }
 
 /// The generated OpenAPI document.
@@ -67,16 +126,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The management API as one part of the composed router.
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    let (router, document) = routes().split_for_parts();
-    let document = Arc::new(document);
+    let (router, _) = routes().split_for_parts();
     router
-        .route(
-            OPENAPI_PATH,
-            get(move || {
-                let document = document.clone();
-                async move { Json(document.as_ref().clone()) }
-            }),
-        )
         .route("/api/v1/{*rest}", any(error::unknown_route))
         .with_state(Arc::new(ApiState { gateway }))
 }

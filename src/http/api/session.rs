@@ -57,7 +57,7 @@ fn cookie(value: &str, max_age_s: u64) -> Result<HeaderValue, ApiError> {
             headers(("Set-Cookie" = String, description = "`nuki_edge_session=nes_…; HttpOnly; SameSite=Strict; Path=/; Max-Age=604800`"))),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "E-mail address, password or code not correct (`login_failed`), or the account needs its two-factor code (`totp_required`)", body = ErrorBody),
-        (status = 413, description = "The body is larger than the gateway accepts"),
+        (status = 413, description = "The body is larger than the gateway accepts", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         (status = 422, description = "A field is missing, unknown or of the wrong type", body = ErrorBody),
         (status = 429, description = "The account or the client is locked after repeated failures", body = ErrorBody,

@@ -59,7 +59,7 @@ pub(super) async fn list_accounts(
         (status = 401, description = "No valid credential", body = ErrorBody),
         (status = 403, description = "The caller lacks `manage_accounts`, or a right it grants", body = ErrorBody),
         (status = 409, description = "Another account has this e-mail address", body = ErrorBody),
-        (status = 413, description = "The body is larger than the gateway accepts"),
+        (status = 413, description = "The body is larger than the gateway accepts", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         (status = 422, description = "A field is missing, unknown, of the wrong type or invalid (e-mail address, name, password shorter than 10 characters)", body = ErrorBody),
     )
@@ -118,7 +118,7 @@ pub(super) async fn get_account(
         (status = 403, description = "The caller lacks `manage_accounts`, a right it grants or one the account has; or the account is the owner and the caller is not", body = ErrorBody),
         (status = 404, description = "No such account", body = ErrorBody),
         (status = 409, description = "Another account has this e-mail address, or the owner would lose rights", body = ErrorBody),
-        (status = 413, description = "The body is larger than the gateway accepts"),
+        (status = 413, description = "The body is larger than the gateway accepts", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         (status = 422, description = "A field is unknown, of the wrong type or invalid", body = ErrorBody),
     )

@@ -46,7 +46,7 @@ pub(super) async fn list_tokens(
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No valid credential", body = ErrorBody),
         (status = 403, description = "The credential is not an account's", body = ErrorBody),
-        (status = 413, description = "The body is larger than the gateway accepts"),
+        (status = 413, description = "The body is larger than the gateway accepts", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         (status = 422, description = "The name is missing or invalid, or a field is unknown or of the wrong type", body = ErrorBody),
     )
