@@ -47,6 +47,7 @@ pub fn compose(parts: impl IntoIterator<Item = Router>, request_timeout: Duratio
         .layer(TraceLayer::new_for_http())
         // Outside the layers that refuse requests, so their answers get the JSON body too.
         .layer(axum::middleware::from_fn(json_error_bodies))
+        .layer(axum::middleware::from_fn(drain_oversized_bodies))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -54,6 +55,43 @@ pub fn compose(parts: impl IntoIterator<Item = Router>, request_timeout: Duratio
         ))
         .service(routes);
     Router::new().fallback_service(shared)
+}
+
+/// An announced body this much too large is still read (and dropped) before the 413 goes
+/// out; a larger one is refused at once and the connection closed.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+/// How long reading an oversized body for [`drain_oversized_bodies`] may take.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Refuses a body announced larger than [`MAX_BODY_BYTES`] after reading it. Answering
+/// before the client has sent it all and closing would make the kernel reset the connection,
+/// and the client would often lose the 413 and see only "connection reset".
+async fn drain_oversized_bodies(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    let Some(length) = announced.filter(|length| *length > MAX_BODY_BYTES as u64) else {
+        return next.run(request).await;
+    };
+    let mut refused = StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    if length <= DRAIN_LIMIT {
+        let body = request.into_body();
+        let drained = tokio::time::timeout(
+            DRAIN_TIMEOUT,
+            axum::body::to_bytes(body, usize::try_from(DRAIN_LIMIT).unwrap_or(usize::MAX)),
+        )
+        .await;
+        if matches!(drained, Ok(Ok(_))) {
+            return refused;
+        }
+    }
+    refused.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    refused
 }
 
 /// Request ids numbered from the start of the process, unless the client sent its own: as
