@@ -156,8 +156,8 @@ pub async fn run(config_path: &std::path::Path) -> Report {
             config.ble.backend
         ),
     )];
-    checks.extend(checks::store(&config));
     let running = daemon::ask(&config).await;
+    checks.extend(checks::store(&config, running.is_running()));
     checks.extend(bluetooth::check(&config));
     checks.extend(daemon::devices(&running));
     checks.push(checks::clock(&config));
