@@ -16,8 +16,13 @@ use serde_json::Value;
 
 fn building() -> ConfigBuilder {
     ConfigBuilder::new().bridge_token("doctor4242").devices([
-        SimDeviceEntry::new(ProductType::SmartLock4, "Flat 1", "sim:doctor-1", 0x8801_0001)
-            .pin(1234),
+        SimDeviceEntry::new(
+            ProductType::SmartLock4,
+            "Flat 1",
+            "sim:doctor-1",
+            0x8801_0001,
+        )
+        .pin(1234),
         SimDeviceEntry::new(ProductType::Box, "Entrance", "sim:doctor-2", 0x8801_0002).pin(1234),
     ])
 }
@@ -62,7 +67,12 @@ fn a_healthy_demo_with_its_daemon_running_passes() {
     assert_eq!(output.status.code(), Some(0));
     let report = report(&output);
     assert_ne!(report["verdict"], "fail", "{report}");
-    for name in ["configuration", "store private", "store consistent", "system clock"] {
+    for name in [
+        "configuration",
+        "store private",
+        "store consistent",
+        "system clock",
+    ] {
         assert_eq!(check(&report, name)["verdict"], "ok", "{name}: {report}");
     }
     assert_eq!(check(&report, "Bluetooth adapter")["verdict"], "skip");
@@ -103,7 +113,10 @@ fn a_store_others_can_read_fails_with_the_chmod_fix() {
     assert!(table.contains("1 check failed"), "{table}");
     assert!(stderr(&output).starts_with("error: 1 doctor check failed"));
     // Doctor only looks: the mode is as it found it.
-    let mode = std::fs::metadata(config.store_path()).expect("store").permissions().mode();
+    let mode = std::fs::metadata(config.store_path())
+        .expect("store")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o644);
 }
 
@@ -123,7 +136,9 @@ fn the_bluez_backend_without_a_system_bus_fails_with_the_fix() {
     let bus = check(&report, "system D-Bus");
     assert_eq!(bus["verdict"], "fail", "{bus}");
     assert!(
-        bus["fix"].as_str().is_some_and(|fix| fix.contains("systemctl start dbus")),
+        bus["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.contains("systemctl start dbus")),
         "{bus}"
     );
 }
@@ -137,7 +152,9 @@ fn a_port_taken_by_another_program_fails() {
     assert_eq!(output.status.code(), Some(1));
     let listener = check(&report(&output), "HTTP listener").clone();
     assert_eq!(listener["verdict"], "fail", "{listener}");
-    assert!(listener["fix"].as_str().is_some_and(|f| f.contains("http.listen")));
+    assert!(listener["fix"]
+        .as_str()
+        .is_some_and(|f| f.contains("http.listen")));
 }
 
 #[test]

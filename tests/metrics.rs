@@ -99,7 +99,12 @@ async fn a_scrape_after_some_actions_has_every_family() {
             )
         })
         .collect();
-    for expected in [("/lockAction", "200"), ("/list", "200"), ("unmatched", "404"), ("/metrics", "401")] {
+    for expected in [
+        ("/lockAction", "200"),
+        ("/list", "200"),
+        ("unmatched", "404"),
+        ("/metrics", "401"),
+    ] {
         assert!(
             seen.contains(&(expected.0.to_owned(), expected.1.to_owned())),
             "{expected:?} in {seen:?}"
@@ -108,15 +113,20 @@ async fn a_scrape_after_some_actions_has_every_family() {
 
     // Commands: latency histograms and outcomes per device kind.
     let kinds = label_values(&metrics, "nuki_edge_command_seconds", "kind");
-    assert!(kinds.contains("smart_lock_4") && kinds.contains("box"), "{kinds:?}");
+    assert!(
+        kinds.contains("smart_lock_4") && kinds.contains("box"),
+        "{kinds:?}"
+    );
     assert!(samples(&metrics, "nuki_edge_command_seconds")
         .iter()
         .all(|s| matches!(s.value, Value::Histogram(_))));
     let outcomes = samples(&metrics, "nuki_edge_command_outcomes_total");
     assert!(
-        outcomes.iter().any(|s| s.labels.get("kind") == Some("smart_lock_4")
-            && s.labels.get("command") == Some("unlock")
-            && s.labels.get("outcome") == Some("ok")),
+        outcomes
+            .iter()
+            .any(|s| s.labels.get("kind") == Some("smart_lock_4")
+                && s.labels.get("command") == Some("unlock")
+                && s.labels.get("outcome") == Some("ok")),
         "the lock action's outcome: {outcomes:?}"
     );
     let connect_kinds = label_values(&metrics, "nuki_edge_connect_seconds", "kind");
@@ -140,9 +150,15 @@ async fn a_scrape_after_some_actions_has_every_family() {
         .sum();
     assert!(adverts > 0.0);
     let heard = label_values(&metrics, "nuki_edge_rssi_dbm", "device");
-    assert!(heard.contains("Flat 1") && heard.contains("Entrance"), "{heard:?}");
+    assert!(
+        heard.contains("Flat 1") && heard.contains("Entrance"),
+        "{heard:?}"
+    );
     let batteries = label_values(&metrics, "nuki_edge_battery_percent", "device");
-    assert!(batteries.contains("Flat 1") && batteries.contains("Entrance"), "{batteries:?}");
+    assert!(
+        batteries.contains("Flat 1") && batteries.contains("Entrance"),
+        "{batteries:?}"
+    );
     let store = samples(&metrics, "nuki_edge_store_bytes");
     assert!(number(&store[0].value) > 0.0);
     assert!(config.store_path().exists());

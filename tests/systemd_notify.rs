@@ -87,7 +87,15 @@ fn withheld(line: &str) -> bool {
 fn building() -> ConfigBuilder {
     ConfigBuilder::new()
         .bridge_token("notify1234")
-        .device(SimDeviceEntry::new(ProductType::SmartLock4, "Flat 1", "sim:notify-1", 0x7701_0001).pin(1234))
+        .device(
+            SimDeviceEntry::new(
+                ProductType::SmartLock4,
+                "Flat 1",
+                "sim:notify-1",
+                0x7701_0001,
+            )
+            .pin(1234),
+        )
         .auto_pair(IdType::Bridge)
 }
 
@@ -137,7 +145,10 @@ fn ready_comes_once_the_listeners_answer_and_stopping_at_shutdown() {
     let config = building().build();
     let daemon = Daemon::start_with_env(&config, &[("NOTIFY_SOCKET", notify.path())]);
     let (before, ready) = notify.until(|line| line == "READY=1");
-    assert!(before.is_empty(), "READY is the first notification: {before:?}");
+    assert!(
+        before.is_empty(),
+        "READY is the first notification: {before:?}"
+    );
     // Right away, as a unit ordered After=nuki-edge.service would.
     let address = served_address(&ready);
     let status = http_get(&address, "/metrics");
@@ -145,7 +156,10 @@ fn ready_comes_once_the_listeners_answer_and_stopping_at_shutdown() {
     let mut control = config.store_path().as_os_str().to_owned();
     control.push(".control.sock");
     let answer = control_request(Path::new(&control), r#"{"doctor":"devices"}"#);
-    assert!(answer.contains("Flat 1") || answer.starts_with(r#"{"done":[]"#), "{answer}");
+    assert!(
+        answer.contains("Flat 1") || answer.starts_with(r#"{"done":[]"#),
+        "{answer}"
+    );
     let (code, _) = daemon.stop();
     assert_eq!(code, Some(0));
     let (_, stopping) = notify.until(|line| line == "STOPPING=1");
@@ -158,10 +172,16 @@ fn watchdog_pings_stop_while_the_core_loop_is_stalled() {
     let config = building().set("sim", "stall_core_after_s", 3).build();
     let mut daemon = Daemon::start_with_env(
         &config,
-        &[("NOTIFY_SOCKET", notify.path()), ("WATCHDOG_USEC", WATCHDOG_USEC)],
+        &[
+            ("NOTIFY_SOCKET", notify.path()),
+            ("WATCHDOG_USEC", WATCHDOG_USEC),
+        ],
     );
     let (before_ready, _) = notify.until(|line| line == "READY=1");
-    assert!(!before_ready.iter().any(|n| is_ping(n)), "no ping before READY");
+    assert!(
+        !before_ready.iter().any(|n| is_ping(n)),
+        "no ping before READY"
+    );
     let (while_turning, _) = notify.until(|line| line.starts_with("STATUS=simulated core stall"));
     let pings = while_turning.iter().filter(|n| is_ping(n)).count();
     assert!(
@@ -182,7 +202,10 @@ fn watchdog_pings_stop_while_the_core_loop_is_stalled() {
         "pings stopped with the core loop: {after_stall:?}"
     );
     daemon.wait_for("sim.stall_core_after_s: the core loop stops turning", 1);
-    daemon.wait_for("the core loop did not answer; withholding the watchdog ping", 4);
+    daemon.wait_for(
+        "the core loop did not answer; withholding the watchdog ping",
+        4,
+    );
     let (code, _) = daemon.stop();
     assert_eq!(code, Some(0), "a stalled core loop still honours SIGTERM");
 }
@@ -202,7 +225,10 @@ fn the_unit_keeps_its_hardening_score() {
     let text = String::from_utf8_lossy(&output.stdout);
     let score: f64 = text
         .lines()
-        .find_map(|line| line.split("Overall exposure level for nuki-edge.service:").nth(1))
+        .find_map(|line| {
+            line.split("Overall exposure level for nuki-edge.service:")
+                .nth(1)
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|number| number.parse().ok())
         .unwrap_or_else(|| panic!("an exposure score in:\n{text}"));

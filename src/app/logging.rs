@@ -39,8 +39,8 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), LoggingError> {
     // Under systemd the journal gets each event's fields as its own fields.
     if let Some(journal) = super::systemd::journal_layer() {
         use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::Layer;
         use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::Layer;
         return tracing_subscriber::registry()
             .with(journal.with_filter(filter))
             .try_init()

@@ -91,7 +91,11 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     let drain = wind_down_limit(&config);
     let http_address = bridge.listener.local_addr().ok();
     let metrics = metrics::router(
-        config.http.metrics_token.as_ref().map(|token| token.expose()),
+        config
+            .http
+            .metrics_token
+            .as_ref()
+            .map(|token| token.expose()),
         config.store.path.clone(),
     );
     supervisor.spawn_core(
@@ -164,7 +168,12 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     if notifier.is_active() {
         announce_ready(notifier, http_address, &control_path, devices).await;
         if let Some(watchdog) = systemd::watchdog_interval() {
-            supervisor.spawn(systemd::heartbeat(notifier, probes, watchdog, token.clone()));
+            supervisor.spawn(systemd::heartbeat(
+                notifier,
+                probes,
+                watchdog,
+                token.clone(),
+            ));
         }
     }
 

@@ -148,7 +148,10 @@ pub async fn heartbeat(
             notifier.watchdog();
         } else {
             missed += 1;
-            tracing::warn!(missed, "the core loop did not answer; withholding the watchdog ping");
+            tracing::warn!(
+                missed,
+                "the core loop did not answer; withholding the watchdog ping"
+            );
             notifier.status(&format!(
                 "core loop not answering ({missed} probes); watchdog pings withheld"
             ));

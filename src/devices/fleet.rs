@@ -393,10 +393,11 @@ impl Fleet {
     /// Reacts to an advertisement: a raised state-changed flag of a paired device is worth a
     /// read on its rising edge, and after that only now and then while it stays raised.
     pub fn on_advertisement(&self, heard: &Advertisement) {
-        let paired = heard
-            .address
-            .as_ref()
-            .and_then(|address| read(&self.devices).get(address).map(|h| h.info.name.clone()));
+        let paired = heard.address.as_ref().and_then(|address| {
+            read(&self.devices)
+                .get(address)
+                .map(|h| h.info.name.clone())
+        });
         metrics::counter!("nuki_edge_advertisements_total", "paired" => if paired.is_some() { "true" } else { "false" })
             .increment(1);
         let (Some(address), Some(name)) = (&heard.address, paired) else {

@@ -72,7 +72,12 @@ impl Daemon {
     pub fn start_with_env(config: &TestConfig, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
         // A test runner started by systemd must not hand its own notify socket down.
-        for inherited in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] {
+        for inherited in [
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+            "JOURNAL_STREAM",
+        ] {
             command.env_remove(inherited);
         }
         command.envs(env.iter().copied());

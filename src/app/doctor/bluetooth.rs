@@ -77,7 +77,10 @@ mod dbus_checks {
                 return checks;
             }
         };
-        checks.push(Check::ok("BlueZ permission", "BlueZ answers this user on D-Bus"));
+        checks.push(Check::ok(
+            "BlueZ permission",
+            "BlueZ answers this user on D-Bus",
+        ));
         checks.push(adapter_check(&objects, wanted));
         checks
     }

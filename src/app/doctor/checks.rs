@@ -88,10 +88,7 @@ pub fn clock(config: &Config) -> Check {
     if now < built {
         return Check::fail(
             "system clock",
-            format!(
-                "{now_text} is before this build ({})",
-                rfc3339(built)
-            ),
+            format!("{now_text} is before this build ({})", rfc3339(built)),
             fix,
         );
     }
@@ -165,9 +162,10 @@ pub async fn http_listener(config: &Config, daemon_running: bool) -> Check {
     let listen = &config.http.listen;
     match tokio::net::TcpListener::bind(listen).await {
         Ok(_) => Check::ok("HTTP listener", format!("{listen} is free")),
-        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && daemon_running => {
-            Check::ok("HTTP listener", format!("{listen} is served by the running daemon"))
-        }
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && daemon_running => Check::ok(
+            "HTTP listener",
+            format!("{listen} is served by the running daemon"),
+        ),
         Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => Check::fail(
             "HTTP listener",
             format!("{listen} is taken by another program"),

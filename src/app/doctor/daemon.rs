@@ -36,54 +36,54 @@ pub struct HeardDevice {
 }
 
 /// What doctor learned from the daemon.
-pub enum Running {
-    NotRunning,
+pub enum Daemon {
+    Absent,
     Unreadable(String),
     Devices(Vec<HeardDevice>),
 }
 
-impl Running {
+impl Daemon {
     pub fn is_running(&self) -> bool {
-        !matches!(self, Running::NotRunning)
+        !matches!(self, Daemon::Absent)
     }
 }
 
-pub async fn ask(config: &Config) -> Running {
+pub async fn ask(config: &Config) -> Daemon {
     let request = DoctorRequest {
         doctor: "devices".to_owned(),
     };
     let path = control::socket_path(config);
     match control::request(&path, &request, ANSWER_WITHIN).await {
-        Ok(None) => Running::NotRunning,
+        Ok(None) => Daemon::Absent,
         Ok(Some(ControlAnswer::Done(value))) => match serde_json::from_value(value) {
-            Ok(devices) => Running::Devices(devices),
-            Err(error) => Running::Unreadable(error.to_string()),
+            Ok(devices) => Daemon::Devices(devices),
+            Err(error) => Daemon::Unreadable(error.to_string()),
         },
         Ok(Some(ControlAnswer::BadRequest(message) | ControlAnswer::Failed(message))) => {
-            Running::Unreadable(message)
+            Daemon::Unreadable(message)
         }
-        Err(error) => Running::Unreadable(error.to_string()),
+        Err(error) => Daemon::Unreadable(error.to_string()),
     }
 }
 
 /// One line per paired device: heard recently, and with what signal.
-pub fn devices(running: &Running) -> Vec<Check> {
+pub fn devices(running: &Daemon) -> Vec<Check> {
     let devices = match running {
-        Running::NotRunning => {
+        Daemon::Absent => {
             return vec![Check::skip(
                 "paired devices",
                 "daemon not running: start it to see which devices it hears",
             )
             .with_fix("systemctl start nuki-edge (or nuki-edge run --config <file>)")]
         }
-        Running::Unreadable(reason) => {
+        Daemon::Unreadable(reason) => {
             return vec![Check::warn(
                 "paired devices",
                 format!("the daemon's answer could not be read: {reason}"),
                 "use the same nuki-edge version as the running daemon",
             )]
         }
-        Running::Devices(devices) => devices,
+        Daemon::Devices(devices) => devices,
     };
     if devices.is_empty() {
         return vec![Check::warn(
@@ -100,7 +100,10 @@ fn device(device: &HeardDevice) -> Check {
     let Some(ago) = device.heard_seconds_ago else {
         return Check::warn(
             title,
-            format!("{} ({}) not heard since the daemon started", device.kind, device.address),
+            format!(
+                "{} ({}) not heard since the daemon started",
+                device.kind, device.address
+            ),
             "check that it has power and is within range of the adapter",
         );
     };
