@@ -191,3 +191,20 @@ fn bad_command_lines_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(stderr(&output).lines().count(), 1);
 }
+
+#[test]
+fn a_clock_behind_the_last_time_the_gateway_saw_fails() {
+    let config = stopped_building();
+    let next_year = jiff::Timestamp::now().as_second() + 365 * 24 * 3600;
+    {
+        let store = nuki_edge::store::Store::open(config.store_path()).expect("store");
+        store
+            .set_setting("clock.last_known_time", &next_year.to_string())
+            .expect("setting written");
+    }
+    let output = doctor(&config, true);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let clock = check(&report(&output), "system clock").clone();
+    assert_eq!(clock["verdict"], "fail", "{clock}");
+    assert!(clock["fix"].as_str().is_some_and(|fix| fix.contains("NTP")));
+}

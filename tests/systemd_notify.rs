@@ -246,3 +246,17 @@ fn the_unit_is_a_notify_service_with_a_watchdog() {
     assert!(keys.iter().any(|line| line.starts_with("WatchdogSec=")));
     assert!(keys.contains(&"NotifyAccess=main"));
 }
+
+#[test]
+fn a_journal_stream_that_is_not_our_stderr_leaves_logging_on_stderr() {
+    // A child whose stderr was redirected inherits JOURNAL_STREAM but must not log into the
+    // journal: the variable names another file than its stderr.
+    let config = building().build();
+    let daemon = Daemon::start_with_env(&config, &[("JOURNAL_STREAM", "0:1")]);
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0));
+    assert!(
+        log.iter().any(|line| line["message"] == "stopped"),
+        "the log still reaches stderr"
+    );
+}
