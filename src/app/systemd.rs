@@ -21,6 +21,8 @@ const JOURNAL_STREAM_VAR: &str = "JOURNAL_STREAM";
 /// How often the heartbeat asks the core loop, as a share of the watchdog interval: four
 /// probes per interval leave room for a slow answer or two before systemd gives up.
 const PROBES_PER_WATCHDOG_INTERVAL: u32 = 4;
+/// Probes never come closer together than this, whatever `WATCHDOG_USEC` says.
+const MIN_PROBE_INTERVAL: Duration = Duration::from_millis(10);
 /// How long one connection attempt of the readiness self-check may take.
 const SELF_CHECK_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many times the readiness self-check tries each listener before giving up.
@@ -126,7 +128,7 @@ pub async fn heartbeat(
     watchdog: Duration,
     shutdown: CancellationToken,
 ) {
-    let every = watchdog / PROBES_PER_WATCHDOG_INTERVAL;
+    let every = (watchdog / PROBES_PER_WATCHDOG_INTERVAL).max(MIN_PROBE_INTERVAL);
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut missed: u64 = 0;
