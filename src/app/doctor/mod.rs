@@ -158,7 +158,19 @@ pub async fn run(config_path: &std::path::Path) -> Report {
     )];
     let running = daemon::ask(&config).await;
     checks.extend(checks::store(&config, running.is_running()));
-    checks.extend(bluetooth::check(&config));
+    // libdbus blocks; its calls run off the async workers.
+    let radio = config.clone();
+    checks.extend(
+        tokio::task::spawn_blocking(move || bluetooth::check(&radio))
+            .await
+            .unwrap_or_else(|_| {
+                vec![Check::fail(
+                    "Bluetooth adapter",
+                    "the Bluetooth check stopped unexpectedly",
+                    "run doctor again; report it if it persists",
+                )]
+            }),
+    );
     checks.extend(daemon::devices(&running));
     checks.push(checks::clock(&config));
     checks.push(checks::http_listener(&config, running.is_running()).await);
