@@ -158,6 +158,59 @@ mod dbus_checks {
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use dbus::arg::{RefArg, Variant};
+
+        fn objects(adapters: &[(&str, bool)]) -> Objects {
+            let mut objects = Objects::new();
+            objects.insert(dbus::Path::from("/org/bluez"), HashMap::new());
+            for (name, powered) in adapters {
+                let mut properties = PropMap::new();
+                properties.insert(
+                    "Powered".to_owned(),
+                    Variant(Box::new(*powered) as Box<dyn RefArg>),
+                );
+                let mut interfaces = HashMap::new();
+                interfaces.insert(ADAPTER_INTERFACE.to_owned(), properties);
+                objects.insert(dbus::Path::from(format!("/org/bluez/{name}")), interfaces);
+            }
+            objects
+        }
+
+        #[test]
+        fn adapters_are_judged_by_presence_and_power() {
+            let none = adapter_check(&objects(&[]), None);
+            assert_eq!(none.verdict, crate::app::doctor::Verdict::Fail);
+            assert!(none.detail.contains("no adapter"), "{none:?}");
+            let off = adapter_check(&objects(&[("hci0", false)]), None);
+            assert_eq!(off.verdict, crate::app::doctor::Verdict::Fail);
+            assert!(off.fix.contains("power on"), "{off:?}");
+            let on = adapter_check(&objects(&[("hci1", true), ("hci0", true)]), None);
+            assert_eq!(on.verdict, crate::app::doctor::Verdict::Ok);
+            assert!(on.detail.starts_with("hci0"), "the first adapter: {on:?}");
+            let missing = adapter_check(&objects(&[("hci0", true)]), Some("hci1"));
+            assert_eq!(missing.verdict, crate::app::doctor::Verdict::Fail);
+            assert!(
+                missing.detail.contains("hci0"),
+                "names what there is: {missing:?}"
+            );
+        }
+
+        #[test]
+        fn d_bus_refusals_name_their_fix() {
+            let denied = dbus::Error::new_custom(ACCESS_DENIED, "rejected send message");
+            assert!(bluez_unreachable(&denied).fix.contains("group bluetooth"));
+            let absent = dbus::Error::new_custom(SERVICE_UNKNOWN, "org.bluez unknown");
+            assert!(bluez_unreachable(&absent)
+                .fix
+                .contains("systemctl enable --now bluetooth"));
+            let slow = dbus::Error::new_custom(NO_REPLY, "no reply");
+            assert!(bluez_unreachable(&slow).fix.contains("restart"));
+        }
+    }
 }
 
 #[cfg(feature = "bluetooth")]
