@@ -149,6 +149,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_recorder_is_installed_once_and_shared() {
+        let first = recorder().expect("installed");
+        let second = recorder().expect("the same recorder, not an \"already installed\" error");
+        metrics::counter!("nuki_edge_test_total", "case" => "shared").increment(2);
+        assert!(first
+            .render()
+            .contains("nuki_edge_test_total{case=\"shared\"} 2"));
+        // Other tests record in parallel; both handles see this test's counter.
+        assert!(second
+            .render()
+            .contains("nuki_edge_test_total{case=\"shared\"} 2"));
+    }
+
+    #[test]
     fn only_the_exact_bearer_token_passes() {
         let with = |value: &str| {
             let mut headers = HeaderMap::new();
