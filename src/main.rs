@@ -17,7 +17,7 @@ use nuki_edge::app::cli::{
     AccountAction, Cli, Command, DeviceCommandArgs, FamilyArg, OutputArg, StoreAction,
 };
 use nuki_edge::app::ops::{self, DeviceCommand, OpsError, PairProgress};
-use nuki_edge::app::{decode, logging, run};
+use nuki_edge::app::{decode, doctor, logging, run};
 use nuki_edge::config::Config;
 
 const EXIT_RUNTIME: u8 = 1;
@@ -194,10 +194,36 @@ fn execute(command: Command) -> Result<(), Failure> {
             }
         },
         Command::Account { action } => account_command(action),
+        Command::Doctor { config, output } => doctor(&config.config, output),
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut page)
+                .context("cannot render the manual page")
+                .map_err(Failure::Runtime)?;
+            print_line(String::from_utf8_lossy(&page).trim_end())
+        }
         Command::State(args) => device_command(args, DeviceCommand::State),
         Command::Lock(args) => device_command(args, DeviceCommand::Lock),
         Command::Unlock(args) => device_command(args, DeviceCommand::Unlock),
         Command::Unlatch(args) => device_command(args, DeviceCommand::Unlatch),
+    }
+}
+
+/// Prints the checks; exit code 1 (with one `error:` line) when any failed.
+fn doctor(config: &Path, output: OutputArg) -> Result<(), Failure> {
+    // Doctor's own findings are its output; the log only carries warnings.
+    let _ = logging::init(ONE_SHOT_LOG_LEVEL, nuki_edge::config::LogFormat::Text);
+    let report = block_on(async { Ok(doctor::run(config).await) })?;
+    if output.json {
+        print_json(&report)?;
+    } else {
+        print_line(&report.table())?;
+    }
+    match report.failed() {
+        0 => Ok(()),
+        1 => Err(Failure::Runtime(anyhow!("1 doctor check failed"))),
+        n => Err(Failure::Runtime(anyhow!("{n} doctor checks failed"))),
     }
 }
 

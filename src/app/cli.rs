@@ -85,6 +85,17 @@ pub enum Command {
     Unlock(DeviceCommandArgs),
     /// Unlock and pull the latch (Opener: open the door).
     Unlatch(DeviceCommandArgs),
+    /// Check the installation: configuration, store, Bluetooth, devices, clock, HTTP port.
+    /// Exit code 0 when no check failed, 1 when one did.
+    Doctor {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Print the manual page (roff), generated from this command line definition.
+    #[command(hide = true)]
+    Man,
     /// Decode captured messages or advertisements (hex) into JSON.
     Decode {
         /// The shared key (64 hex digits), to open encrypted messages.

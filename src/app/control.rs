@@ -148,6 +148,7 @@ async fn answer(stream: UnixStream, gateway: &Gateway) -> std::io::Result<()> {
     )
     .await;
     let answer = match read {
+        Ok(Ok(_)) if super::doctor::is_doctor_request(&line) => super::doctor::answer(gateway),
         Ok(Ok(_)) if super::accounts_cli::is_account_request(&line) => {
             super::accounts_cli::answer(gateway, &line).await
         }

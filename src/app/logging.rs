@@ -36,6 +36,16 @@ fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter
 /// Installs the global subscriber. Call once, early.
 pub fn init(level: &str, format: LogFormat) -> Result<(), LoggingError> {
     let filter = filter(level)?;
+    // Under systemd the journal gets each event's fields as its own fields.
+    if let Some(journal) = super::systemd::journal_layer() {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::Layer;
+        return tracing_subscriber::registry()
+            .with(journal.with_filter(filter))
+            .try_init()
+            .map_err(|_| LoggingError::AlreadyInitialized);
+    }
     use std::io::IsTerminal;
     // Colour codes only for a person at a terminal, never into the journal or a file.
     let builder = tracing_subscriber::fmt()

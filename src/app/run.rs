@@ -20,7 +20,7 @@ use crate::gateway::{
     PairingSettings, Principal,
 };
 use crate::http::listener::{self, ListenerLimits};
-use crate::http::{api, router};
+use crate::http::{api, metrics, router};
 use crate::nuki::enums::IdType;
 use crate::store::Store;
 
@@ -30,6 +30,7 @@ use super::ops::OpsError;
 use super::settings_writer::SettingsWriter;
 use super::shutdown::{ShutdownSignal, ShutdownSignals};
 use super::supervisor::{CoreTaskEnded, Supervisor};
+use super::systemd::{self, Notifier, ProbeReceiver};
 
 /// How long the demo's installer waits for one simulated device to be paired after pressing
 /// its button, beyond the pairing timeout itself.
@@ -50,6 +51,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     // Registered first: a stop request during start-up must still wind down cleanly.
     let mut signals = ShutdownSignals::register()
         .map_err(|error| OpsError::Http(format!("cannot register the stop signals: {error}")))?;
+    let notifier = Notifier;
     let store = Arc::new(Store::open(&config.store.path)?);
     let backend = Arc::new(backend::open(&config).await?);
     tracing::info!(
@@ -87,12 +89,21 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         ..ListenerLimits::default()
     };
     let drain = wind_down_limit(&config);
+    let http_address = bridge.listener.local_addr().ok();
+    let metrics = metrics::router(
+        config
+            .http
+            .metrics_token
+            .as_ref()
+            .map(|token| token.expose()),
+        config.store.path.clone(),
+    );
     supervisor.spawn_core(
         "HTTP listener",
         listener::serve(
             bridge.listener,
             router::compose(
-                [bridge.router, api::router(gateway.clone())],
+                [bridge.router, api::router(gateway.clone()), metrics],
                 router::request_timeout(Duration::from_millis(config.bridge.action_deadline_ms)),
             ),
             limits,
@@ -108,16 +119,21 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         "control socket",
         control::serve(
             control_listener,
-            control_path,
+            control_path.clone(),
             gateway.clone(),
             token.clone(),
         ),
     );
     let adverts = backend.transport.advertisements().await?;
+    let (probes, probe_receiver) = systemd::liveness();
     supervisor.spawn_core(
         "advertisement watcher",
         watch_advertisements(
-            adverts,
+            CoreLoop {
+                adverts,
+                probes: probe_receiver,
+                stall_after: simulated_stall(&config),
+            },
             gateway.clone(),
             Arc::new(config.clone()),
             token.clone(),
@@ -147,15 +163,25 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         supervisor.spawn(simulated_residents(interval, addresses, sim, token.clone()));
     }
     gateway.refresh_all();
-    tracing::info!(
-        devices = gateway.devices(&Principal::Local).len(),
-        "paired devices loaded; reading their states"
-    );
+    let devices = gateway.devices(&Principal::Local).len();
+    tracing::info!(devices, "paired devices loaded; reading their states");
+    if notifier.is_active() {
+        announce_ready(notifier, http_address, &control_path, devices).await;
+        if let Some(watchdog) = systemd::watchdog_interval() {
+            supervisor.spawn(systemd::heartbeat(
+                notifier,
+                probes,
+                watchdog,
+                token.clone(),
+            ));
+        }
+    }
 
     let stopped = tokio::select! {
         signal = signals.recv() => Stopped::Asked(signal),
         ended = supervisor.core_task_ended() => Stopped::CoreTaskEnded(ended),
     };
+    notifier.stopping("shutting down");
     match &stopped {
         Stopped::Asked(signal) => tracing::info!(%signal, "shutting down"),
         Stopped::CoreTaskEnded(ended) => {
@@ -176,6 +202,41 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         }
         Stopped::CoreTaskEnded(ended) => Err(OpsError::CoreTask(ended)),
     }
+}
+
+/// READY=1 once the HTTP listener and the control socket accept connections (the store is
+/// open and the fleet started before this is reached), with the address in the status line.
+async fn announce_ready(
+    notifier: Notifier,
+    http: Option<std::net::SocketAddr>,
+    control: &std::path::Path,
+    devices: usize,
+) {
+    let Some(http) = http else {
+        tracing::warn!("the HTTP listener has no address; READY not sent");
+        return;
+    };
+    if !systemd::listeners_accept(http, control).await {
+        tracing::warn!("the listeners do not accept connections; READY not sent");
+        return;
+    }
+    notifier.ready(&format!("serving on {http}; {devices} paired devices"));
+}
+
+/// The `[sim]` fault injection that stops the core loop, as a hung gateway would.
+fn simulated_stall(config: &Config) -> Option<Duration> {
+    (config.ble.backend == crate::config::BleBackend::Sim)
+        .then_some(config.sim.stall_core_after_s)
+        .flatten()
+        .map(Duration::from_secs)
+}
+
+/// What the core loop listens to: the radio's advertisements and the watchdog's liveness
+/// questions (answered only while the loop turns).
+struct CoreLoop {
+    adverts: mpsc::Receiver<Advertisement>,
+    probes: ProbeReceiver,
+    stall_after: Option<Duration>,
 }
 
 /// Stops accepting requests, lets running commands finish within the fleet's grace period,
@@ -217,14 +278,38 @@ fn gateway_settings(config: &Config) -> GatewaySettings {
 /// Hands every advertisement to the gateway; with `pairing.auto_pair`, starts pairing every
 /// unknown device heard in pairing mode. Ends (a core task failure) if the radio's feed ends.
 async fn watch_advertisements(
-    mut adverts: mpsc::Receiver<Advertisement>,
+    core: CoreLoop,
     gateway: Arc<Gateway>,
     config: Arc<Config>,
     shutdown: CancellationToken,
 ) -> Result<(), OpsError> {
+    let CoreLoop {
+        mut adverts,
+        mut probes,
+        stall_after,
+    } = core;
+    let stall = async move {
+        match stall_after {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stall);
     loop {
         let advert = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
+            () = &mut stall => {
+                tracing::warn!("sim.stall_core_after_s: the core loop stops turning");
+                Notifier.status("simulated core stall (sim.stall_core_after_s)");
+                shutdown.cancelled().await;
+                return Ok(());
+            }
+            answer = probes.next() => {
+                // Reading the fleet's device table proves its locks are free too.
+                let _ = gateway.devices(&Principal::Local).len();
+                let _ = answer.send(());
+                continue;
+            }
             advert = adverts.recv() => advert,
         };
         let Some(advert) = advert else {

@@ -25,6 +25,11 @@ impl Config {
             "bridge.token",
             &mut self.bridge.token,
             self.bridge.token_file.as_deref(),
+        )?;
+        resolve_secret_file(
+            "http.metrics_token",
+            &mut self.http.metrics_token,
+            self.http.metrics_token_file.as_deref(),
         )
     }
 }

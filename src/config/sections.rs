@@ -251,6 +251,10 @@ pub struct HttpConfig {
     /// Connections open at once; more are answered 503 and closed. Keep it well below the
     /// service's file descriptor limit (`LimitNOFILE=` in the systemd unit).
     pub max_connections: usize,
+    /// A bearer token `/metrics` asks for; unset (and no file): `/metrics` is open to
+    /// whoever reaches the listener.
+    pub metrics_token: Option<super::secret_text::SecretText>,
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -258,6 +262,8 @@ impl Default for HttpConfig {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
             max_connections: 256,
+            metrics_token: None,
+            metrics_token_file: None,
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct SimConfig {
     /// many seconds, as when bluetoothd dies. The daemon then exits non-zero so that systemd
     /// restarts it. Unset (the default): never.
     pub adapter_fails_after_s: Option<u64>,
+    /// Fault injection: the daemon's core loop (the advertisement watcher, which answers the
+    /// systemd watchdog's liveness probes) stops turning after this many seconds, as a hung
+    /// gateway would; watchdog pings stop. Only honoured with backend = "sim". Unset: never.
+    pub stall_core_after_s: Option<u64>,
     /// Where the simulated devices keep their own memory (authorizations, PINs, lock state)
     /// between runs, as real devices do; unset = next to the store file (`<store>.sim.json`).
     pub state_path: Option<std::path::PathBuf>,
@@ -42,6 +46,7 @@ impl Default for SimConfig {
             fragment_len: 20,
             activity_interval_s: 0,
             adapter_fails_after_s: None,
+            stall_core_after_s: None,
             state_path: None,
             devices: Vec::new(),
         }

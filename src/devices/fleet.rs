@@ -46,6 +46,13 @@ struct DeviceHandle {
     credentials: DeviceCredentials,
 }
 
+/// The last advertisement heard from a paired device.
+#[derive(Debug, Clone, Copy)]
+struct Heard {
+    at: Instant,
+    rssi: Option<i16>,
+}
+
 /// What the fleet knows about a device without asking it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
@@ -64,6 +71,8 @@ pub struct Fleet {
     cache: StateCache,
     events: broadcast::Sender<FleetEvent>,
     flags: Mutex<HashMap<DeviceAddress, Instant>>,
+    /// When each paired device was last heard, and how strongly (`nuki-edge doctor`).
+    heard: Mutex<HashMap<DeviceAddress, Heard>>,
     /// Every device task, so shutdown can wait for each link to be closed.
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -85,6 +94,7 @@ impl Fleet {
             cache: Arc::new(RwLock::new(HashMap::new())),
             events,
             flags: Mutex::new(HashMap::new()),
+            heard: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         });
@@ -383,12 +393,27 @@ impl Fleet {
     /// Reacts to an advertisement: a raised state-changed flag of a paired device is worth a
     /// read on its rising edge, and after that only now and then while it stays raised.
     pub fn on_advertisement(&self, heard: &Advertisement) {
-        let Some(address) = &heard.address else {
+        let paired = heard.address.as_ref().and_then(|address| {
+            read(&self.devices)
+                .get(address)
+                .map(|h| h.info.name.clone())
+        });
+        metrics::counter!("nuki_edge_advertisements_total", "paired" => if paired.is_some() { "true" } else { "false" })
+            .increment(1);
+        let (Some(address), Some(name)) = (&heard.address, paired) else {
             return;
         };
-        if !read(&self.devices).contains_key(address) {
-            return;
+        if let Some(rssi) = heard.rssi {
+            metrics::gauge!("nuki_edge_rssi_dbm", "device" => name).set(f64::from(rssi));
         }
+        let last = Heard {
+            at: Instant::now(),
+            rssi: heard.rssi,
+        };
+        self.heard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(address.clone(), last);
         let Some(beacon) = read_advertisement(heard).beacon else {
             return;
         };
@@ -413,6 +438,16 @@ impl Fleet {
         if refresh {
             self.request_refresh(address);
         }
+    }
+
+    /// When each paired device was last heard (how long ago) and its signal strength then.
+    pub fn last_heard(&self) -> HashMap<DeviceAddress, (Duration, Option<i16>)> {
+        self.heard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(address, heard)| (address.clone(), (heard.at.elapsed(), heard.rssi)))
+            .collect()
     }
 
     /// Refreshes every device in the background (the slow safety net).

@@ -106,6 +106,19 @@ impl Failure {
     pub fn unreachable(reason: UnreachableReason) -> Self {
         Failure::Unreachable { reason }
     }
+
+    /// A short fixed name of the kind of failure, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Unreachable { .. } => "unreachable",
+            Failure::Busy => "busy",
+            Failure::MotorBlocked => "motor_blocked",
+            Failure::Refused { .. } => "refused",
+            Failure::TimedOut => "timed_out",
+            Failure::UnknownDevice => "unknown_device",
+            Failure::ShuttingDown => "shutting_down",
+        }
+    }
 }
 
 pub type Outcome = Result<Completed, Failure>;

@@ -88,6 +88,7 @@ impl LinkSlots {
             };
             if waiters.free > 0 && may_take {
                 waiters.free -= 1;
+                publish(&self.shared, &waiters);
                 return SlotPermit {
                     shared: Some(self.shared.clone()),
                     priority,
@@ -100,6 +101,7 @@ impl LinkSlots {
                 Priority::Background => waiters.background.push_back((sender, priority)),
             }
             self.shared.contention.send_replace(waiters.waiting());
+            publish(&self.shared, &waiters);
             receiver
         };
         match receiver.await {
@@ -173,7 +175,16 @@ impl Drop for SlotPermit {
             }
         }
         shared.contention.send_replace(waiters.waiting());
+        publish(&shared, &waiters);
     }
+}
+
+/// The pool's occupancy for `/metrics`: links open and tasks waiting for one.
+fn publish(shared: &Shared, waiters: &Waiters) {
+    let in_use = shared.capacity.saturating_sub(waiters.free);
+    metrics::gauge!("nuki_edge_link_slots_in_use").set(in_use as f64);
+    metrics::gauge!("nuki_edge_link_slots_waiting").set(waiters.waiting() as f64);
+    metrics::gauge!("nuki_edge_link_slots_capacity").set(shared.capacity as f64);
 }
 
 fn lock(waiters: &Mutex<Waiters>) -> MutexGuard<'_, Waiters> {

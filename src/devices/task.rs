@@ -268,6 +268,12 @@ impl DeviceTask {
             self.execute(job.command, job.priority, job.deadline).await
         };
         self.stats.record(started.elapsed());
+        let kind = self.credentials.product.name();
+        metrics::histogram!("nuki_edge_command_seconds", "kind" => kind, "command" => name)
+            .record(started.elapsed().as_secs_f64());
+        let result = outcome.as_ref().map_or_else(Failure::kind, |_| "ok");
+        metrics::counter!("nuki_edge_command_outcomes_total", "kind" => kind, "command" => name, "outcome" => result)
+            .increment(1);
         if let Err(failure) = &outcome {
             tracing::debug!(device = %self.credentials.name, command = name, %failure, "command failed");
         }
@@ -349,6 +355,7 @@ impl DeviceTask {
         let slot = timeout_at(deadline, self.context.slots.acquire(priority))
             .await
             .map_err(|_| Failure::TimedOut)?;
+        let connecting = Instant::now();
         let connect_deadline = deadline.min(Instant::now() + self.context.config.timeouts.connect);
         let connected = timeout_at(
             connect_deadline,
@@ -361,6 +368,8 @@ impl DeviceTask {
         .await;
         match connected {
             Ok(Ok(client)) => {
+                metrics::histogram!("nuki_edge_connect_seconds", "kind" => self.credentials.product.name())
+                    .record(connecting.elapsed().as_secs_f64());
                 self.failures = 0;
                 self.retry_after = None;
                 self.link = Some(OpenLink {
@@ -427,6 +436,11 @@ impl DeviceTask {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             cache.insert(self.address().clone(), state.clone())
         };
+        let device = self.credentials.name.clone();
+        metrics::gauge!("nuki_edge_battery_critical", "device" => device.clone())
+            .set(f64::from(u8::from(state.battery_critical())));
+        metrics::gauge!("nuki_edge_battery_percent", "device" => device)
+            .set(f64::from(state.battery_percent()));
         let was_critical = previous.as_ref().is_some_and(|p| p.battery_critical());
         // The device's clock ticks in every report; only a change of anything else counts.
         let unchanged = previous.is_some_and(|mut previous| {

@@ -155,6 +155,10 @@ impl Gateway {
         gateway
     }
 
+    pub fn fleet(&self) -> &Arc<Fleet> {
+        &self.fleet
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<GatewayEvent> {
         self.events.subscribe()
     }

@@ -7,6 +7,7 @@ pub mod bridge_json;
 pub mod callbacks;
 pub mod guard;
 pub mod listener;
+pub mod metrics;
 pub mod query;
 pub mod router;
 pub mod server;

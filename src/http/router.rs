@@ -38,7 +38,9 @@ pub fn compose(parts: impl IntoIterator<Item = Router>, request_timeout: Duratio
     let routes = parts
         .into_iter()
         .fold(Router::new(), |router, part| router.merge(part))
-        .method_not_allowed_fallback(method_not_allowed);
+        .method_not_allowed_fallback(method_not_allowed)
+        // Inside the router, where the matched route is known; a light layer per route.
+        .layer(axum::middleware::from_fn(super::metrics::track_requests));
     let shared = tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(
             CountingRequestIds::default(),

@@ -65,7 +65,22 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `nuki-edge run` and waits until its Bridge API listens.
     pub fn start(config: &TestConfig) -> Self {
+        Self::start_with_env(config, &[])
+    }
+
+    /// The same, with extra environment variables (`NOTIFY_SOCKET` for the systemd tests).
+    pub fn start_with_env(config: &TestConfig, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
+        // A test runner started by systemd must not hand its own notify socket down.
+        for inherited in [
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+            "JOURNAL_STREAM",
+        ] {
+            command.env_remove(inherited);
+        }
+        command.envs(env.iter().copied());
         command
             .args(["run", "--config", config.arg()])
             .env_remove("RUST_LOG")
