@@ -6,6 +6,7 @@
 //! tests here take turns. They need `dbus-daemon` (Debian package `dbus`; `.ci/test` installs
 //! it); without it they say so and pass.
 
+mod common;
 mod fake_bluez;
 
 use std::collections::HashMap;
@@ -220,7 +221,6 @@ async fn next_event(
         loop {
             match events.recv().await {
                 Ok(event) if wanted(&event) => return event,
-                Ok(event) if std::env::var("DEBUG_EVENTS").is_ok() => eprintln!("EVENT {event:?}"),
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(closed) => panic!("fleet events ended: {closed}"),
             }
@@ -400,4 +400,55 @@ async fn bluetoothd_restarting_is_survived() {
     assert_eq!(heard, Ok(true), "advertisements flow after the restart");
     assert!(fake.discovering());
     assert_eq!(act(&fleet, LockAction::Lock).await, LOCKED);
+}
+
+/// The daemon binary itself on `ble.backend = "bluez"`, against the fake: it pairs the lock
+/// it hears in pairing mode, lists it and locks it through the Bridge API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_on_the_bluez_backend_pairs_lists_and_locks() {
+    use common::config::ConfigBuilder;
+    use common::daemon::Daemon;
+    use nuki_edge::config::IdType;
+
+    let Some(_turn) = take_turn() else { return };
+    let fake = start(vec![lock_spec(LOCK, 0x1122_3344)]).await;
+    fake.control().press_button(&address()).expect("exists");
+    let config = ConfigBuilder::new()
+        .bridge_token("bluezE2E42")
+        .set("ble", "backend", "bluez")
+        .set("ble", "adapter", "hci0")
+        .set("ble", "scan_seconds", 1)
+        .auto_pair(IdType::Bridge)
+        .build();
+    // The child inherits DBUS_SYSTEM_BUS_ADDRESS, so its BlueZ is the fake.
+    let daemon = tokio::task::spawn_blocking(move || {
+        let mut daemon = Daemon::start(&config);
+        daemon.wait_for("paired", 1);
+        (daemon, config)
+    })
+    .await
+    .expect("daemon started");
+    let bridge = daemon.0.bridge();
+
+    let (status, list) = bridge.get_authorized("/list").await;
+    assert_eq!(status, 200, "{list}");
+    let listed = list.as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{list}");
+    assert_eq!(listed[0]["nukiId"], 0x1122_3344, "{list}");
+
+    let (status, body) = bridge
+        .get_authorized("/lockAction?nukiId=287454020&deviceType=4&action=2")
+        .await;
+    assert_eq!(
+        (status, &body["success"]),
+        (200, &serde_json::json!(true)),
+        "{body}"
+    );
+    assert!(fake.calls_of("org.bluez.Device1.Connect") > 0);
+
+    let (code, _log) = tokio::task::spawn_blocking(move || daemon.0.stop())
+        .await
+        .expect("stopped");
+    assert_eq!(code, Some(0));
+    drop(daemon.1);
 }
