@@ -403,9 +403,10 @@ async fn bluetoothd_restarting_is_survived() {
 }
 
 /// The daemon binary itself on `ble.backend = "bluez"`, against the fake: it pairs the lock
-/// it hears in pairing mode, lists it and locks it through the Bridge API.
+/// it hears in pairing mode, lists it, locks it through the Bridge API, and unlocks it after
+/// bluetoothd restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_daemon_on_the_bluez_backend_pairs_lists_and_locks() {
+async fn the_daemon_on_the_bluez_backend_pairs_lists_locks_and_survives_a_bluetoothd_restart() {
     use common::config::ConfigBuilder;
     use common::daemon::Daemon;
     use nuki_edge::config::IdType;
@@ -445,6 +446,18 @@ async fn the_daemon_on_the_bluez_backend_pairs_lists_and_locks() {
         "{body}"
     );
     assert!(fake.calls_of("org.bluez.Device1.Connect") > 0);
+
+    // bluetoothd restarts under the running daemon: it carries on (the next action connects
+    // through the new bluetoothd) instead of needing systemd.
+    fake.restart_bluetoothd().await;
+    let (status, body) = bridge
+        .get_authorized("/lockAction?nukiId=287454020&deviceType=4&action=1")
+        .await;
+    assert_eq!(
+        (status, &body["success"]),
+        (200, &serde_json::json!(true)),
+        "{body}"
+    );
 
     let (code, _log) = tokio::task::spawn_blocking(move || daemon.0.stop())
         .await
