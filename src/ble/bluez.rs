@@ -16,7 +16,8 @@ use futures::{Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::ble::{Advertisement, BleError, BleLink, BleTransport, DeviceAddress};
-use calls::{timed, Operation, CONNECT_TIMEOUT, DISCOVER_SERVICES_TIMEOUT};
+pub use calls::CallLimits;
+use calls::{timed, Operation};
 use discovery::Discovery;
 pub use link::BluezLink;
 
@@ -37,6 +38,7 @@ pub struct BluezTransport {
 #[derive(Debug)]
 struct Shared {
     adapter: Adapter,
+    limits: CallLimits,
     discovery: Discovery,
     /// One connection attempt at a time on this adapter.
     connect_turn: Semaphore,
@@ -46,20 +48,30 @@ impl BluezTransport {
     /// Opens a BlueZ session on the adapter named `adapter` (e.g. `hci0`), or the first one.
     /// Fails with [`BleError::Adapter`] when D-Bus, BlueZ or the adapter is missing.
     pub async fn new(adapter: Option<&str>) -> Result<Self, BleError> {
-        let manager = timed(Operation::OpenSession, None, Manager::new()).await?;
-        let adapters = timed(Operation::ListAdapters, None, manager.adapters()).await?;
-        let adapter = choose_adapter(adapters, adapter).await?;
+        Self::with_limits(adapter, CallLimits::default()).await
+    }
+
+    /// As [`BluezTransport::new`] with other time limits for the BlueZ calls.
+    pub async fn with_limits(adapter: Option<&str>, limits: CallLimits) -> Result<Self, BleError> {
+        let manager = timed(&limits, Operation::OpenSession, None, Manager::new()).await?;
+        let adapters = timed(&limits, Operation::ListAdapters, None, manager.adapters()).await?;
+        let adapter = choose_adapter(adapters, adapter, &limits).await?;
         Ok(Self {
             shared: Arc::new(Shared {
                 adapter,
-                discovery: Discovery::default(),
+                limits,
+                discovery: Discovery::new(limits),
                 connect_turn: Semaphore::new(1),
             }),
         })
     }
 }
 
-async fn choose_adapter(adapters: Vec<Adapter>, wanted: Option<&str>) -> Result<Adapter, BleError> {
+async fn choose_adapter(
+    adapters: Vec<Adapter>,
+    wanted: Option<&str>,
+    limits: &CallLimits,
+) -> Result<Adapter, BleError> {
     let Some(wanted) = wanted else {
         return adapters
             .into_iter()
@@ -67,7 +79,7 @@ async fn choose_adapter(adapters: Vec<Adapter>, wanted: Option<&str>) -> Result<
             .ok_or_else(|| BleError::Adapter("BlueZ reports no Bluetooth adapter".into()));
     };
     for adapter in adapters {
-        let info = timed(Operation::AdapterInfo, None, adapter.adapter_info()).await?;
+        let info = timed(limits, Operation::AdapterInfo, None, adapter.adapter_info()).await?;
         if convert::adapter_name(&info) == Some(wanted) {
             return Ok(adapter);
         }
@@ -89,7 +101,13 @@ impl BleTransport for BluezTransport {
 
     async fn advertisements(&self) -> Result<mpsc::Receiver<Advertisement>, BleError> {
         let shared = &self.shared;
-        let events = timed(Operation::Events, None, shared.adapter.events()).await?;
+        let events = timed(
+            &shared.limits,
+            Operation::Events,
+            None,
+            shared.adapter.events(),
+        )
+        .await?;
         shared.discovery.start_listening(&shared.adapter).await?;
         let (sender, receiver) = mpsc::channel(ADVERTISEMENT_QUEUE);
         tokio::spawn(Arc::clone(shared).feed_advertisements(events, sender));
@@ -110,7 +128,8 @@ impl BleTransport for BluezTransport {
 
 impl Shared {
     async fn scan(&self, duration: Duration) -> Result<Vec<Advertisement>, BleError> {
-        let mut events = timed(Operation::Events, None, self.adapter.events()).await?;
+        let mut events =
+            timed(&self.limits, Operation::Events, None, self.adapter.events()).await?;
         self.discovery.start_listening(&self.adapter).await?;
         let mut heard = HashSet::new();
         let _window_over = tokio::time::timeout(duration, async {
@@ -144,6 +163,10 @@ impl Shared {
                 tracing::warn!("BlueZ event stream ended; advertisement feed closed");
                 break;
             };
+            if convert::adapter_powered_on(&event) {
+                self.discovery.reassert(&self.adapter).await;
+                continue;
+            }
             let Some(id) = convert::advertisement_changed(&event) else {
                 continue;
             };
@@ -160,9 +183,20 @@ impl Shared {
     /// The device's current advertisement, or `None` if it vanished or was not heard lately.
     async fn advertisement_of(&self, id: &PeripheralId) -> Option<Advertisement> {
         let properties = async {
-            let peripheral =
-                timed(Operation::LookupDevice, None, self.adapter.peripheral(id)).await?;
-            timed(Operation::Properties, None, peripheral.properties()).await
+            let peripheral = timed(
+                &self.limits,
+                Operation::LookupDevice,
+                None,
+                self.adapter.peripheral(id),
+            )
+            .await?;
+            timed(
+                &self.limits,
+                Operation::Properties,
+                None,
+                peripheral.properties(),
+            )
+            .await
         };
         match properties.await {
             Ok(properties) => properties.and_then(convert::heard_advertisement),
@@ -184,14 +218,21 @@ impl Shared {
         let peripheral = self.find_peripheral(wanted, &address).await?;
 
         self.discovery.pause(&self.adapter).await;
-        let established = establish(&peripheral, &address).await;
+        let established = establish(&peripheral, &address, &self.limits).await;
         self.discovery.resume(&self.adapter).await;
         established?;
 
-        match BluezLink::open(&self.adapter, peripheral.clone(), address.clone()).await {
+        match BluezLink::open(
+            &self.adapter,
+            peripheral.clone(),
+            address.clone(),
+            self.limits,
+        )
+        .await
+        {
             Ok(link) => Ok(link),
             Err(error) => {
-                link::disconnect_quietly(&peripheral, &address).await;
+                link::disconnect_quietly(&peripheral, &address, &self.limits).await;
                 Err(error)
             }
         }
@@ -220,7 +261,13 @@ impl Shared {
     }
 
     async fn known_peripheral(&self, wanted: BDAddr) -> Result<Option<Peripheral>, BleError> {
-        let peripherals = timed(Operation::ListDevices, None, self.adapter.peripherals()).await?;
+        let peripherals = timed(
+            &self.limits,
+            Operation::ListDevices,
+            None,
+            self.adapter.peripherals(),
+        )
+        .await?;
         Ok(peripherals
             .into_iter()
             .find(|peripheral| peripheral.address() == wanted))
@@ -229,16 +276,26 @@ impl Shared {
 
 /// Connects and discovers services; on failure also cancels the attempt, which BlueZ would
 /// otherwise keep making after our timeout.
-async fn establish(peripheral: &Peripheral, address: &DeviceAddress) -> Result<(), BleError> {
+async fn establish(
+    peripheral: &Peripheral,
+    address: &DeviceAddress,
+    limits: &CallLimits,
+) -> Result<(), BleError> {
     let result = async {
-        let connected = peripheral.connect_with_timeout(CONNECT_TIMEOUT);
-        timed(Operation::Connect, Some(address), connected).await?;
-        let discovered = peripheral.discover_services_with_timeout(DISCOVER_SERVICES_TIMEOUT);
-        timed(Operation::DiscoverServices, Some(address), discovered).await
+        let connected = peripheral.connect_with_timeout(limits.connect);
+        timed(limits, Operation::Connect, Some(address), connected).await?;
+        let discovered = peripheral.discover_services_with_timeout(limits.discover_services);
+        timed(
+            limits,
+            Operation::DiscoverServices,
+            Some(address),
+            discovered,
+        )
+        .await
     }
     .await;
     if result.is_err() {
-        link::disconnect_quietly(peripheral, address).await;
+        link::disconnect_quietly(peripheral, address, limits).await;
     }
     result
 }

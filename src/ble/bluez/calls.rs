@@ -11,14 +11,42 @@ const LOCAL_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Opening the session also asks BlueZ for its object tree.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// BlueZ resolves services as part of connecting, so this covers the whole GATT discovery.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-pub(super) const DISCOVER_SERVICES_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+const DISCOVER_SERVICES_TIMEOUT: Duration = Duration::from_secs(10);
 /// Writes and CCCD writes wait for the device's ATT response (several for a long write).
 const RADIO_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// btleplug enforces CONNECT_TIMEOUT/DISCOVER_SERVICES_TIMEOUT itself; our outer bound only
 /// catches a call that ignores them, so it must not fire first.
 const BACKSTOP_GRACE: Duration = Duration::from_secs(2);
+
+/// The time limits of BlueZ calls: the named constants above, unless a caller (a test against
+/// a fake BlueZ) needs shorter ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Calls answered by the local BlueZ daemon alone.
+    pub local: Duration,
+    pub session: Duration,
+    /// Passed to btleplug, which enforces it; ours fires [`BACKSTOP_GRACE`] later.
+    pub connect: Duration,
+    pub discover_services: Duration,
+    /// Writes and subscriptions, answered after the device's ATT response.
+    pub radio: Duration,
+    pub disconnect: Duration,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self {
+            local: LOCAL_CALL_TIMEOUT,
+            session: SESSION_TIMEOUT,
+            connect: CONNECT_TIMEOUT,
+            discover_services: DISCOVER_SERVICES_TIMEOUT,
+            radio: RADIO_CALL_TIMEOUT,
+            disconnect: DISCONNECT_TIMEOUT,
+        }
+    }
+}
 
 /// The BlueZ calls this backend makes, named for errors and bounded in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,13 +91,13 @@ impl Operation {
         }
     }
 
-    pub(super) fn time_limit(self) -> Duration {
+    pub(super) fn time_limit(self, limits: &CallLimits) -> Duration {
         match self {
-            Self::OpenSession => SESSION_TIMEOUT,
-            Self::Connect => CONNECT_TIMEOUT + BACKSTOP_GRACE,
-            Self::DiscoverServices => DISCOVER_SERVICES_TIMEOUT + BACKSTOP_GRACE,
-            Self::Subscribe | Self::Write => RADIO_CALL_TIMEOUT,
-            Self::Disconnect => DISCONNECT_TIMEOUT,
+            Self::OpenSession => limits.session,
+            Self::Connect => limits.connect + BACKSTOP_GRACE,
+            Self::DiscoverServices => limits.discover_services + BACKSTOP_GRACE,
+            Self::Subscribe | Self::Write => limits.radio,
+            Self::Disconnect => limits.disconnect,
             Self::ListAdapters
             | Self::AdapterInfo
             | Self::Events
@@ -79,7 +107,7 @@ impl Operation {
             | Self::LookupDevice
             | Self::Properties
             | Self::Notifications
-            | Self::ConnectionState => LOCAL_CALL_TIMEOUT,
+            | Self::ConnectionState => limits.local,
         }
     }
 
@@ -90,11 +118,12 @@ impl Operation {
 
 /// Runs one BlueZ call within its operation's time limit and maps its error.
 pub(super) async fn timed<T>(
+    limits: &CallLimits,
     operation: Operation,
     device: Option<&DeviceAddress>,
     call: impl Future<Output = btleplug::Result<T>>,
 ) -> Result<T, BleError> {
-    let limit = operation.time_limit();
+    let limit = operation.time_limit(limits);
     match tokio::time::timeout(limit, call).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(map_error(error, operation, device)),
@@ -213,14 +242,15 @@ mod tests {
 
     #[test]
     fn our_backstop_never_fires_before_btleplugs_own_timeouts() {
-        assert!(Operation::Connect.time_limit() > CONNECT_TIMEOUT);
-        assert!(Operation::DiscoverServices.time_limit() > DISCOVER_SERVICES_TIMEOUT);
+        let limits = CallLimits::default();
+        assert!(Operation::Connect.time_limit(&limits) > limits.connect);
+        assert!(Operation::DiscoverServices.time_limit(&limits) > limits.discover_services);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_hanging_call_times_out_with_the_operation_limit() {
         let hanging = std::future::pending::<btleplug::Result<()>>();
-        let result = timed(Operation::Properties, None, hanging).await;
+        let result = timed(&CallLimits::default(), Operation::Properties, None, hanging).await;
         assert_eq!(
             result,
             Err(BleError::Timeout {
@@ -233,10 +263,13 @@ mod tests {
     #[tokio::test]
     async fn a_finished_call_passes_its_value_or_mapped_error_through() {
         assert_eq!(
-            timed(Operation::Write, None, async { Ok(5u8) }).await,
+            timed(&CallLimits::default(), Operation::Write, None, async {
+                Ok(5u8)
+            })
+            .await,
             Ok(5)
         );
-        let failed = timed(Operation::Write, None, async {
+        let failed = timed(&CallLimits::default(), Operation::Write, None, async {
             Err::<(), _>(btleplug::Error::NotConnected)
         })
         .await;

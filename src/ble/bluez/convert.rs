@@ -1,6 +1,6 @@
 //! Pure translations between btleplug's types and ours.
 
-use btleplug::api::{BDAddr, CentralEvent, PeripheralProperties};
+use btleplug::api::{BDAddr, CentralEvent, CentralState, PeripheralProperties};
 use btleplug::platform::PeripheralId;
 
 use crate::ble::{Advertisement, DeviceAddress};
@@ -54,6 +54,12 @@ pub(super) fn advertisement_changed(event: &CentralEvent) -> Option<&PeripheralI
     }
 }
 
+/// The adapter (re)powered: after a power cycle or a bluetoothd restart it has forgotten our
+/// discovery.
+pub(super) fn adapter_powered_on(event: &CentralEvent) -> bool {
+    matches!(event, CentralEvent::StateUpdate(CentralState::PoweredOn))
+}
+
 /// Any sign that the device is advertising right now.
 pub(super) fn device_heard(event: &CentralEvent) -> Option<&PeripheralId> {
     match event {
@@ -71,7 +77,6 @@ pub(super) fn adapter_name(adapter_info: &str) -> Option<&str> {
 mod tests {
     use std::collections::HashMap;
 
-    use btleplug::api::CentralState;
     use uuid::Uuid;
 
     use super::*;
@@ -168,6 +173,10 @@ mod tests {
         let event = CentralEvent::StateUpdate(CentralState::PoweredOn);
         assert!(advertisement_changed(&event).is_none());
         assert!(device_heard(&event).is_none());
+        assert!(adapter_powered_on(&event));
+        assert!(!adapter_powered_on(&CentralEvent::StateUpdate(
+            CentralState::PoweredOff
+        )));
     }
 
     #[test]

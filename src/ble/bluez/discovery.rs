@@ -6,7 +6,7 @@ use btleplug::api::{Central, ScanFilter};
 use btleplug::platform::Adapter;
 use tokio::sync::Mutex;
 
-use super::calls::{timed, Operation};
+use super::calls::{timed, CallLimits, Operation};
 use crate::ble::BleError;
 
 /// What the radio has to do after a change of users.
@@ -39,16 +39,24 @@ impl Users {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Discovery {
     users: Mutex<Users>,
+    limits: CallLimits,
 }
 
 impl Discovery {
+    pub(super) fn new(limits: CallLimits) -> Self {
+        Self {
+            users: Mutex::default(),
+            limits,
+        }
+    }
+
     pub(super) async fn start_listening(&self, adapter: &Adapter) -> Result<(), BleError> {
         let mut users = self.users.lock().await;
         let switch = users.change(|users| users.listeners += 1);
-        if let Err(error) = apply(adapter, switch).await {
+        if let Err(error) = apply(adapter, &self.limits, switch).await {
             users.listeners -= 1;
             return Err(error);
         }
@@ -58,34 +66,44 @@ impl Discovery {
     pub(super) async fn stop_listening(&self, adapter: &Adapter) {
         let mut users = self.users.lock().await;
         let switch = users.change(|users| users.listeners = users.listeners.saturating_sub(1));
-        report(apply(adapter, switch).await);
+        report(apply(adapter, &self.limits, switch).await);
+    }
+
+    /// bluetoothd forgets every client's discovery when the adapter powers down or bluetoothd
+    /// restarts; the adapter powering up again is the sign to ask anew if anyone listens.
+    pub(super) async fn reassert(&self, adapter: &Adapter) {
+        let users = self.users.lock().await;
+        if users.listening() {
+            report(apply(adapter, &self.limits, Switch::Start).await);
+        }
     }
 
     pub(super) async fn pause(&self, adapter: &Adapter) {
         let mut users = self.users.lock().await;
         let switch = users.change(|users| users.paused = true);
-        report(apply(adapter, switch).await);
+        report(apply(adapter, &self.limits, switch).await);
     }
 
     pub(super) async fn resume(&self, adapter: &Adapter) {
         let mut users = self.users.lock().await;
         let switch = users.change(|users| users.paused = false);
-        report(apply(adapter, switch).await);
+        report(apply(adapter, &self.limits, switch).await);
     }
 }
 
-async fn apply(adapter: &Adapter, switch: Switch) -> Result<(), BleError> {
+async fn apply(adapter: &Adapter, limits: &CallLimits, switch: Switch) -> Result<(), BleError> {
     match switch {
         // Unfiltered: the Nuki iBeacon carries no service UUID.
         Switch::Start => {
             timed(
+                limits,
                 Operation::StartScan,
                 None,
                 adapter.start_scan(ScanFilter::default()),
             )
             .await
         }
-        Switch::Stop => timed(Operation::StopScan, None, adapter.stop_scan()).await,
+        Switch::Stop => timed(limits, Operation::StopScan, None, adapter.stop_scan()).await,
         Switch::Keep => Ok(()),
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::calls::{timed, Operation};
+use super::calls::{timed, CallLimits, Operation};
 use crate::ble::{BleError, BleLink, DeviceAddress, Indication};
 
 /// Indications waiting for the link layer; the device sends one message at a time, so this
@@ -28,6 +28,7 @@ pub struct BluezLink {
     events: mpsc::Receiver<LinkEvent>,
     forwarder: JoinHandle<()>,
     open: bool,
+    limits: CallLimits,
 }
 
 impl BluezLink {
@@ -37,15 +38,18 @@ impl BluezLink {
         adapter: &Adapter,
         peripheral: Peripheral,
         address: DeviceAddress,
+        limits: CallLimits,
     ) -> Result<Self, BleError> {
         // Both streams open before any subscribe, so no indication or disconnect is missed.
         let notifications = timed(
+            &limits,
             Operation::Notifications,
             Some(&address),
             peripheral.notifications(),
         )
         .await?;
-        let adapter_events = timed(Operation::Events, Some(&address), adapter.events()).await?;
+        let adapter_events =
+            timed(&limits, Operation::Events, Some(&address), adapter.events()).await?;
         let (sender, events) = mpsc::channel(INDICATION_QUEUE);
         let forwarder = tokio::spawn(forward_link_events(
             notifications,
@@ -60,6 +64,7 @@ impl BluezLink {
             events,
             forwarder,
             open: true,
+            limits,
         })
     }
 
@@ -76,7 +81,14 @@ impl BluezLink {
     async fn explain<T>(&self, result: Result<T, BleError>) -> Result<T, BleError> {
         let Err(error) = result else { return result };
         let state = self.peripheral.is_connected();
-        match timed(Operation::ConnectionState, Some(&self.address), state).await {
+        match timed(
+            &self.limits,
+            Operation::ConnectionState,
+            Some(&self.address),
+            state,
+        )
+        .await
+        {
             Ok(false) => Err(BleError::Disconnected),
             _ => Err(error),
         }
@@ -96,7 +108,13 @@ impl BleLink for BluezLink {
         let characteristic = self.characteristic(characteristic)?;
         // StartNotify: BlueZ writes the CCCD and confirms each indication itself.
         let subscribed = self.peripheral.subscribe(&characteristic);
-        let result = timed(Operation::Subscribe, Some(&self.address), subscribed).await;
+        let result = timed(
+            &self.limits,
+            Operation::Subscribe,
+            Some(&self.address),
+            subscribed,
+        )
+        .await;
         self.explain(result).await
     }
 
@@ -106,7 +124,7 @@ impl BleLink for BluezLink {
         let written = self
             .peripheral
             .write(&characteristic, value, WriteType::WithResponse);
-        let result = timed(Operation::Write, Some(&self.address), written).await;
+        let result = timed(&self.limits, Operation::Write, Some(&self.address), written).await;
         self.explain(result).await
     }
 
@@ -122,6 +140,7 @@ impl BleLink for BluezLink {
         self.open = false;
         self.forwarder.abort();
         timed(
+            &self.limits,
             Operation::Disconnect,
             Some(&self.address),
             self.peripheral.disconnect(),
@@ -141,14 +160,20 @@ impl Drop for BluezLink {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let peripheral = self.peripheral.clone();
             let address = self.address.clone();
-            runtime.spawn(async move { disconnect_quietly(&peripheral, &address).await });
+            let limits = self.limits;
+            runtime.spawn(async move { disconnect_quietly(&peripheral, &address, &limits).await });
         }
     }
 }
 
 /// Best-effort disconnect where nobody can act on a failure.
-pub(super) async fn disconnect_quietly(peripheral: &Peripheral, address: &DeviceAddress) {
+pub(super) async fn disconnect_quietly(
+    peripheral: &Peripheral,
+    address: &DeviceAddress,
+    limits: &CallLimits,
+) {
     if let Err(error) = timed(
+        limits,
         Operation::Disconnect,
         Some(address),
         peripheral.disconnect(),
@@ -182,6 +207,9 @@ async fn forward_link_events(
                 Some(CentralEvent::DeviceDisconnected(id)) if id == peripheral => {
                     Err(BleError::Disconnected)
                 }
+                // Any power change of the adapter ends its links; after a bluetoothd restart
+                // this (the new adapter powering up) is the only word about it on D-Bus.
+                Some(CentralEvent::StateUpdate(_)) => Err(BleError::Disconnected),
                 Some(_) => continue,
                 None => Err(BleError::Disconnected),
             },
