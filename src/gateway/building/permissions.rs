@@ -186,9 +186,20 @@ impl Gateway {
         let page = self
             .store
             .read(|tx| filtered(tx, Table::Permissions, after, limit, |_: &Permission| true))?;
+        let permissions: Vec<Permission> = page.iter().map(|(_, p)| p.clone()).collect();
+        let statuses = self.provisioning_statuses(&permissions);
+        let rules = self.rules();
         Ok(page
             .into_iter()
-            .map(|(key, permission)| (key, self.permission_view(permission)))
+            .zip(statuses)
+            .map(|((key, permission), provisioning)| {
+                let view = PermissionView {
+                    devices: rules.devices_of(&permission.scope),
+                    provisioning,
+                    permission,
+                };
+                (key, view)
+            })
             .collect())
     }
 

@@ -169,19 +169,55 @@ pub fn status(
     now: i64,
     permission: &PermissionId,
 ) -> Result<Vec<DeviceProvisioning>, StoreError> {
-    let mut items: BTreeMap<DeviceId, Item> = BTreeMap::new();
-    if let Some(found) = tx.get::<Permission>(Table::Permissions, &permission.0)? {
-        let rules = building(tx, default_zone)?;
-        for desired in desired_of(tx, &rules, &found, now)? {
-            items.insert(
+    let desired = match tx.get::<Permission>(Table::Permissions, &permission.0)? {
+        Some(found) => desired_of(tx, &building(tx, default_zone)?, &found, now)?,
+        None => Vec::new(),
+    };
+    status_from(tx, permission, desired)
+}
+
+/// [`status`] of several stored permissions, the building read once for all of them (a page
+/// of a list).
+pub fn statuses(
+    tx: &ReadTx,
+    default_zone: &TimeZone,
+    now: i64,
+    permissions: &[Permission],
+) -> Result<Vec<Vec<DeviceProvisioning>>, StoreError> {
+    let mut rules: Option<AccessRules> = None;
+    let mut all = Vec::with_capacity(permissions.len());
+    for permission in permissions {
+        let desired = if permission.kind.lives_on_devices() {
+            let rules = match &mut rules {
+                Some(rules) => rules,
+                empty => empty.insert(building(tx, default_zone)?),
+            };
+            desired_of(tx, rules, permission, now)?
+        } else {
+            Vec::new()
+        };
+        all.push(status_from(tx, &permission.id, desired)?);
+    }
+    Ok(all)
+}
+
+fn status_from(
+    tx: &ReadTx,
+    permission: &PermissionId,
+    desired: Vec<Desired>,
+) -> Result<Vec<DeviceProvisioning>, StoreError> {
+    let mut items: BTreeMap<DeviceId, Item> = desired
+        .into_iter()
+        .map(|desired| {
+            (
                 desired.device,
                 Item {
                     desired: Some(desired),
                     record: None,
                 },
-            );
-        }
-    }
+            )
+        })
+        .collect();
     for record in records_of(tx, permission)? {
         let item = items.entry(record.device).or_insert(Item {
             desired: None,

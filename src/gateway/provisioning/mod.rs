@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::access::{Capability, DeviceId, PermissionId, PermissionKind, Principal};
+use crate::access::{Capability, DeviceId, Permission, PermissionId, PermissionKind, Principal};
 use crate::devices::admin_ops::{self, JobSpec};
 use crate::devices::slots::Priority;
 use crate::store::{Store, StoreError, Table};
@@ -114,6 +114,25 @@ impl Gateway {
             Err(error) => {
                 tracing::warn!(%permission, %error, "provisioning status unreadable");
                 Vec::new()
+            }
+        }
+    }
+
+    /// [`Self::provisioning_status`] of each of `permissions` (stored ones), in one read.
+    pub fn provisioning_statuses(
+        &self,
+        permissions: &[Permission],
+    ) -> Vec<Vec<DeviceProvisioning>> {
+        let now = self.now_unix();
+        let zone = &self.provisioning.default_zone;
+        match self
+            .store
+            .read(|tx| desired::statuses(tx, zone, now, permissions))
+        {
+            Ok(statuses) => statuses,
+            Err(error) => {
+                tracing::warn!(%error, "provisioning status unreadable");
+                vec![Vec::new(); permissions.len()]
             }
         }
     }
