@@ -7,6 +7,10 @@ use btleplug::platform::Adapter;
 use tokio::sync::Mutex;
 
 use super::calls::{timed, CallLimits, Operation};
+
+/// How often discovery is asked for again after the adapter came back, and the pause between.
+const REASSERT_ATTEMPTS: u32 = 5;
+const REASSERT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 use crate::ble::BleError;
 
 /// What the radio has to do after a change of users.
@@ -71,10 +75,26 @@ impl Discovery {
 
     /// bluetoothd forgets every client's discovery when the adapter powers down or bluetoothd
     /// restarts; the adapter powering up again is the sign to ask anew if anyone listens.
+    /// A freshly started bluetoothd may still be busy (or slow on a loaded machine) when its
+    /// adapter reports powered: a failed request is asked again a few times, or the feed
+    /// would stay silent until the next restart.
     pub(super) async fn reassert(&self, adapter: &Adapter) {
-        let users = self.users.lock().await;
-        if users.listening() {
-            report(apply(adapter, &self.limits, Switch::Start).await);
+        for attempt in 1..=REASSERT_ATTEMPTS {
+            let result = {
+                let users = self.users.lock().await;
+                if !users.listening() {
+                    return;
+                }
+                apply(adapter, &self.limits, Switch::Start).await
+            };
+            match result {
+                Ok(()) => return,
+                Err(error) if attempt == REASSERT_ATTEMPTS => report(Err(error)),
+                Err(error) => {
+                    tracing::debug!(%error, attempt, "BlueZ discovery not restarted yet; asking again");
+                    tokio::time::sleep(REASSERT_PAUSE).await;
+                }
+            }
         }
     }
 
