@@ -215,6 +215,11 @@ impl Fleet {
             .map(|d| d.info.name.clone())
     }
 
+    /// One paired device, without copying the others.
+    pub fn info(&self, address: &DeviceAddress) -> Option<DeviceInfo> {
+        read(&self.devices).get(address).map(|d| d.info.clone())
+    }
+
     /// Every device, sorted by address.
     pub fn devices(&self) -> Vec<DeviceInfo> {
         let mut devices: Vec<DeviceInfo> = read(&self.devices)

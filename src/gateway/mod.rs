@@ -212,9 +212,7 @@ impl Gateway {
     ) -> GatewayResult<()> {
         let id = self
             .fleet
-            .devices()
-            .into_iter()
-            .find(|info| &info.address == device)
+            .info(device)
             .map(|info| DeviceView::from(info).id)
             .ok_or(Refusal::UnknownDevice)?;
         self.check_id(principal, id, action)

@@ -8,7 +8,10 @@ use crate::gateway::Gateway;
 use crate::store::{StoreError, Table, WriteTx};
 
 use super::credentials::{new_token, token_hash};
-use super::records::{self, ApiTokenRecord, Reads, SessionRecord};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::records::{self, AccountRecord, ApiTokenRecord, Reads, SessionRecord};
 use super::NewSession;
 
 /// A session unused for this long has ended.
@@ -66,41 +69,19 @@ impl Gateway {
     ) -> Result<Principal, AuthFailure> {
         let key = token_hash(token);
         let now = self.now_unix();
-        let found = self
-            .store
-            .read(|tx| {
-                let Some(session) = tx.get::<SessionRecord>(Table::Sessions, &key)? else {
-                    return Ok(None);
-                };
-                let account = records::account(tx, session.account)?;
-                Ok(account.map(|account| (session, account)))
-            })
-            .map_err(store_failure)?;
-        let Some((session, account)) = found else {
-            return Err(AuthFailure::Invalid);
-        };
+        let (session, account) =
+            self.credential_with_account::<SessionRecord>(Table::Sessions, &key, |s| s.account)?;
         if !session.is_live(now) {
             // Best effort: the next login sweeps it up otherwise.
             let _ = self.store.write(|tx| tx.remove(Table::Sessions, &key));
             return Err(AuthFailure::Invalid);
         }
         if now.saturating_sub(session.last_seen) >= LAST_USE_RESOLUTION_SECONDS {
-            self.store
-                .write(|tx| {
-                    // Written only if still there: a logout may have come in between.
-                    if tx.get::<SessionRecord>(Table::Sessions, &key)?.is_some() {
-                        tx.put(
-                            Table::Sessions,
-                            &key,
-                            &SessionRecord {
-                                last_seen: now,
-                                ..session.clone()
-                            },
-                        )?;
-                    }
-                    Ok(())
-                })
-                .map_err(store_failure)?;
+            let touched = SessionRecord {
+                last_seen: now,
+                ..session
+            };
+            self.rewrite_if_present(Table::Sessions, &key, &touched)?;
         }
         Ok(account.principal())
     }
@@ -111,40 +92,58 @@ impl Gateway {
     ) -> Result<Principal, AuthFailure> {
         let key = token_hash(token);
         let now = self.now_unix();
-        let found = self
-            .store
-            .read(|tx| {
-                let Some(record) = tx.get::<ApiTokenRecord>(Table::ApiTokens, &key)? else {
-                    return Ok(None);
-                };
-                let account = records::account(tx, record.account)?;
-                Ok(account.map(|account| (record, account)))
-            })
-            .map_err(store_failure)?;
-        let Some((record, account)) = found else {
-            return Err(AuthFailure::Invalid);
-        };
+        let (record, account) =
+            self.credential_with_account::<ApiTokenRecord>(Table::ApiTokens, &key, |r| r.account)?;
         let stale = record
             .last_used
             .is_none_or(|used| now.saturating_sub(used) >= LAST_USE_RESOLUTION_SECONDS);
         if stale {
-            self.store
-                .write(|tx| {
-                    if tx.get::<ApiTokenRecord>(Table::ApiTokens, &key)?.is_some() {
-                        tx.put(
-                            Table::ApiTokens,
-                            &key,
-                            &ApiTokenRecord {
-                                last_used: Some(now),
-                                ..record.clone()
-                            },
-                        )?;
-                    }
-                    Ok(())
-                })
-                .map_err(store_failure)?;
+            let touched = ApiTokenRecord {
+                last_used: Some(now),
+                ..record
+            };
+            self.rewrite_if_present(Table::ApiTokens, &key, &touched)?;
         }
         Ok(account.principal())
+    }
+
+    /// The credential stored under `key` in `table` and the account it belongs to, read
+    /// together; `Invalid` when either is gone.
+    fn credential_with_account<R: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+        account_of: impl Fn(&R) -> AccountId,
+    ) -> Result<(R, AccountRecord), AuthFailure> {
+        let found = self
+            .store
+            .read(|tx| {
+                let Some(credential) = tx.get::<R>(table, key)? else {
+                    return Ok(None);
+                };
+                let account = records::account(tx, account_of(&credential))?;
+                Ok(account.map(|account| (credential, account)))
+            })
+            .map_err(store_failure)?;
+        found.ok_or(AuthFailure::Invalid)
+    }
+
+    /// Writes a credential's new last use, only if it is still there: a logout or a
+    /// revocation may have come in between.
+    fn rewrite_if_present<R: Serialize + DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+        record: &R,
+    ) -> Result<(), AuthFailure> {
+        self.store
+            .write(|tx| {
+                if tx.get::<R>(table, key)?.is_some() {
+                    tx.put(table, key, record)?;
+                }
+                Ok(())
+            })
+            .map_err(store_failure)
     }
 
     /// Ends the session whose token is `token` (logout). Unknown tokens are fine: the
