@@ -271,7 +271,9 @@ impl Gateway {
             .fleet
             .read_state(device, self.settings.action_deadline)
             .await?;
-        Ok(completed.into())
+        let report = DeviceReport::from(completed);
+        self.observe_device_clock(&report);
+        Ok(report)
     }
 
     /// Operates a device on behalf of `principal` and waits for the outcome.
@@ -283,6 +285,9 @@ impl Gateway {
     ) -> GatewayResult<DeviceReport> {
         let pending = self.queue_action(principal, device, action)?;
         let outcome = pending.outcome().await.map(DeviceReport::from);
+        if let Ok(report) = &outcome {
+            self.observe_device_clock(report);
+        }
         self.finish_action(
             principal,
             device,
@@ -347,6 +352,14 @@ impl Gateway {
                 self.finish_action(principal, device, action, Err(refusal.clone()));
                 Err(refusal)
             }
+        }
+    }
+
+    /// The fleet reports every device clock on its bus too, but that arrives a moment later;
+    /// a caller who just got an answer must see the time it carried already counted.
+    fn observe_device_clock(&self, report: &DeviceReport) {
+        if let Some(state) = &report.state {
+            self.time.observe(&self.clock, &state.current_time);
         }
     }
 
