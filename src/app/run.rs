@@ -451,6 +451,10 @@ async fn log_events(
                 }
                 tracing::info!(device = %device, "{progress}")
             }
+            // Entries name who acted: only their count is logged, never their content.
+            Ok(GatewayEvent::DeviceLogEntries { device, entries }) => {
+                tracing::debug!(device = %device, entries = entries.len(), "device log read")
+            }
             Ok(GatewayEvent::ActionRequested { .. } | GatewayEvent::ActionFinished { .. }) => {}
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "event log fell behind")

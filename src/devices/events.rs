@@ -2,7 +2,7 @@
 
 use crate::ble::DeviceAddress;
 use crate::nuki::codec::DateTime;
-use crate::nuki::messages::KeyturnerStates;
+use crate::nuki::messages::{KeyturnerStates, LogEntry};
 
 /// What happens to the fleet's devices, for the event bus.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,5 +32,10 @@ pub enum FleetEvent {
     ClockReported {
         address: DeviceAddress,
         current_time: DateTime,
+    },
+    /// Entries of the device's own log that the gateway had not read yet, oldest first.
+    LogEntries {
+        address: DeviceAddress,
+        entries: Vec<LogEntry>,
     },
 }

@@ -5,7 +5,7 @@
 use crate::ble::DeviceAddress;
 use crate::devices::fleet::FleetEvent;
 use crate::nuki::enums::DeviceAction;
-use crate::nuki::messages::KeyturnerStates;
+use crate::nuki::messages::{KeyturnerStates, LogEntry};
 
 use super::view::{DeviceReport, GatewayResult};
 use crate::access::Principal;
@@ -48,6 +48,12 @@ pub enum GatewayEvent {
     Pairing {
         device: DeviceAddress,
         progress: PairingProgress,
+    },
+    /// New entries of a device's own log (keypad codes, manual turns, other apps), oldest
+    /// first; not anonymized yet — only `events` reads them, and anonymizes before storing.
+    DeviceLogEntries {
+        device: DeviceAddress,
+        entries: Vec<LogEntry>,
     },
 }
 
@@ -98,6 +104,10 @@ impl GatewayEvent {
             FleetEvent::Added { address } => GatewayEvent::DeviceAdded { device: address },
             FleetEvent::Removed { address } => GatewayEvent::DeviceRemoved { device: address },
             FleetEvent::ClockReported { .. } => return None,
+            FleetEvent::LogEntries { address, entries } => GatewayEvent::DeviceLogEntries {
+                device: address,
+                entries,
+            },
         })
     }
 }
