@@ -203,6 +203,19 @@ fn execute(command: Command) -> Result<(), Failure> {
                 .map_err(Failure::Runtime)?;
             print_line(String::from_utf8_lossy(&page).trim_end())
         }
+        Command::Sim {
+            config,
+            device,
+            event,
+        } => {
+            let config = load_one_shot_config(&config.config)?;
+            let value = block_on(async {
+                nuki_edge::app::sim_cli::send(&config, &device.device, event.event())
+                    .await
+                    .map_err(Failure::from)
+            })?;
+            print_json(&value)
+        }
         Command::State(args) => device_command(args, DeviceCommand::State),
         Command::Lock(args) => device_command(args, DeviceCommand::Lock),
         Command::Unlock(args) => device_command(args, DeviceCommand::Unlock),

@@ -85,6 +85,16 @@ pub enum Command {
     Unlock(DeviceCommandArgs),
     /// Unlock and pull the latch (Opener: open the door).
     Unlatch(DeviceCommandArgs),
+    /// Make something happen at a door of the simulated building of a running daemon
+    /// (`ble.backend = "sim"`): a turn by hand, a keypad code, the door, the doorbell.
+    Sim {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        device: DeviceArg,
+        #[command(subcommand)]
+        event: SimEventArg,
+    },
     /// Check the installation: configuration, store, Bluetooth, devices, clock, HTTP port.
     /// Exit code 0 when no check failed, 1 when one did.
     Doctor {
@@ -111,6 +121,50 @@ pub enum Command {
         #[arg(required = true, value_name = "HEX")]
         hex: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SimEventArg {
+    /// Turn the knob or key by hand.
+    Turn {
+        #[arg(value_enum)]
+        action: crate::app::sim_cli::ManualTurn,
+    },
+    /// Type a code on the device's keypad.
+    Keypad {
+        /// Six digits, as typed.
+        code: u32,
+    },
+    /// Open or close the door (the device needs a door sensor).
+    Door {
+        #[arg(value_enum)]
+        state: DoorArg,
+    },
+    /// Ring the doorbell (Opener).
+    Ring,
+    /// Press the device's button once.
+    Button,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoorArg {
+    Open,
+    Closed,
+}
+
+impl SimEventArg {
+    pub fn event(&self) -> crate::app::sim_cli::SimEvent {
+        use crate::app::sim_cli::SimEvent;
+        match self {
+            SimEventArg::Turn { action } => SimEvent::Turn { action: *action },
+            SimEventArg::Keypad { code } => SimEvent::Keypad { code: *code },
+            SimEventArg::Door { state } => SimEvent::Door {
+                open: *state == DoorArg::Open,
+            },
+            SimEventArg::Ring => SimEvent::Ring,
+            SimEventArg::Button => SimEvent::Button,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::ble::sim::SimControl;
 use crate::config::Config;
 use crate::gateway::{DeviceView, Gateway, Principal};
 
@@ -115,6 +116,7 @@ pub async fn serve(
     listener: UnixListener,
     path: PathBuf,
     gateway: Arc<Gateway>,
+    sim: Option<SimControl>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
@@ -126,9 +128,9 @@ pub async fn serve(
                 Err(error) => break Err(error),
             },
         };
-        let gateway = gateway.clone();
+        let (gateway, sim) = (gateway.clone(), sim.clone());
         connections.spawn(async move {
-            if let Err(error) = answer(stream, &gateway).await {
+            if let Err(error) = answer(stream, &gateway, sim.as_ref()).await {
                 tracing::debug!(%error, "control connection failed");
             }
         });
@@ -139,7 +141,11 @@ pub async fn serve(
     result
 }
 
-async fn answer(stream: UnixStream, gateway: &Gateway) -> std::io::Result<()> {
+async fn answer(
+    stream: UnixStream,
+    gateway: &Gateway,
+    sim: Option<&SimControl>,
+) -> std::io::Result<()> {
     let (reader, mut writer) = stream.into_split();
     let mut line = String::new();
     let read = tokio::time::timeout(
@@ -149,6 +155,9 @@ async fn answer(stream: UnixStream, gateway: &Gateway) -> std::io::Result<()> {
     .await;
     let answer = match read {
         Ok(Ok(_)) if super::doctor::is_doctor_request(&line) => super::doctor::answer(gateway),
+        Ok(Ok(_)) if super::sim_cli::is_sim_request(&line) => {
+            super::sim_cli::answer(gateway, sim, &line)
+        }
         Ok(Ok(_)) if super::accounts_cli::is_account_request(&line) => {
             super::accounts_cli::answer(gateway, &line).await
         }

@@ -13,5 +13,6 @@ pub mod ops;
 pub mod run;
 pub mod settings_writer;
 pub mod shutdown;
+pub mod sim_cli;
 pub mod supervisor;
 pub mod systemd;

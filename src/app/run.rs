@@ -121,6 +121,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
             control_listener,
             control_path.clone(),
             gateway.clone(),
+            backend.sim.clone(),
             token.clone(),
         ),
     );

@@ -162,6 +162,16 @@ impl Daemon {
         });
     }
 
+    /// Waits until a log line satisfies `wanted`.
+    pub fn wait_for_line(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) {
+        self.wait_until(what, |lines| {
+            lines
+                .iter()
+                .any(|line| wanted(&parse_line(line)))
+                .then_some(())
+        });
+    }
+
     /// Waits until every configured device is paired and its state read once.
     pub fn wait_ready(&mut self) {
         let devices = self.device_count;
