@@ -251,6 +251,50 @@ fn lock_action_of(entry: &LogEntry) -> Option<(LockAction, Trigger)> {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_rising_flag_brings_a_manual_turn_without_being_asked() {
+    let mut lock = one_lock(on_request_only(), |_| {}, |_| {}).await;
+    let device = lock.device.clone();
+    common::core::follow_advertisements(
+        &lock.transport,
+        common::core::gateway_over(lock.fleet.clone(), DEADLINE),
+    )
+    .await;
+    lock.control.manual_action(&device, 0x01).expect("knob");
+    let mut passed = Vec::new();
+    while !passed
+        .iter()
+        .any(|e| lock_action_of(e) == Some((LockAction::Unlock, Trigger::Manual)))
+    {
+        passed.extend(next_log_entries(&mut lock.events).await);
+    }
+    assert_eq!(passed, newest(&lock.control, &device, passed.len()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_slow_schedule_reads_without_a_flag() {
+    let config = FleetConfig {
+        log_refresh: Duration::from_secs(600),
+        ..FleetConfig::default()
+    };
+    let mut lock = one_lock(config, |_| {}, |_| {}).await;
+    let device = lock.device.clone();
+    lock.control.append_log_entries(&device, 7).expect("device");
+    let scheduled = tokio::time::timeout(Duration::from_secs(1200), async {
+        loop {
+            match lock.events.recv().await {
+                Ok(FleetEvent::LogEntries { entries, .. }) => return entries,
+                Ok(_) => {}
+                Err(error) => panic!("event stream: {error}"),
+            }
+        }
+    })
+    .await
+    .expect("a scheduled read within two periods");
+    assert_eq!(scheduled, newest(&lock.control, &device, scheduled.len()));
+    assert!(scheduled.len() >= 7);
+}
+
+#[tokio::test(start_paused = true)]
 async fn entries_across_the_index_wrap_are_passed_on_once() {
     let mut lock = one_lock(on_request_only(), |_| {}, |_| {}).await;
     let device = lock.device.clone();

@@ -20,6 +20,10 @@ use crate::nuki::messages::LogEntry;
 /// Entries asked for per request: small enough that a user's action queued meanwhile waits
 /// for one short exchange at most, large enough that a busy log is read in few round trips.
 pub const LOG_PAGE: u16 = 25;
+/// The first request of a read that knows its position asks for this few: most reads follow
+/// one flag and find one or two new entries, and a descending page always fills up with older,
+/// already seen ones.
+pub const LOG_FIRST_PAGE: u16 = 5;
 /// A device's entry count is a u16, so no read needs more pages than this (it guards against
 /// a device that keeps answering the same page).
 const MAX_PAGES_PER_READ: usize = u16::MAX as usize / LOG_PAGE as usize + 2;
@@ -105,6 +109,15 @@ impl LogRead {
 
     pub fn next_start(&self) -> u32 {
         self.next_start
+    }
+
+    /// How many entries the next request asks for.
+    pub fn next_count(&self) -> u16 {
+        if self.pages == 0 && self.since.is_some() {
+            LOG_FIRST_PAGE
+        } else {
+            LOG_PAGE
+        }
     }
 
     /// Takes one page of a descending request. The read ends at the entry seen last, at an
@@ -290,6 +303,15 @@ mod tests {
         let mut read = LogRead::new(Some(LogPosition::of(&entry(3, 3))));
         let step = read.on_page(vec![entry(5, 5), entry(4, 4), entry(3, 3), entry(2, 2)]);
         assert_eq!(step, PageStep::Done(vec![entry(4, 4), entry(5, 5)]));
+    }
+
+    #[test]
+    fn a_read_with_a_position_starts_small() {
+        let mut read = LogRead::new(Some(LogPosition::of(&entry(1, 1))));
+        assert_eq!(read.next_count(), LOG_FIRST_PAGE);
+        assert_eq!(read.on_page(vec![entry(3, 3), entry(2, 2)]), PageStep::More);
+        assert_eq!(read.next_count(), LOG_PAGE);
+        assert_eq!(LogRead::new(None).next_count(), LOG_PAGE);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::nuki::messages::KeyturnerStates;
 
 use super::client::DeviceClient;
 use super::credentials::DeviceCredentials;
-use super::device_log::{LogFollow, LogShared, PageStep, PinProblem, LOG_PAGE};
+use super::device_log::{LogFollow, LogShared, PageStep, PinProblem};
 use super::events::FleetEvent;
 use super::link::LinkError;
 use super::outcome::{Completed, Failure, Outcome, UnreachableReason};
@@ -420,15 +420,14 @@ impl DeviceTask {
             }
             return;
         }
-        let start = self.log.current().next_start();
+        let read = self.log.current();
+        let (start, count) = (read.next_start(), read.next_count());
         let page = Arc::new(Mutex::new(Vec::new()));
         let filled = page.clone();
         let run: OperationFn = Box::new(move |client| {
             let filled = filled.clone();
             Box::pin(async move {
-                let entries = client
-                    .log_page(start, LOG_PAGE, SortOrder::Descending)
-                    .await?;
+                let entries = client.log_page(start, count, SortOrder::Descending).await?;
                 *filled.lock().unwrap_or_else(|p| p.into_inner()) = entries;
                 Ok(())
             })
@@ -568,6 +567,9 @@ impl DeviceTask {
         } else {
             if is_transitional(state.lock_state) {
                 tracing::debug!(device = %self.credentials.name, state = %state.lock_state, "the device kept moving; no more reads");
+            } else if self.settle_at.is_some() || self.transitional_rereads > 0 {
+                // The device logs a movement when it ends, after the flag that announced it.
+                self.log.request();
             }
             self.settle_at = None;
             self.transitional_rereads = 0;
