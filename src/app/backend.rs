@@ -162,6 +162,7 @@ pub fn fleet_config(config: &Config) -> FleetConfig {
         backoff_base: Duration::from_millis(fleet.reconnect_backoff_ms),
         backoff_max: Duration::from_secs(fleet.reconnect_backoff_max_s),
         stuck_flag_refresh: Duration::from_secs(fleet.stuck_flag_refresh_s),
+        log_refresh: fleet.log_refresh(),
         // Running commands get most of the shutdown time; closing links needs the rest.
         shutdown_grace: config.gateway.shutdown_timeout().mul_f64(0.6),
     }

@@ -84,6 +84,13 @@ impl Config {
                 1,
                 DAY_S,
             ),
+            // 0 means "only when the state-changed flag rises".
+            bounded(
+                "fleet.log_refresh_min",
+                fleet.log_refresh_min,
+                0,
+                7 * 24 * 60,
+            ),
             bounded(
                 "bridge.action_deadline_ms",
                 bridge.action_deadline_ms,

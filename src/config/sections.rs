@@ -220,6 +220,9 @@ pub struct FleetSettings {
     pub safety_refresh_min: u64,
     /// While a device's state-changed flag stays raised, read it again no sooner than this.
     pub stuck_flag_refresh_s: u64,
+    /// Every device's own log is read for new entries this often, besides whenever its
+    /// state-changed flag rises; 0: only on the flag.
+    pub log_refresh_min: u64,
 }
 
 impl Default for FleetSettings {
@@ -232,6 +235,7 @@ impl Default for FleetSettings {
             reconnect_backoff_max_s: 300,
             safety_refresh_min: 15,
             stuck_flag_refresh_s: 60,
+            log_refresh_min: 60,
         }
     }
 }
@@ -239,6 +243,11 @@ impl Default for FleetSettings {
 impl FleetSettings {
     pub fn safety_refresh(&self) -> Duration {
         Duration::from_secs(self.safety_refresh_min.saturating_mul(60))
+    }
+
+    /// How often each device's log is read without a flag; zero: only on the flag.
+    pub fn log_refresh(&self) -> Duration {
+        Duration::from_secs(self.log_refresh_min.saturating_mul(60))
     }
 }
 

@@ -172,6 +172,28 @@ impl DeviceClient {
         }))
     }
 
+    /// One page of the log, without the Log Entry Count: up to `count` entries strictly
+    /// newer (ascending) or older (descending) than the entry `start_index` (0: from the
+    /// oldest or the newest entry).
+    pub async fn log_page(
+        &mut self,
+        start_index: u32,
+        count: u16,
+        sort_order: SortOrder,
+    ) -> Result<Vec<LogEntry>, LinkError> {
+        let request = Message::RequestLogEntries {
+            start_index,
+            count,
+            sort_order,
+            total_count: false,
+        };
+        let result = self.execute(request).await?;
+        Ok(collect(result, |message| match message {
+            Message::LogEntry(entry) => Some(entry),
+            _ => None,
+        }))
+    }
+
     pub async fn keypad_codes(&mut self) -> Result<Vec<KeypadCode>, LinkError> {
         let request = Message::RequestKeypadCodes {
             offset: 0,

@@ -21,6 +21,7 @@ pub use super::tuning::FleetConfig;
 
 use super::client::DeviceClient;
 use super::credentials::DeviceCredentials;
+use super::device_log::{LogPosition, LogShared};
 use super::link::LinkError;
 use super::outcome::{Failure, Outcome};
 use super::pairing::{pair_over_link, PairedDevice, PairingStep};
@@ -44,6 +45,8 @@ struct DeviceHandle {
     info: DeviceInfo,
     /// What the task was started with, so a changed security PIN can restart it.
     credentials: DeviceCredentials,
+    /// Where the task stands in the device's log; kept when the task is restarted.
+    log: Arc<LogShared>,
 }
 
 /// The last advertisement heard from a paired device.
@@ -127,12 +130,18 @@ impl Fleet {
             cache: self.cache.clone(),
             shutdown: self.shutdown.clone(),
         };
+        // A restarted task (a new PIN, a new pairing) goes on where the old one stood in the
+        // log, or it would pass the whole log on again.
+        let log = read(&self.devices)
+            .get(&address)
+            .map_or_else(Arc::default, |old| old.log.clone());
         let task = DeviceTask::new(
             credentials.clone(),
             context,
             receiver,
             refresh_queued.clone(),
             stats.clone(),
+            log.clone(),
         );
         self.tasks.spawn(task.run());
         // Replacing the handle drops the old sender; the old task ends after its queue.
@@ -144,6 +153,7 @@ impl Fleet {
                 stats,
                 info,
                 credentials,
+                log,
             },
         );
         let _ = self.events.send(FleetEvent::Added { address });
@@ -395,6 +405,33 @@ impl Fleet {
         }
     }
 
+    /// Continues reading a device's log after `position` (the newest entry passed on before
+    /// a restart, as kept by the store). Call at startup, before advertisements are fed in;
+    /// false when the device is not in the fleet.
+    pub fn resume_log(&self, address: &DeviceAddress, position: LogPosition) -> bool {
+        let devices = read(&self.devices);
+        let Some(device) = devices.get(address) else {
+            return false;
+        };
+        device.log.set_position(Some(position));
+        true
+    }
+
+    /// Where the fleet stands in a device's log: the newest entry passed on (or resumed from).
+    pub fn log_position(&self, address: &DeviceAddress) -> Option<LogPosition> {
+        read(&self.devices)
+            .get(address)
+            .and_then(|device| device.log.position())
+    }
+
+    /// Asks a device's task to read the entries its log gained (in the background, after
+    /// queued work). The rising state-changed flag does this by itself.
+    pub fn request_log_read(&self, address: &DeviceAddress) {
+        if let Some(device) = read(&self.devices).get(address) {
+            device.log.requested.notify_one();
+        }
+    }
+
     /// Reacts to an advertisement: a raised state-changed flag of a paired device is worth a
     /// read on its rising edge, and after that only now and then while it stays raised.
     pub fn on_advertisement(&self, heard: &Advertisement) {
@@ -442,6 +479,7 @@ impl Fleet {
         };
         if refresh {
             self.request_refresh(address);
+            self.request_log_read(address);
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod admin_ops;
 pub mod client;
 pub mod credentials;
+pub mod device_log;
 pub mod events;
 pub mod fleet;
 pub mod link;

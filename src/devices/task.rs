@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -14,13 +14,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ble::{BleTransport, DeviceAddress};
 use crate::nuki::enums::{
-    CompletionStatus, DeviceAction, DeviceLockState, ErrorCode, LockAction, LockState, OpenerAction,
+    CompletionStatus, DeviceAction, DeviceLockState, ErrorCode, LockAction, LockState,
+    OpenerAction, OpenerLockState, SortOrder,
 };
 use crate::nuki::exchange::ExchangeError;
 use crate::nuki::messages::KeyturnerStates;
 
 use super::client::DeviceClient;
 use super::credentials::DeviceCredentials;
+use super::device_log::{LogFollow, LogShared, PageStep, PinProblem};
 use super::events::FleetEvent;
 use super::link::LinkError;
 use super::outcome::{Completed, Failure, Outcome, UnreachableReason};
@@ -29,6 +31,12 @@ use super::tuning::FleetConfig;
 
 /// Pause before asking again when a retried command finds the device still moving.
 const BUSY_RETRY_DELAY: Duration = Duration::from_millis(500);
+/// A state read that found the device moving (unlocking, locking, …) is followed by another
+/// this much later, so the final state is reported without waiting for the next flag (which
+/// a device does not advertise while the link is open).
+const TRANSITIONAL_REREAD_DELAY: Duration = Duration::from_secs(1);
+/// Reads after a transitional state before giving up (a lock 'n' go waits about 20 s).
+const MAX_TRANSITIONAL_REREADS: u32 = 40;
 
 /// Work on an open link that the fleet schedules like any other command; the value it
 /// produces travels back through what the closure captured.
@@ -153,6 +161,10 @@ pub(crate) struct DeviceTask {
     link: Option<OpenLink>,
     failures: u32,
     retry_after: Option<Instant>,
+    log: LogFollow,
+    /// When to read the state again because the last one was transitional.
+    settle_at: Option<Instant>,
+    transitional_rereads: u32,
 }
 
 impl DeviceTask {
@@ -162,9 +174,14 @@ impl DeviceTask {
         jobs: mpsc::Receiver<Job>,
         refresh_queued: Arc<AtomicBool>,
         stats: Arc<QueueStats>,
+        log: Arc<LogShared>,
     ) -> Self {
+        let period = context.config.log_refresh;
+        // Spread over the period so that devices started together do not all read at once.
+        let first_read = period.mul_f64(rand::thread_rng().gen_range(0.5..=1.0));
         Self {
             credentials,
+            log: LogFollow::new(log, period, first_read),
             context,
             jobs,
             refresh_queued,
@@ -172,6 +189,8 @@ impl DeviceTask {
             link: None,
             failures: 0,
             retry_after: None,
+            settle_at: None,
+            transitional_rereads: 0,
         }
     }
 
@@ -194,11 +213,16 @@ impl DeviceTask {
         let mut contention = self.context.slots.contention();
         let shutdown = self.context.shutdown.clone();
         let grace = self.context.config.shutdown_grace;
+        let log_requests = self.log.shared.clone();
         loop {
             let idle_at = self
                 .link
                 .as_ref()
                 .map(|link| link.last_used + self.idle_limit());
+            let settle_at = self.settle_at;
+            let log_page_due = self.log.page_due(Instant::now());
+            let log_scheduled = self.log.next_scheduled();
+            let log_retry_at = self.log.retry_at();
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -218,6 +242,31 @@ impl DeviceTask {
                     }
                     None => break,
                 },
+                // Background work comes after queued jobs, one short exchange at a time, so
+                // a user's action waits for one page of a log read at most.
+                () = sleep_until(settle_at.unwrap_or_else(far_future)), if settle_at.is_some() => {
+                    let finished = tokio::select! {
+                        () = self.settle_state() => true,
+                        () = grace_after(&shutdown, grace) => false,
+                    };
+                    if !finished {
+                        break;
+                    }
+                }
+                () = log_requests.requested.notified() => self.log.request(),
+                () = sleep_until(log_scheduled.unwrap_or_else(far_future)), if log_scheduled.is_some() => {
+                    self.log.on_schedule();
+                }
+                () = std::future::ready(()), if log_page_due => {
+                    let finished = tokio::select! {
+                        () = self.read_log_page() => true,
+                        () = grace_after(&shutdown, grace) => false,
+                    };
+                    if !finished {
+                        break;
+                    }
+                }
+                () = sleep_until(log_retry_at.unwrap_or_else(far_future)), if log_retry_at.is_some() => {}
                 () = sleep_until(idle_at.unwrap_or_else(far_future)), if idle_at.is_some() => {
                     self.close_link("idle").await;
                 }
@@ -342,6 +391,90 @@ impl DeviceTask {
         }
     }
 
+    /// Reads the state again after a transitional one; `remember` schedules the next read
+    /// while the device keeps moving.
+    async fn settle_state(&mut self) {
+        self.settle_at = None;
+        self.transitional_rereads += 1;
+        let deadline = self.background_deadline();
+        if let Err(failure) = self
+            .execute(Command::ReadState, Priority::Background, deadline)
+            .await
+        {
+            tracing::debug!(device = %self.credentials.name, %failure, "reading the state after a movement failed");
+            self.transitional_rereads = 0;
+        }
+    }
+
+    fn background_deadline(&self) -> Instant {
+        Instant::now() + self.context.config.timeouts.connect + self.context.config.timeouts.command
+    }
+
+    /// One page of the device's log, newest first; at the end of a read, the new entries go
+    /// out oldest first and the newest becomes the position.
+    async fn read_log_page(&mut self) {
+        if self.credentials.security_pin.is_none() {
+            // Sending no PIN would send a wrong one, and wrong PINs lock the device's PIN.
+            if self.log.on_pin_problem(PinProblem::Missing) {
+                tracing::warn!(device = %self.credentials.name, "the device's log needs its security PIN, which is not known; not reading it");
+            }
+            return;
+        }
+        let read = self.log.current();
+        let (start, count) = (read.next_start(), read.next_count());
+        let page = Arc::new(Mutex::new(Vec::new()));
+        let filled = page.clone();
+        let run: OperationFn = Box::new(move |client| {
+            let filled = filled.clone();
+            Box::pin(async move {
+                let entries = client.log_page(start, count, SortOrder::Descending).await?;
+                *filled.lock().unwrap_or_else(|p| p.into_inner()) = entries;
+                Ok(())
+            })
+        });
+        let command = Command::Run(Operation {
+            name: "read log page",
+            repeatable: true,
+            run,
+        });
+        let deadline = self.background_deadline();
+        match self.execute(command, Priority::Background, deadline).await {
+            Ok(_) => {
+                let entries = std::mem::take(&mut *page.lock().unwrap_or_else(|p| p.into_inner()));
+                match self.log.current().on_page(entries) {
+                    PageStep::More => self.yield_slot_to_waiting_users().await,
+                    PageStep::Done(entries) => {
+                        self.log.finish(&entries);
+                        if !entries.is_empty() {
+                            let _ = self.context.events.send(FleetEvent::LogEntries {
+                                address: self.address().clone(),
+                                entries,
+                            });
+                        }
+                    }
+                }
+            }
+            Err(Failure::Refused {
+                code: ErrorCode::KErrorBadPin | ErrorCode::KErrorTooManyPinAttempts,
+            }) => {
+                if self.log.on_pin_problem(PinProblem::Refused) {
+                    tracing::warn!(device = %self.credentials.name, "the device refused the security PIN for reading its log; trying again on the slow schedule");
+                }
+            }
+            Err(failure) => {
+                tracing::debug!(device = %self.credentials.name, %failure, "reading the device log failed");
+                self.log.on_failure();
+            }
+        }
+    }
+
+    /// Between pages of a long read: a device waiting for a slot for a user gets this one.
+    async fn yield_slot_to_waiting_users(&mut self) {
+        if self.link.is_some() && self.context.slots.waiting_at_least(Priority::User) > 0 {
+            self.close_link("slot handed to a waiting device").await;
+        }
+    }
+
     async fn ensure_link(&mut self, priority: Priority, deadline: Instant) -> Result<(), Failure> {
         if self.link.is_some() {
             return Ok(());
@@ -427,7 +560,20 @@ impl DeviceTask {
         true
     }
 
-    fn remember(&self, state: KeyturnerStates) {
+    fn remember(&mut self, state: KeyturnerStates) {
+        if is_transitional(state.lock_state) && self.transitional_rereads < MAX_TRANSITIONAL_REREADS
+        {
+            self.settle_at = Some(Instant::now() + TRANSITIONAL_REREAD_DELAY);
+        } else {
+            if is_transitional(state.lock_state) {
+                tracing::debug!(device = %self.credentials.name, state = %state.lock_state, "the device kept moving; no more reads");
+            } else if self.settle_at.is_some() || self.transitional_rereads > 0 {
+                // The device logs a movement when it ends, after the flag that announced it.
+                self.log.request();
+            }
+            self.settle_at = None;
+            self.transitional_rereads = 0;
+        }
         let previous = {
             let mut cache = self
                 .context
@@ -491,6 +637,24 @@ async fn run_command(
 async fn grace_after(shutdown: &CancellationToken, grace: Duration) {
     shutdown.cancelled().await;
     tokio::time::sleep(grace).await;
+}
+
+/// A state the device passes through while it moves; the final one follows by itself.
+fn is_transitional(state: DeviceLockState) -> bool {
+    match state {
+        DeviceLockState::Lock(state) => matches!(
+            state,
+            LockState::Unlocking
+                | LockState::Locking
+                | LockState::Unlatching
+                | LockState::UnlockedLockNGo
+                | LockState::Calibration
+                | LockState::BootRun
+        ),
+        DeviceLockState::Opener(state) => {
+            matches!(state, OpenerLockState::Opening | OpenerLockState::BootRun)
+        }
+    }
 }
 
 /// A completed action whose final state says the motor did not get there.

@@ -23,6 +23,9 @@ pub struct FleetConfig {
     pub stuck_flag_refresh: Duration,
     /// On shutdown, how long a running command may go on before its link is closed anyway.
     pub shutdown_grace: Duration,
+    /// Each device's own log is read this often besides on its state-changed flag; zero:
+    /// only on the flag (or when asked).
+    pub log_refresh: Duration,
 }
 
 impl Default for FleetConfig {
@@ -36,6 +39,7 @@ impl Default for FleetConfig {
             backoff_max: Duration::from_secs(300),
             stuck_flag_refresh: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(8),
+            log_refresh: Duration::from_secs(60 * 60),
         }
     }
 }

@@ -94,25 +94,43 @@ impl Logbook {
         self.next_index = self.next_index.wrapping_add(1).max(1);
     }
 
-    /// Entries strictly after (ascending) or before (descending) `start_index`; 0 starts at
-    /// the oldest or newest entry.
+    /// The index the next entry gets (a test starts it near `u32::MAX` to see the counter
+    /// wrap, or at 1 to act out a reset). 0 means "start" in requests and is never used.
+    pub fn set_next_index(&mut self, index: u32) {
+        self.next_index = index.max(1);
+    }
+
+    /// Every entry the device holds, oldest first.
+    pub fn entries(&self) -> Vec<LogEntry> {
+        self.entries.iter().cloned().collect()
+    }
+
+    /// Entries strictly newer (ascending) or older (descending) than the entry with
+    /// `start_index`; 0 starts at the oldest or newest entry. "Newer" and "older" are
+    /// positions in the log, not index values: the index counter wraps past `u32::MAX` and
+    /// restarts after a reset, and a real device still answers by position then. An index
+    /// the device no longer holds (dropped from the full log) is older than every entry.
     pub fn select(&self, start_index: u32, count: u16, order: SortOrder) -> Vec<LogEntry> {
         let count = usize::from(count);
+        // The newest entry with that index: after a restart of the counter, the recent one.
+        let start = (start_index != 0)
+            .then(|| self.entries.iter().rposition(|e| e.index == start_index))
+            .flatten();
         if order == SortOrder::Descending {
+            let end = match (start_index, start) {
+                (0, _) => self.entries.len(),
+                (_, Some(position)) => position,
+                (_, None) => 0,
+            };
             self.entries
-                .iter()
+                .range(..end)
                 .rev()
-                .filter(|entry| start_index == 0 || entry.index < start_index)
                 .take(count)
                 .cloned()
                 .collect()
         } else {
-            self.entries
-                .iter()
-                .filter(|entry| entry.index > start_index)
-                .take(count)
-                .cloned()
-                .collect()
+            let begin = start.map_or(0, |position| position + 1);
+            self.entries.range(begin..).take(count).cloned().collect()
         }
     }
 }
@@ -152,6 +170,51 @@ mod tests {
             [3, 2, 1]
         );
         assert!(book.select(5, 10, SortOrder::Ascending).is_empty());
+    }
+
+    #[test]
+    fn selection_follows_positions_across_the_index_wrap() {
+        let mut book = Logbook::new(100);
+        book.set_next_index(u32::MAX - 1);
+        for _ in 0..4 {
+            book.record(
+                DateTime::default(),
+                &LogAuthor::device(),
+                LogEntryType::DoorSensorLogging,
+                LogData::Enabled { enabled: true },
+            );
+        }
+        // The counter skips 0, which means "start" in a request.
+        assert_eq!(
+            indexes(&book.select(0, 10, SortOrder::Ascending)),
+            [u32::MAX - 1, u32::MAX, 1, 2]
+        );
+        assert_eq!(
+            indexes(&book.select(1, 10, SortOrder::Descending)),
+            [u32::MAX, u32::MAX - 1]
+        );
+        assert_eq!(
+            indexes(&book.select(u32::MAX, 10, SortOrder::Ascending)),
+            [1, 2]
+        );
+    }
+
+    #[test]
+    fn an_index_no_longer_held_is_older_than_every_entry() {
+        let mut book = Logbook::new(3);
+        for _ in 0..5 {
+            book.record(
+                DateTime::default(),
+                &LogAuthor::device(),
+                LogEntryType::LockAction,
+                LogData::Enabled { enabled: true },
+            );
+        }
+        assert_eq!(
+            indexes(&book.select(1, 10, SortOrder::Ascending)),
+            [3, 4, 5]
+        );
+        assert!(book.select(1, 10, SortOrder::Descending).is_empty());
     }
 
     #[test]

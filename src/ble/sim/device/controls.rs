@@ -5,11 +5,15 @@ use std::time::Duration;
 
 use crate::nuki::codec::DateTime;
 use crate::nuki::crypto::SharedKey;
-use crate::nuki::enums::IdType;
-use crate::nuki::messages::{AuthorizationEntry, Config, KeypadCode};
+use crate::nuki::enums::{CompletionStatus, DeviceAction, IdType, LogEntryType, Trigger};
+use crate::nuki::messages::{AuthorizationEntry, Config, KeypadCode, LogData, LogEntry};
 
 use super::{ControlError, SimDevice};
 use crate::ble::sim::auth::{NewAuthorization, TimeWindow};
+use crate::ble::sim::logbook::LogAuthor;
+
+/// Lock action bytes the synthetic entries alternate between (§5.3).
+const SYNTHETIC_ACTIONS: [u8; 2] = [0x01, 0x02];
 
 impl SimDevice {
     /// The device's clock reads `unix` (UTC seconds) from now on.
@@ -64,5 +68,38 @@ impl SimDevice {
     pub fn config(&self, now: Duration) -> Config {
         self.settings
             .config(self.clock.date_time(now), self.spec.keypad)
+    }
+
+    /// The index the device gives its next log entry (near `u32::MAX` to test the wrap, 1
+    /// to act out a counter reset).
+    pub fn set_next_log_index(&mut self, index: u32) {
+        self.logbook.set_next_index(index);
+    }
+
+    /// Every entry of the device's log, oldest first.
+    pub fn log_entries(&self) -> Vec<LogEntry> {
+        self.logbook.entries()
+    }
+
+    /// `count` manual turns, alternately unlocking and locking, each logged (the bolt is
+    /// not moved: this stages a busy log quickly). Raises the state-changed flag, as the
+    /// turns would have.
+    pub fn append_log_entries(&mut self, count: usize, now: Duration) {
+        let time = self.clock.date_time(now);
+        for turn in 0..count {
+            let action = SYNTHETIC_ACTIONS[turn % SYNTHETIC_ACTIONS.len()];
+            self.logbook.record(
+                time,
+                &LogAuthor::device(),
+                LogEntryType::LockAction,
+                LogData::LockAction {
+                    action: DeviceAction::from_u8(action, self.family),
+                    trigger: Trigger::Manual,
+                    flags: 0,
+                    completion_status: CompletionStatus::Success,
+                },
+            );
+        }
+        self.state_changed = true;
     }
 }

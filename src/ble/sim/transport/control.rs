@@ -11,7 +11,7 @@ use crate::ble::sim::device::{
 use crate::ble::sim::memory::DeviceMemory;
 use crate::ble::DeviceAddress;
 use crate::nuki::enums::IdType;
-use crate::nuki::messages::{AuthorizationEntry, Config, KeypadCode};
+use crate::nuki::messages::{AuthorizationEntry, Config, KeypadCode, LogEntry};
 
 /// Test and demo controls: buttons, faults, range, door, knob, snapshots. Never a path into
 /// a link: the gateway must learn everything over the protocol.
@@ -161,6 +161,33 @@ impl SimControl {
 
     pub fn snapshot(&self, address: &DeviceAddress) -> Result<SimSnapshot, SimError> {
         self.with_device(address, |device, _| Ok((device.snapshot(), Vec::new())))
+    }
+
+    /// The index the device gives its next log entry: near `u32::MAX` to see its counter
+    /// wrap, 1 to act out a counter reset.
+    pub fn set_next_log_index(&self, address: &DeviceAddress, index: u32) -> Result<(), SimError> {
+        self.with_device(address, |device, _| {
+            device.set_next_log_index(index);
+            Ok(((), Vec::new()))
+        })
+    }
+
+    /// Appends `count` logged manual turns at once (a log that filled up while nobody read
+    /// it); raises the state-changed flag.
+    pub fn append_log_entries(
+        &self,
+        address: &DeviceAddress,
+        count: usize,
+    ) -> Result<(), SimError> {
+        self.with_device(address, |device, now| {
+            device.append_log_entries(count, now);
+            Ok(((), Vec::new()))
+        })
+    }
+
+    /// Every entry of the device's log, oldest first.
+    pub fn log_entries(&self, address: &DeviceAddress) -> Result<Vec<LogEntry>, SimError> {
+        self.with_device(address, |device, _| Ok((device.log_entries(), Vec::new())))
     }
 
     /// The non-volatile memory of every device, by address.
