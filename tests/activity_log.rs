@@ -398,6 +398,25 @@ async fn residents_are_anonymized_in_the_store_the_api_and_the_bridge_log() {
         "clearing /log keeps the stored log"
     );
 
+    // The resident moves out: the revocation is logged, without the permission's name.
+    gateway
+        .delete_person(
+            &Principal::Local,
+            nuki_edge::access::PersonId(people.resident_person),
+        )
+        .expect("deleted");
+    let revoked = wait_for(
+        &log,
+        &EventFilter {
+            kinds: Some(vec![EventKind::PermissionChanged]),
+            ..EventFilter::default()
+        },
+        3,
+    )
+    .await;
+    let newest = revoked[0].event.permission.clone().expect("a permission");
+    assert_eq!((newest.change.as_str(), newest.name), ("revoked", None));
+
     // Closed, the log's file holds the caretaker's name and not the resident's.
     assert!(gateway.shutdown(HANG_GUARD).await);
     stop.cancel();

@@ -150,7 +150,7 @@ pub(super) fn read_permission(
 /// Removes a permission and its secrets.
 /// Whether the permission's holder is a resident; a holder that cannot be read counts as
 /// one, so a broken record never gets a name into the activity log.
-fn holder_is_resident(tx: &impl Records, permission: &Permission) -> bool {
+pub(super) fn holder_is_resident(tx: &impl Records, permission: &Permission) -> bool {
     read_person(tx, permission.person).map_or(true, |person| person.unit.is_some())
 }
 
@@ -364,7 +364,7 @@ impl Gateway {
     }
 
     /// Reports a stored change of a permission on the bus (for the activity log).
-    fn permission_changed(
+    pub(super) fn permission_changed(
         &self,
         by: &Principal,
         permission: &Permission,
