@@ -392,7 +392,13 @@ async fn residents_are_anonymized_in_the_store_the_api_and_the_bridge_log() {
     .await;
     assert_eq!(cleared["success"], true);
     let (_, lines) = get(&client, &format!("{base}/log?token={BRIDGE_TOKEN}"), None).await;
-    assert_eq!(lines.as_array().map(Vec::len), Some(0), "{lines}");
+    // Devices may connect again meanwhile; the lock actions before the clearing are gone.
+    assert!(
+        lines
+            .as_array()
+            .is_some_and(|lines| lines.iter().all(|line| line["type"] == "ble-connect")),
+        "{lines}"
+    );
     assert!(
         log.len().unwrap() >= 4,
         "clearing /log keeps the stored log"

@@ -279,19 +279,26 @@ impl EventLog {
 fn prune(tx: &WriteTx, settings: EventSettings, now: i64) -> Result<u64, StoreError> {
     let oldest_kept = settings.oldest_kept(now);
     let mut removed: u64 = 0;
-    loop {
-        let chunk = tx.page::<StoredEvent>(Table::Events, None, SCAN_CHUNK)?;
-        let mut expired: u64 = 0;
-        for (key, stored) in &chunk {
-            if stored.event.recorded_at >= oldest_kept {
+    // Most batches find the oldest event young enough: one record read, not a chunk.
+    let oldest_expired = tx
+        .page::<StoredEvent>(Table::Events, None, 1)?
+        .first()
+        .is_some_and(|(_, stored)| stored.event.recorded_at < oldest_kept);
+    if oldest_expired {
+        loop {
+            let chunk = tx.page::<StoredEvent>(Table::Events, None, SCAN_CHUNK)?;
+            let mut expired: u64 = 0;
+            for (key, stored) in &chunk {
+                if stored.event.recorded_at >= oldest_kept {
+                    break;
+                }
+                remove(tx, key, stored)?;
+                expired += 1;
+            }
+            removed += expired;
+            if expired < chunk.len() as u64 || chunk.len() < SCAN_CHUNK {
                 break;
             }
-            remove(tx, key, stored)?;
-            expired += 1;
-        }
-        removed += expired;
-        if expired < chunk.len() as u64 || chunk.len() < SCAN_CHUNK {
-            break;
         }
     }
     let count = tx.count(Table::Events)?;
