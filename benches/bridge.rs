@@ -208,6 +208,14 @@ async fn serve_bridge(fleet: Arc<Fleet>, listener: tokio::net::TcpListener) {
         first_pause: Duration::from_millis(10),
         timeout: Duration::from_secs(1),
     });
+    // The activity log and its recorder, as the daemon runs them (`/log` reads the log).
+    let events = nuki_edge::events::EventLog::open(
+        gateway.store().clone(),
+        nuki_edge::events::EventSettings::default(),
+    )
+    .expect("event log");
+    let recorder = nuki_edge::events::Recorder::new(events.clone(), gateway.clone());
+    tokio::spawn(recorder.run(gateway.stopping()));
     let api = BridgeApi::new(
         gateway,
         BridgeToken::new(TOKEN).expect("token"),
@@ -216,6 +224,7 @@ async fn serve_bridge(fleet: Arc<Fleet>, listener: tokio::net::TcpListener) {
         AuthWindow {
             path: std::env::temp_dir().join("nuki-edge-bench-auth-window"),
         },
+        events,
     );
     // Served as the daemon serves it: the composed router on the limited listener.
     let _ = nuki_edge::http::listener::serve(

@@ -9,6 +9,7 @@ pub mod ble;
 pub mod clock;
 pub mod config;
 pub mod devices;
+pub mod events;
 pub mod gateway;
 pub mod http;
 pub mod nuki;

@@ -193,6 +193,50 @@ async fn a_resident_opens_the_door_inside_the_permissions_limits_only() {
     assert_eq!(refused, 403, "{body}");
     assert_eq!(body["success"], false);
 
+    // The daemon's activity log has the resident's four actions, by nobody in particular, and
+    // the Bridge's refused one.
+    let mut actions = Vec::new();
+    for _ in 0..100 {
+        let events = owner.get("/api/v1/events?kind=action").await;
+        assert_eq!(events.status, 200, "{:?}", events.body);
+        actions = events.body["items"].as_array().cloned().unwrap_or_default();
+        if actions.len() >= 5 {
+            break;
+        }
+        // The recorder stores what the bus carried a moment after the answers went out.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(actions.len(), 5, "{actions:?}");
+    let (residents, others): (Vec<&Value>, Vec<&Value>) = actions
+        .iter()
+        .partition(|a| a["actor"]["type"] == "resident");
+    assert_eq!(residents.len(), 4, "{actions:?}");
+    assert_eq!(others[0]["actor"]["name"], "bridge-api", "{actions:?}");
+    assert_eq!(others[0]["outcome"]["result"], "denied");
+    let results: Vec<&str> = residents
+        .iter()
+        .filter_map(|a| a["outcome"]["result"].as_str())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| **r == "denied").count(),
+        2,
+        "{results:?}"
+    );
+    let text = Value::Array(actions).to_string();
+    assert!(
+        !text.contains(RESIDENT) && !text.contains("This week"),
+        "{text}"
+    );
+    let (_, lines) = bridge.get_authorized("/log?count=50").await;
+    assert!(
+        lines.as_array().is_some_and(|lines| lines
+            .iter()
+            .filter(|l| l["type"] == "lock-action")
+            .count()
+            == 5),
+        "{lines}"
+    );
+
     // Nothing the daemon wrote names the resident.
     let (code, log) = daemon.stop();
     assert_eq!(code, Some(0));

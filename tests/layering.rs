@@ -62,8 +62,13 @@ const RULES: &[Rule] = &[
     },
     Rule {
         layer: "gateway",
-        forbidden: &["crate::http", "crate::app"],
+        forbidden: &["crate::http", "crate::app", "crate::events"],
         why: "the core does not know which interface asked",
+    },
+    Rule {
+        layer: "events",
+        forbidden: &["crate::devices", "crate::http", "crate::mqtt", "crate::app"],
+        why: "the activity log hears the gateway's bus and serves the interfaces above it",
     },
 ];
 

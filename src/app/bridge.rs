@@ -35,6 +35,7 @@ pub async fn start(
     store: &Arc<Store>,
     gateway: Arc<Gateway>,
     settings: SettingsWriter,
+    events: Arc<crate::events::EventLog>,
 ) -> Result<BridgePart, OpsError> {
     let token = bridge_token(config, store)?;
     let identity = bridge_identity(config, store)?;
@@ -76,7 +77,7 @@ pub async fn start(
         dhcp_hostname = %identity.dhcp_hostname(),
         "Home Assistant discovers this gateway when the machine announces that DHCP host name"
     );
-    let api = BridgeApi::new(gateway, token, identity, callbacks, window);
+    let api = BridgeApi::new(gateway, token, identity, callbacks, window, events);
     api.set_rights(config.bridge.rights);
     // Anything but a saved "true" keeps /auth off: it hands out the token.
     let auth_enabled = store

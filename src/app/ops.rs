@@ -41,6 +41,8 @@ pub enum OpsError {
     BadPin(#[from] PinError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Events(#[from] crate::events::EventsError),
     #[error("radio: {0}")]
     Ble(#[from] BleError),
     #[error("{device}: {source}")]

@@ -4,6 +4,7 @@
 //! Pairing runs as a gateway operation beside everything else; the main task only waits for a
 //! stop signal or for a core task to fail.
 
+use crate::events::{EventLog, EventSettings, Recorder};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,6 +76,10 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         SystemClock::shared(),
         gateway_settings(&config),
     );
+    let event_log = EventLog::open(store.clone(), event_settings(&config))?;
+    // Created before anything can act, so the log misses nothing the gateway reports.
+    let recorder = Recorder::new(event_log.clone(), gateway.clone());
+    supervisor.spawn_core("activity log recorder", recorder.run(token.clone()));
     supervisor.spawn(log_events(
         gateway.clone(),
         backend.clone(),
@@ -83,7 +88,14 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     ));
 
     let (settings, settings_flushed) = SettingsWriter::start(store.clone(), token.clone());
-    let bridge = super::bridge::start(&config, &store, gateway.clone(), settings).await?;
+    let bridge = super::bridge::start(
+        &config,
+        &store,
+        gateway.clone(),
+        settings,
+        event_log.clone(),
+    )
+    .await?;
     let limits = ListenerLimits {
         max_connections: config.http.max_connections,
         ..ListenerLimits::default()
@@ -103,7 +115,11 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         listener::serve(
             bridge.listener,
             router::compose(
-                [bridge.router, api::router(gateway.clone()), metrics],
+                [
+                    bridge.router,
+                    api::router_with_events(gateway.clone(), event_log.clone()),
+                    metrics,
+                ],
                 router::request_timeout(Duration::from_millis(config.bridge.action_deadline_ms)),
             ),
             limits,
@@ -256,6 +272,13 @@ async fn shut_down(config: &Config, supervisor: &Supervisor, gateway: &Gateway, 
 /// is for saving the simulated devices' memory and the last settings.
 fn wind_down_limit(config: &Config) -> Duration {
     config.gateway.shutdown_timeout().mul_f64(WIND_DOWN_SHARE)
+}
+
+fn event_settings(config: &Config) -> EventSettings {
+    EventSettings {
+        max_entries: config.events.max_entries,
+        max_age_days: config.events.max_age_days,
+    }
 }
 
 fn gateway_settings(config: &Config) -> GatewaySettings {
@@ -456,7 +479,13 @@ async fn log_events(
             Ok(GatewayEvent::DeviceLogEntries { device, entries }) => {
                 tracing::debug!(device = %device, entries = entries.len(), "device log read")
             }
-            Ok(GatewayEvent::ActionRequested { .. } | GatewayEvent::ActionFinished { .. }) => {}
+            // Recorded (anonymized) by the activity log; nothing about who is logged here.
+            Ok(
+                GatewayEvent::ActionRequested { .. }
+                | GatewayEvent::ActionFinished { .. }
+                | GatewayEvent::PermissionChanged { .. }
+                | GatewayEvent::ProvisioningResult { .. },
+            ) => {}
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "event log fell behind")
             }

@@ -17,8 +17,8 @@ pub use load::{process_env_overrides, ENV_PREFIX, ENV_SEPARATOR};
 pub use pin::{PinError, SecurityPin, MAX_NARROW_PIN, MAX_WIDE_PIN};
 pub use secret_text::SecretText;
 pub use sections::{
-    BleBackend, BleConfig, BridgeSettings, Config, FleetSettings, GatewayConfig, HttpConfig,
-    IdType, LogConfig, LogFormat, PairingConfig, StoreConfig,
+    BleBackend, BleConfig, BridgeSettings, Config, EventsConfig, FleetSettings, GatewayConfig,
+    HttpConfig, IdType, LogConfig, LogFormat, PairingConfig, StoreConfig,
 };
 pub use sim::{parse_nuki_id, SimConfig, SimDeviceConfig};
 pub use validate::MAX_NAME_BYTES;

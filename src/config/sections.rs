@@ -42,6 +42,25 @@ impl GatewayConfig {
     }
 }
 
+/// Retention of the activity log (`[events]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// The oldest events are pruned beyond this many.
+    pub max_entries: u64,
+    /// Events older than this are pruned.
+    pub max_age_days: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_age_days: 90,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
@@ -319,6 +338,7 @@ impl Default for BridgeSettings {
 pub struct Config {
     pub gateway: GatewayConfig,
     pub store: StoreConfig,
+    pub events: EventsConfig,
     pub log: LogConfig,
     pub ble: BleConfig,
     pub pairing: PairingConfig,

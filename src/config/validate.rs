@@ -23,6 +23,18 @@ impl Config {
         if self.store.path.as_os_str().is_empty() {
             return Err(ConfigError::invalid("store.path", "must not be empty"));
         }
+        if !(1..=10_000_000).contains(&self.events.max_entries) {
+            return Err(ConfigError::invalid(
+                "events.max_entries",
+                "must be between 1 and 10000000",
+            ));
+        }
+        if !(1..=3_650).contains(&self.events.max_age_days) {
+            return Err(ConfigError::invalid(
+                "events.max_age_days",
+                "must be between 1 and 3650 days",
+            ));
+        }
         check_log_level(&self.log.level)?;
         check_listen(&self.http.listen)?;
         self.validate_durations()?;

@@ -50,7 +50,9 @@ pub use building::{
     PermissionView, PersonChange, PersonDraft, SetupId, SetupPhase, UnitChange, UnitDraft,
     MAX_SETUPS_KEPT,
 };
-pub use events::{GatewayEvent, PairingProgress};
+pub use events::{
+    GatewayEvent, PairingProgress, PermissionChangeKind, PermissionSubject, ProvisioningOutcome,
+};
 pub use manage::{DeviceSettingsChange, InvalidSetting};
 pub use pairing::{
     credentials_of, default_pin_for, pairing_advice, PairingFailure, PairingOrder, PairingSettings,
@@ -63,9 +65,6 @@ pub use rules::{load_rules, LoadRulesError};
 pub use secrets::PermissionSecret;
 pub use time_keeper::SETTING_LAST_KNOWN_TIME;
 pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
-
-/// Events kept for slow subscribers (callbacks, logs) before they start missing some.
-const EVENT_BUFFER: usize = 1024;
 
 /// Tuning of the core; every value comes from the configuration.
 #[derive(Debug, Clone)]
@@ -96,7 +95,7 @@ pub struct Gateway {
     store: Arc<Store>,
     clock: SharedClock,
     settings: GatewaySettings,
-    events: broadcast::Sender<GatewayEvent>,
+    events: events::Bus,
     /// Work the gateway started that outlives a request (background actions, pairings).
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -123,7 +122,7 @@ impl Gateway {
         clock: SharedClock,
         settings: GatewaySettings,
     ) -> Arc<Self> {
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let events = events::Bus::new();
         let (pairing_adverts, _) = broadcast::channel(64);
         let rules = building::RulesCache::load(&store, settings.time_zone.clone());
         let provisioning = Arc::new(provisioning::Provisioner::new(settings.provisioning));
@@ -159,8 +158,30 @@ impl Gateway {
         &self.fleet
     }
 
+    /// Follows the bus; a follower that falls behind misses events (`Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<GatewayEvent> {
         self.events.subscribe()
+    }
+
+    /// Every event of the bus from now on, never dropped however far behind the receiver
+    /// is: for the activity log, which must not lose any. Unbounded: the receiver must keep
+    /// reading.
+    pub fn event_feed(&self) -> tokio::sync::mpsc::UnboundedReceiver<GatewayEvent> {
+        self.events.feed()
+    }
+
+    /// The authorization id the gateway itself holds on a paired device: entries of the
+    /// device's own log made with it are actions the gateway already reported.
+    pub fn own_authorization(&self, device: &DeviceAddress) -> Option<u32> {
+        self.fleet
+            .credentials(device)
+            .map(|credentials| credentials.auth_id)
+    }
+
+    /// The gateway's store, for the layers above that keep tables of their own in it (the
+    /// activity log).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Cancelled when the gateway shuts down; interfaces stop following the bus then.
@@ -427,7 +448,7 @@ impl Gateway {
 async fn forward_fleet_events(
     gateway: std::sync::Weak<Gateway>,
     mut fleet_events: broadcast::Receiver<crate::devices::fleet::FleetEvent>,
-    bus: broadcast::Sender<GatewayEvent>,
+    bus: events::Bus,
     shutdown: CancellationToken,
 ) {
     loop {

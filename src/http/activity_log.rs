@@ -1,12 +1,17 @@
-//! The `/log` endpoint's memory: the most recent gateway events, newest first.
+//! The `/log` endpoint's lines, read from the stored activity log: lock actions through the
+//! gateway and Bluetooth connects, newest first, as the Bridge writes them.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-/// Entries kept for `/log`.
-pub const LOG_CAPACITY: usize = 500;
+use crate::events::{EventFilter, EventKind, EventLog, EventsError, OutcomeResult, StoredEvent};
+
+use super::bridge_json::bridge_time;
+
+/// The consumer cursor under which `/clearlog` remembers up to which event the log was
+/// cleared (the stored log itself is shared, so it is only hidden from `/log`).
+pub const CLEARED_CURSOR: &str = "bridge-log-cleared";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,26 +28,56 @@ pub struct LogLine {
     pub result: Option<String>,
 }
 
-#[derive(Default)]
-pub struct ActivityLog {
-    lines: Mutex<VecDeque<LogLine>>,
+impl LogLine {
+    fn from_event(stored: &StoredEvent) -> Option<Self> {
+        let event = &stored.event;
+        let nuki_id = event
+            .device
+            .as_ref()
+            .and_then(|device| device.nuki_id)
+            .map(|id| format!("{id:X}"));
+        match event.kind {
+            EventKind::Action => Some(LogLine {
+                timestamp: bridge_time(event.time),
+                kind: "lock-action",
+                nuki_id,
+                action: event.action.clone(),
+                result: event.outcome.as_ref().map(|outcome| match outcome.result {
+                    OutcomeResult::Success => "success".to_owned(),
+                    _ => outcome
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "failed".to_owned()),
+                }),
+            }),
+            EventKind::Connected => Some(LogLine {
+                timestamp: bridge_time(event.time),
+                kind: "ble-connect",
+                nuki_id,
+                action: None,
+                result: None,
+            }),
+            _ => None,
+        }
+    }
 }
 
-impl ActivityLog {
-    pub fn record(&self, line: LogLine) {
-        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        if lines.len() == LOG_CAPACITY {
-            lines.pop_back();
-        }
-        lines.push_front(line);
-    }
+/// Lines `offset..offset + count`, newest first.
+pub fn page(log: &Arc<EventLog>, offset: usize, count: usize) -> Result<Vec<LogLine>, EventsError> {
+    let filter = EventFilter {
+        kinds: Some(vec![EventKind::Action, EventKind::Connected]),
+        after_id: log.cursor(CLEARED_CURSOR)?,
+        ..EventFilter::default()
+    };
+    let events = log.newest(&filter, None, offset.saturating_add(count))?;
+    Ok(events
+        .iter()
+        .skip(offset)
+        .filter_map(LogLine::from_event)
+        .collect())
+}
 
-    pub fn page(&self, offset: usize, count: usize) -> Vec<LogLine> {
-        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        lines.iter().skip(offset).take(count).cloned().collect()
-    }
-
-    pub fn clear(&self) {
-        self.lines.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
+/// Hides every line so far from `/log`.
+pub fn clear(log: &Arc<EventLog>) -> Result<(), EventsError> {
+    log.save_cursor(CLEARED_CURSOR, log.latest_id())
 }

@@ -25,15 +25,16 @@ use crate::gateway::{DeviceView, Gateway, GatewayEvent, GatewayResult, Principal
 use crate::nuki::enums::DeviceAction;
 use crate::nuki::messages::KeyturnerStates;
 
-use super::activity_log::{ActivityLog, LogLine};
+use super::activity_log;
 use super::bridge_json::{
-    self, bridge_time, resolve_device, ActionBody, BridgeDeviceType, BridgeIdentity, CallbackBody,
+    self, resolve_device, ActionBody, BridgeDeviceType, BridgeIdentity, CallbackBody,
     DeviceSnapshot, InfoBody, ListItem, LockStateBody, SimpleAction,
 };
 use super::callbacks::Callbacks;
 use super::guard::{Admission, AuthGuard, AuthGuardPolicy};
 use super::query::{error_body, QueryError, QueryParams};
 use super::token::{BridgeToken, TokenVerifier};
+use crate::events::EventLog;
 
 /// How long `/auth` waits for an installer to open the window, like the Bridge's 30 s LED.
 pub const AUTH_WAIT: Duration = Duration::from_secs(30);
@@ -48,7 +49,7 @@ pub struct BridgeApi {
     identity: BridgeIdentity,
     started: tokio::time::Instant,
     callbacks: Arc<Callbacks>,
-    log: Arc<ActivityLog>,
+    log: Arc<EventLog>,
     auth_window: AuthWindow,
     auth_enabled: AtomicBool,
     save_auth_enabled: std::sync::OnceLock<SaveAuthEnabled>,
@@ -98,6 +99,7 @@ impl BridgeApi {
         identity: BridgeIdentity,
         callbacks: Arc<Callbacks>,
         auth_window: AuthWindow,
+        log: Arc<EventLog>,
     ) -> Arc<Self> {
         let api = Arc::new(Self {
             verifier: Mutex::new(TokenVerifier::new(token)),
@@ -105,7 +107,7 @@ impl BridgeApi {
             identity,
             started: tokio::time::Instant::now(),
             callbacks,
-            log: Arc::new(ActivityLog::default()),
+            log,
             auth_window,
             auth_enabled: AtomicBool::new(true),
             save_auth_enabled: std::sync::OnceLock::new(),
@@ -537,12 +539,39 @@ async fn config_auth(State(api): Api, Authorized(params, _): Authorized) -> Answ
 async fn log(State(api): Api, Authorized(params, _): Authorized) -> Answer {
     let offset = params.u32_or("offset", 0).map_err(bad_request)?;
     let count = params.u32_or("count", 100).map_err(bad_request)?;
-    Ok(ok(api.log.page(offset as usize, count as usize)))
+    let log = api.log.clone();
+    let lines = tokio::task::spawn_blocking(move || {
+        activity_log::page(&log, offset as usize, count as usize)
+    })
+    .await;
+    Ok(match lines {
+        Ok(Ok(lines)) => ok(lines),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "activity log read failed");
+            log_unavailable()
+        }
+        Err(_) => log_unavailable(),
+    })
+}
+
+fn log_unavailable() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(error_body("the activity log could not be read")),
+    )
+        .into_response()
 }
 
 async fn clear_log(State(api): Api, _: Authorized) -> Response {
-    api.log.clear();
-    ok(json!({ "success": true }))
+    let log = api.log.clone();
+    match tokio::task::spawn_blocking(move || activity_log::clear(&log)).await {
+        Ok(Ok(())) => ok(json!({ "success": true })),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "activity log could not be cleared");
+            ok(json!({ "success": false }))
+        }
+        Err(_) => ok(json!({ "success": false })),
+    }
 }
 
 /// Maintenance of the hardware Bridge (firmware, reboot, reset, unpair) is done with the
@@ -571,7 +600,7 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(error_body("no such endpoint"))).into_response()
 }
 
-/// Sends callbacks on state changes and keeps the `/log` lines.
+/// Sends callbacks on state changes (`/log` reads the stored activity log).
 async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<GatewayEvent>) {
     let stopping = api.gateway.stopping();
     loop {
@@ -597,12 +626,6 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
         }
         let principal = api.principal();
         let devices = api.gateway.devices(&principal);
-        let hex_id = |address: &DeviceAddress| {
-            devices
-                .iter()
-                .find(|d| &d.address == address)
-                .map(|d| format!("{:X}", d.nuki_id))
-        };
         match &event {
             GatewayEvent::StateChanged { device, state } => {
                 if let Some(info) = devices.iter().find(|d| &d.address == device) {
@@ -614,21 +637,10 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
             }
             GatewayEvent::ActionFinished {
                 device,
-                action,
                 outcome,
                 answered_early,
                 ..
             } => {
-                api.log.record(LogLine {
-                    timestamp: bridge_time(api.gateway.now_unix()),
-                    kind: "lock-action",
-                    nuki_id: hex_id(device),
-                    action: Some(action.name().to_owned()),
-                    result: Some(match outcome {
-                        Ok(_) => "success".to_owned(),
-                        Err(refusal) => refusal.to_string(),
-                    }),
-                });
                 // A client that did not wait learns of a failure only this way: the device's
                 // unchanged state, marked as the failed outcome of its action.
                 if let (true, Err(refusal)) = (*answered_early, outcome) {
@@ -644,13 +656,6 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
                     }
                 }
             }
-            GatewayEvent::DeviceConnected { device } => api.log.record(LogLine {
-                timestamp: bridge_time(api.gateway.now_unix()),
-                kind: "ble-connect",
-                nuki_id: hex_id(device),
-                action: None,
-                result: None,
-            }),
             _ => {}
         }
     }

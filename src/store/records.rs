@@ -28,10 +28,19 @@ pub enum Table {
     DeviceProfiles,
     /// Provisioning work for the devices, queued durably.
     Provisioning,
+    /// The activity log (already anonymized), keyed by sequence id (20 digits).
+    Events,
+    /// Where each consumer of the activity log stands (the last sequence id it handled).
+    EventCursors,
+    /// The newest position read from each device's own log.
+    DeviceLogPositions,
+    /// Device log entries already stored (device, index, device time → sequence id), so a
+    /// re-read stores nothing twice.
+    DeviceLogSeen,
 }
 
 impl Table {
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 14] = [
         Table::Accounts,
         Table::Sessions,
         Table::ApiTokens,
@@ -42,6 +51,10 @@ impl Table {
         Table::PermissionSecrets,
         Table::DeviceProfiles,
         Table::Provisioning,
+        Table::Events,
+        Table::EventCursors,
+        Table::DeviceLogPositions,
+        Table::DeviceLogSeen,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +69,10 @@ impl Table {
             Table::PermissionSecrets => "permission_secrets",
             Table::DeviceProfiles => "device_profiles",
             Table::Provisioning => "provisioning",
+            Table::Events => "events",
+            Table::EventCursors => "event_cursors",
+            Table::DeviceLogPositions => "device_log_positions",
+            Table::DeviceLogSeen => "device_log_seen",
         }
     }
 
@@ -131,6 +148,46 @@ macro_rules! reads {
                 found.push((key, value));
             }
             Ok(found)
+        }
+
+        /// Up to `limit` records with keys before `before` (from the last without), in
+        /// descending key order, with their keys.
+        pub fn page_before<V: DeserializeOwned>(
+            &self,
+            table: Table,
+            before: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<(String, V)>, StoreError> {
+            let opened = self
+                .txn
+                .open_table(table.definition())
+                .map_err(database_error)?;
+            let range = match before {
+                Some(before) => opened.range::<&str>((
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Excluded(before),
+                )),
+                None => opened.range::<&str>(..),
+            }
+            .map_err(database_error)?;
+            let mut found = Vec::new();
+            for entry in range.rev().take(limit) {
+                let (key, value) = entry.map_err(database_error)?;
+                let key = key.value().to_owned();
+                let value = decode(table, &key, value.value())?;
+                found.push((key, value));
+            }
+            Ok(found)
+        }
+
+        /// The last number counter `name` handed out (0 before the first).
+        pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
+            let counters = self.txn.open_table(COUNTERS).map_err(database_error)?;
+            let value = counters
+                .get(name)
+                .map_err(database_error)?
+                .map_or(0, |value| value.value());
+            Ok(value)
         }
 
         pub fn count(&self, table: Table) -> Result<u64, StoreError> {

@@ -11,7 +11,7 @@ use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use super::error::{database_error, StoreError};
 
 /// The schema this build writes. Raise it together with a new entry in [`MIGRATIONS`].
-pub const CURRENT_SCHEMA_VERSION: u64 = 2;
+pub const CURRENT_SCHEMA_VERSION: u64 = 3;
 
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(crate) const PAIRINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("pairings");
@@ -22,11 +22,17 @@ pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub(crate) type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `MIGRATIONS[i]` turns version `i + 1` into version `i + 2`.
-pub(crate) const MIGRATIONS: &[Migration] = &[add_building_tables];
+pub(crate) const MIGRATIONS: &[Migration] = &[add_building_tables, add_event_tables];
 
 /// Version 2 adds the building, accounts and provisioning tables; [`create_tables`] creates
 /// them, so the step itself has nothing to rewrite.
 fn add_building_tables(_txn: &WriteTransaction) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Version 3 adds the activity log's tables (events, consumer cursors, device log
+/// positions); [`create_tables`] creates them too.
+fn add_event_tables(_txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 

@@ -172,6 +172,7 @@ pub fn bridge_api(
     use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
     use nuki_edge::http::server::{AuthWindow, BridgeApi};
     use nuki_edge::http::token::BridgeToken;
+    let events = activity_log(&gateway);
     BridgeApi::new(
         gateway,
         BridgeToken::new(token).expect("token"),
@@ -182,7 +183,18 @@ pub fn bridge_api(
             timeout: Duration::from_millis(500),
         }),
         AuthWindow { path: auth_window },
+        events,
     )
+}
+
+/// The activity log on `gateway`'s store, with its recorder running until the gateway stops,
+/// as the daemon has it.
+pub fn activity_log(gateway: &Arc<Gateway>) -> Arc<nuki_edge::events::EventLog> {
+    use nuki_edge::events::{EventLog, EventSettings, Recorder};
+    let log = EventLog::open(gateway.store().clone(), EventSettings::default()).expect("event log");
+    let recorder = Recorder::new(log.clone(), gateway.clone());
+    tokio::spawn(recorder.run(gateway.stopping()));
+    log
 }
 
 /// Hands every advertisement of the simulated radio to `gateway`, as the daemon's watcher

@@ -9,7 +9,7 @@ use super::paging::filtered;
 use super::permissions::remove_permission;
 use super::units::read_unit;
 use super::{validate, BuildingError, Keyed, Records};
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, PermissionChangeKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonDraft {
@@ -96,8 +96,8 @@ impl Gateway {
         id: PersonId,
     ) -> Result<usize, BuildingError> {
         self.require(principal, Capability::ManageUsers)?;
-        let removed = self.change(|tx| {
-            read_person(tx, id)?;
+        let (theirs, resident) = self.change(|tx| {
+            let person = read_person(tx, id)?;
             let theirs: Vec<Permission> = tx
                 .list::<Permission>(Table::Permissions)?
                 .into_iter()
@@ -107,8 +107,17 @@ impl Gateway {
                 remove_permission(tx, &permission.id)?;
             }
             tx.remove(Table::People, &person_key(id))?;
-            Ok(theirs.len())
+            Ok((theirs, person.unit.is_some()))
         })?;
+        for permission in &theirs {
+            self.permission_changed(
+                principal,
+                permission,
+                PermissionChangeKind::Revoked,
+                resident,
+            );
+        }
+        let removed = theirs.len();
         if removed > 0 {
             self.provisioning_changed();
         }

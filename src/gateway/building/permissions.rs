@@ -22,7 +22,7 @@ use super::{validate, BuildingError, Keyed, Records};
 use crate::gateway::authenticate::PERMISSION_SECRET_PREFIX;
 use crate::gateway::provisioning::DeviceProvisioning;
 use crate::gateway::secrets::PermissionSecret;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, GatewayEvent, PermissionChangeKind, PermissionSubject};
 
 /// Random bytes in a gateway-access secret (256 bits).
 const SECRET_BYTES: usize = 32;
@@ -148,6 +148,12 @@ pub(super) fn read_permission(
 }
 
 /// Removes a permission and its secrets.
+/// Whether the permission's holder is a resident; a holder that cannot be read counts as
+/// one, so a broken record never gets a name into the activity log.
+pub(super) fn holder_is_resident(tx: &impl Records, permission: &Permission) -> bool {
+    read_person(tx, permission.person).map_or(true, |person| person.unit.is_some())
+}
+
 pub(super) fn remove_permission(tx: &WriteTx, id: &PermissionId) -> Result<bool, StoreError> {
     tx.remove(Table::PermissionSecrets, &id.0)?;
     tx.remove(Table::Permissions, &id.0)
@@ -223,38 +229,49 @@ impl Gateway {
         let limits = validate::limits(draft.limits)?;
         self.check_code_fits(draft.kind, draft.code)?;
         self.check_scope_devices(&draft.scope)?;
-        let (permission, secret, code) = self.change(|tx| {
-            let person = read_person(tx, draft.person).map_err(|_| {
-                BuildingError::Invalid(format!("personId {} names no person", draft.person))
-            })?;
-            check_scope(tx, &draft.scope)?;
-            check_resident_scope(tx, &person, &draft.scope)?;
-            let id = new_permission_id(tx)?;
-            let code = match draft.kind {
-                PermissionKind::KeypadCode => {
-                    Some(self.free_code(tx, &id, &draft.scope, draft.code)?)
+        let (permission, secret, code) = self
+            .change(|tx| {
+                let person = read_person(tx, draft.person).map_err(|_| {
+                    BuildingError::Invalid(format!("personId {} names no person", draft.person))
+                })?;
+                check_scope(tx, &draft.scope)?;
+                check_resident_scope(tx, &person, &draft.scope)?;
+                let id = new_permission_id(tx)?;
+                let code = match draft.kind {
+                    PermissionKind::KeypadCode => {
+                        Some(self.free_code(tx, &id, &draft.scope, draft.code)?)
+                    }
+                    _ => None,
+                };
+                let secret = (draft.kind == PermissionKind::GatewayAccess).then(new_secret);
+                let permission = Permission {
+                    id,
+                    person: draft.person,
+                    name: draft.name,
+                    scope: draft.scope,
+                    kind: draft.kind,
+                    limits,
+                };
+                tx.put(Table::Permissions, &permission.id.0, &permission)?;
+                let stored = PermissionSecret {
+                    access_hash: secret.as_deref().map(|s| hex::encode(secret_hash(s))),
+                    keypad_code: code,
+                };
+                if stored != PermissionSecret::default() {
+                    tx.put(Table::PermissionSecrets, &permission.id.0, &stored)?;
                 }
-                _ => None,
-            };
-            let secret = (draft.kind == PermissionKind::GatewayAccess).then(new_secret);
-            let permission = Permission {
-                id,
-                person: draft.person,
-                name: draft.name,
-                scope: draft.scope,
-                kind: draft.kind,
-                limits,
-            };
-            tx.put(Table::Permissions, &permission.id.0, &permission)?;
-            let stored = PermissionSecret {
-                access_hash: secret.as_deref().map(|s| hex::encode(secret_hash(s))),
-                keypad_code: code,
-            };
-            if stored != PermissionSecret::default() {
-                tx.put(Table::PermissionSecrets, &permission.id.0, &stored)?;
-            }
-            Ok((permission, secret, code))
-        })?;
+                let resident = person.unit.is_some();
+                Ok((permission, secret, code, resident))
+            })
+            .map(|(permission, secret, code, resident)| {
+                self.permission_changed(
+                    principal,
+                    &permission,
+                    PermissionChangeKind::Created,
+                    resident,
+                );
+                (permission, secret, code)
+            })?;
         self.provisioning_changed();
         Ok(IssuedPermission {
             view: self.permission_view(permission),
@@ -274,32 +291,43 @@ impl Gateway {
         if let Some(scope) = &change.scope {
             self.check_scope_devices(scope)?;
         }
-        let permission = self.change(|tx| {
-            let mut permission = read_permission(tx, id)?;
-            if let Some(name) = change.name.clone() {
-                validate::permission_name(&name, permission.kind)?;
-                permission.name = name;
-            }
-            permission.limits = validate::limits(change.limits.apply(&permission.limits))?;
-            self.check_code_fits(permission.kind, change.code)?;
-            if let Some(scope) = change.scope.clone() {
-                check_scope(tx, &scope)?;
-                let person = read_person(tx, permission.person)?;
-                check_resident_scope(tx, &person, &scope)?;
-                permission.scope = scope;
-            }
-            if permission.kind == PermissionKind::KeypadCode
-                && (change.code.is_some() || change.scope.is_some())
-            {
-                let mut secret: PermissionSecret =
-                    tx.get(Table::PermissionSecrets, &id.0)?.unwrap_or_default();
-                let code = change.code.or(secret.keypad_code);
-                secret.keypad_code = Some(self.free_code(tx, id, &permission.scope, code)?);
-                tx.put(Table::PermissionSecrets, &id.0, &secret)?;
-            }
-            tx.put(Table::Permissions, &id.0, &permission)?;
-            Ok(permission)
-        })?;
+        let permission = self
+            .change(|tx| {
+                let mut permission = read_permission(tx, id)?;
+                if let Some(name) = change.name.clone() {
+                    validate::permission_name(&name, permission.kind)?;
+                    permission.name = name;
+                }
+                permission.limits = validate::limits(change.limits.apply(&permission.limits))?;
+                self.check_code_fits(permission.kind, change.code)?;
+                if let Some(scope) = change.scope.clone() {
+                    check_scope(tx, &scope)?;
+                    let person = read_person(tx, permission.person)?;
+                    check_resident_scope(tx, &person, &scope)?;
+                    permission.scope = scope;
+                }
+                if permission.kind == PermissionKind::KeypadCode
+                    && (change.code.is_some() || change.scope.is_some())
+                {
+                    let mut secret: PermissionSecret =
+                        tx.get(Table::PermissionSecrets, &id.0)?.unwrap_or_default();
+                    let code = change.code.or(secret.keypad_code);
+                    secret.keypad_code = Some(self.free_code(tx, id, &permission.scope, code)?);
+                    tx.put(Table::PermissionSecrets, &id.0, &secret)?;
+                }
+                tx.put(Table::Permissions, &id.0, &permission)?;
+                let resident = holder_is_resident(tx, &permission);
+                Ok((permission, resident))
+            })
+            .map(|(permission, resident)| {
+                self.permission_changed(
+                    principal,
+                    &permission,
+                    PermissionChangeKind::Changed,
+                    resident,
+                );
+                permission
+            })?;
         self.provisioning_changed();
         Ok(IssuedPermission {
             view: self.permission_view(permission),
@@ -316,15 +344,42 @@ impl Gateway {
         id: &PermissionId,
     ) -> Result<(), BuildingError> {
         self.require(principal, Capability::ManageUsers)?;
-        self.change(|tx| {
+        let (permission, resident) = self.change(|tx| {
+            let permission = read_permission(tx, id)?;
+            let resident = holder_is_resident(tx, &permission);
             if remove_permission(tx, id)? {
-                Ok(())
+                Ok((permission, resident))
             } else {
                 Err(BuildingError::NotFound(format!("permission {id}")))
             }
         })?;
+        self.permission_changed(
+            principal,
+            &permission,
+            PermissionChangeKind::Revoked,
+            resident,
+        );
         self.provisioning_changed();
         Ok(())
+    }
+
+    /// Reports a stored change of a permission on the bus (for the activity log).
+    pub(super) fn permission_changed(
+        &self,
+        by: &Principal,
+        permission: &Permission,
+        change: PermissionChangeKind,
+        resident: bool,
+    ) {
+        let _ = self.events.send(GatewayEvent::PermissionChanged {
+            by: by.clone(),
+            permission: permission.id.clone(),
+            change,
+            subject: PermissionSubject {
+                name: permission.name.clone(),
+                resident,
+            },
+        });
     }
 
     fn permission_view(&self, permission: Permission) -> PermissionView {

@@ -10,9 +10,11 @@ use crate::store::Table;
 use super::addresses::{places, read_address, Place};
 use super::ids::new_unit_id;
 use super::paging::filtered;
-use super::permissions::{check_codes_unique, check_residents_within, remove_permission};
+use super::permissions::{
+    check_codes_unique, check_residents_within, holder_is_resident, remove_permission,
+};
 use super::{validate, BuildingError, Keyed, Records};
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, PermissionChangeKind};
 
 /// A new unit of an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +122,7 @@ impl Gateway {
         id: &UnitId,
     ) -> Result<(usize, usize), BuildingError> {
         self.require(principal, Capability::ManageBuilding)?;
-        let removed = self.change(|tx| {
+        let (removed, revoked) = self.change(|tx| {
             read_unit(tx, id)?;
             let residents: Vec<Person> = tx
                 .list::<Person>(Table::People)?
@@ -135,6 +137,10 @@ impl Gateway {
                     p.scope == unit_scope || residents.iter().any(|person| person.id == p.person)
                 })
                 .collect();
+            let revoked: Vec<(Permission, bool)> = permissions
+                .iter()
+                .map(|p| (p.clone(), holder_is_resident(tx, p)))
+                .collect();
             for permission in &permissions {
                 remove_permission(tx, &permission.id)?;
             }
@@ -142,8 +148,16 @@ impl Gateway {
                 tx.remove(Table::People, &super::ids::person_key(person.id))?;
             }
             tx.remove(Table::Units, &id.0)?;
-            Ok((residents.len(), permissions.len()))
+            Ok(((residents.len(), permissions.len()), revoked))
         })?;
+        for (permission, resident) in &revoked {
+            self.permission_changed(
+                principal,
+                permission,
+                PermissionChangeKind::Revoked,
+                *resident,
+            );
+        }
         self.provisioning_changed();
         Ok(removed)
     }

@@ -15,7 +15,7 @@ use crate::nuki::messages::{
 };
 use crate::store::Table;
 
-use super::super::Gateway;
+use super::super::{Gateway, GatewayEvent, ProvisioningOutcome};
 use super::desired::{Desired, DevicePlan, Item};
 use super::record::{EntryKind, Record, RecordState, REMOVAL};
 
@@ -395,6 +395,14 @@ impl Run<'_> {
                 tracing::warn!(device = %self.device, %permission, %reason, "provisioning refused")
             }
         }
+        let reported = match &step {
+            Step::Applied { .. } => Some(ProvisioningOutcome::Applied),
+            Step::Removed => Some(ProvisioningOutcome::Removed),
+            Step::Failed { reason, .. } => Some(ProvisioningOutcome::Failed {
+                reason: reason.clone(),
+            }),
+            Step::Pending { .. } => None,
+        };
         let (state, device_entry) = match step {
             Step::Removed => (None, None),
             Step::Applied { device_entry } => (Some(RecordState::Applied), Some(device_entry)),
@@ -430,7 +438,15 @@ impl Run<'_> {
         })
         .await;
         match stored {
-            Ok(true) => {}
+            Ok(true) => {
+                if let Some(outcome) = reported {
+                    let _ = self.gateway.events.send(GatewayEvent::ProvisioningResult {
+                        permission,
+                        device: self.device,
+                        outcome,
+                    });
+                }
+            }
             Ok(false) => {
                 self.overtaken = true;
                 tracing::debug!(device = %self.device, "provisioning record changed during the run; run again");

@@ -14,6 +14,7 @@ mod body;
 mod calls;
 mod devices;
 mod error;
+mod events;
 mod paging;
 mod people;
 mod permissions;
@@ -30,6 +31,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::events::EventLog;
 use crate::gateway::Gateway;
 
 pub use auth::{Caller, SESSION_COOKIE};
@@ -44,6 +46,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 /// What every handler of the management API shares.
 pub struct ApiState {
     pub gateway: Arc<Gateway>,
+    /// The activity log; `None` answers `/api/v1/events` with 503.
+    pub events: Option<Arc<EventLog>>,
 }
 
 pub type SharedState = Arc<ApiState>;
@@ -103,6 +107,7 @@ pub fn routes() -> OpenApiRouter<SharedState> {
         ))
         .routes(routes!(setup::start_setup))
         .routes(routes!(setup::get_setup))
+        .routes(routes!(events::list_events))
         .merge(accounts::routes())
         .merge(session::routes())
 }
@@ -124,10 +129,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
 }
 
-/// The management API as one part of the composed router.
+/// The management API as one part of the composed router, without the activity log.
 pub fn router(gateway: Arc<Gateway>) -> Router {
+    build(ApiState {
+        gateway,
+        events: None,
+    })
+}
+
+/// The management API with the activity log at `/api/v1/events` (what the daemon serves).
+pub fn router_with_events(gateway: Arc<Gateway>, events: Arc<EventLog>) -> Router {
+    build(ApiState {
+        gateway,
+        events: Some(events),
+    })
+}
+
+fn build(state: ApiState) -> Router {
     let (router, _) = routes().split_for_parts();
     router
         .route("/api/v1/{*rest}", any(error::unknown_route))
-        .with_state(Arc::new(ApiState { gateway }))
+        .with_state(Arc::new(state))
 }
