@@ -4,7 +4,6 @@
 //! Pairing runs as a gateway operation beside everything else; the main task only waits for a
 //! stop signal or for a core task to fail.
 
-use crate::events::{EventLog, EventSettings, Recorder};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use crate::ble::{Advertisement, DeviceAddress};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::devices::device_log::LogPosition;
 use crate::devices::fleet::Fleet;
+use crate::events::{EventLog, EventSettings, Recorder};
 use crate::gateway::{
     credentials_of, Gateway, GatewayEvent, GatewaySettings, PairingOrder, PairingProgress,
     PairingSettings, Principal,
@@ -64,19 +65,21 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     );
     let mut supervisor = Supervisor::new();
     let token = supervisor.shutdown_token();
-    let known = store.pairings()?.iter().map(credentials_of).collect();
+    let known: Vec<_> = store.pairings()?.iter().map(credentials_of).collect();
+    let addresses: Vec<DeviceAddress> = known.iter().map(|device| device.address.clone()).collect();
     let fleet = Fleet::start(
         backend.transport.clone(),
         backend::fleet_config(&config),
         known,
     );
+    let event_log = EventLog::open(store.clone(), event_settings(&config))?;
+    resume_device_logs(&fleet, &event_log, &addresses);
     let gateway = Gateway::new(
         fleet,
         store.clone(),
         SystemClock::shared(),
         gateway_settings(&config),
     );
-    let event_log = EventLog::open(store.clone(), event_settings(&config))?;
     // Created before anything can act, so the log misses nothing the gateway reports.
     let recorder = Recorder::new(event_log.clone(), gateway.clone());
     supervisor.spawn_core("activity log recorder", recorder.run(token.clone()));
@@ -491,6 +494,23 @@ async fn log_events(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+/// Each device's log is read on from the newest entry the activity log holds, at once, so
+/// what happened while the gateway was off is in the log without waiting for the schedule.
+fn resume_device_logs(fleet: &Fleet, event_log: &EventLog, addresses: &[DeviceAddress]) {
+    for address in addresses {
+        match event_log.device_log_position(address) {
+            Ok(Some((index, timestamp))) => {
+                fleet.resume_log(address, LogPosition { index, timestamp });
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(device = %address, %error, "could not read where this device's log was left; reading all it holds");
+            }
+        }
+        fleet.request_log_read(address);
     }
 }
 
