@@ -187,6 +187,7 @@ pub fn start(
         commands_running: TaskTracker::new(),
         started: Instant::now(),
         broker_up: false,
+        unreachable_reported: false,
     };
     Ok((handle, Box::pin(interface.run(eventloop, events, shutdown))))
 }
@@ -286,6 +287,8 @@ struct Interface {
     commands_running: TaskTracker,
     started: Instant,
     broker_up: bool,
+    /// The current outage was reported already.
+    unreachable_reported: bool,
 }
 
 impl Interface {
@@ -337,9 +340,13 @@ impl Interface {
             Notice::Lost(reason) => {
                 if self.broker_up {
                     tracing::warn!(%reason, "MQTT broker connection lost; reconnecting");
+                } else if !self.unreachable_reported {
+                    tracing::warn!(%reason, "MQTT broker not reachable; retrying");
                 } else {
-                    tracing::debug!(%reason, "MQTT broker not reachable yet");
+                    tracing::debug!(%reason, "MQTT broker still not reachable");
                 }
+                // One warning per outage; the retries of the same outage are debug lines.
+                self.unreachable_reported = !self.broker_up || self.unreachable_reported;
                 self.broker_up = false;
             }
         }
@@ -348,6 +355,7 @@ impl Interface {
     fn on_connected(&mut self) {
         self.connections += 1;
         self.broker_up = true;
+        self.unreachable_reported = false;
         tracing::info!(
             connections = self.connections,
             prefix = self.topics.prefix(),

@@ -32,8 +32,8 @@ pub struct GatewayIdentity {
 }
 
 impl GatewayIdentity {
-    /// `nuki_edge_<client id>`: unique per broker, since the broker refuses two clients with
-    /// the same id at once.
+    /// The MQTT client id in lower case with `_` for anything but letters and digits
+    /// (`nuki_edge_haus_7`): unique per broker, which refuses two clients with one id.
     pub fn new(name: &str, client_id: &str) -> Self {
         let id: String = client_id
             .chars()
@@ -47,7 +47,7 @@ impl GatewayIdentity {
             .collect();
         Self {
             name: name.to_owned(),
-            id: format!("nuki_edge_{id}"),
+            id,
         }
     }
 }
