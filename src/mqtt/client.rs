@@ -300,7 +300,7 @@ impl Interface {
     ) -> Result<(), MqttError> {
         let (notices_sender, mut notices) = mpsc::unbounded_channel();
         let leaving = CancellationToken::new();
-        let driver = tokio::spawn(drive(eventloop, notices_sender, leaving.clone()));
+        let mut driver = tokio::spawn(drive(eventloop, notices_sender, leaving.clone()));
         let mut health = tokio::time::interval(self.health_interval);
         health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ended = loop {
@@ -323,8 +323,13 @@ impl Interface {
         };
         self.say_goodbye().await;
         leaving.cancel();
-        if tokio::time::timeout(POLL_END_WAIT, driver).await.is_err() {
+        if tokio::time::timeout(POLL_END_WAIT, &mut driver)
+            .await
+            .is_err()
+        {
+            // A connection attempt to a silent broker: nothing left to say goodbye to.
             tracing::warn!("the MQTT event loop did not end in time");
+            driver.abort();
         }
         ended
     }
