@@ -110,6 +110,26 @@ pub struct MqttHandle {
 }
 
 impl MqttHandle {
+    /// Publishes a `lockActionEvent` (`action,trigger,0,0,0`: anonymized, nobody named) for
+    /// a device. Actions that finish through the gateway get theirs from the interface
+    /// already; this is for the activity log's entries of other origins (keypad, manual
+    /// turns, other apps). Queued without waiting; `false` when the queue was full.
+    pub fn publish_lock_action_event(
+        &self,
+        nuki_id: u32,
+        action: crate::nuki::enums::DeviceAction,
+        trigger: EventTrigger,
+    ) -> bool {
+        let message = state::lock_action_event(&self.topics, nuki_id, action, trigger);
+        self.client
+            .try_publish(
+                message.topic,
+                message.payload,
+                PublishOptions::at_least_once().retain(message.retain),
+            )
+            .is_ok()
+    }
+
     /// Publishes one (already anonymized) activity-log entry on `<prefix>/gateway/events` at
     /// QoS 1, not retained, and waits for the broker's acknowledgement (at most
     /// [`EVENT_ACK_LIMIT`]). Answers `id` once the broker has it, so the caller can move its
@@ -466,7 +486,12 @@ impl Interface {
                         }
                         _ => EventTrigger::System,
                     };
-                    self.send(publish_action_event(&self.topics, &view, action, trigger));
+                    self.send(state::lock_action_event(
+                        &self.topics,
+                        view.nuki_id,
+                        action,
+                        trigger,
+                    ));
                     self.set_reachable(&view, true);
                 }
                 Err(Refusal::Unreachable { .. }) => {
@@ -629,17 +654,6 @@ impl Interface {
             tracing::debug!(%error, "MQTT disconnect not queued");
         }
     }
-}
-
-/// The `lockActionEvent` of an action that finished through the gateway. The integrator
-/// feeds the same function from the anonymized activity log.
-pub fn publish_action_event(
-    topics: &Topics,
-    device: &DeviceView,
-    action: crate::nuki::enums::DeviceAction,
-    trigger: EventTrigger,
-) -> Message {
-    state::lock_action_event(topics, device.nuki_id, action, trigger)
 }
 
 /// One command received over MQTT, carried out through the gateway as the MQTT principal.

@@ -17,4 +17,5 @@ pub mod topics;
 
 pub use client::{start, MqttError, MqttHandle, MqttSettings, MqttTask, MQTT_PRINCIPAL};
 pub use message::Message;
+pub use state::EventTrigger;
 pub use topics::Topics;

@@ -110,19 +110,31 @@ pub fn connected_message(topics: &Topics, nuki_id: u32, connected: bool) -> Mess
     Message::retained(topics.device(nuki_id, topics::CONNECTED), flag(connected))
 }
 
-/// Who triggered an action, in the numbering of `lockActionEvent`: 0 system (Bluetooth:
-/// every interface of the gateway other than MQTT), 172 MQTT.
+/// What triggered an action, in the numbering of `lockActionEvent` (Nuki MQTT API). Actions
+/// through the gateway are `System` (Bluetooth: every interface but MQTT) or `Mqtt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventTrigger {
     System,
+    Manual,
+    Button,
+    Automatic,
+    AutoLock,
+    HomeKit,
     Mqtt,
+    Keypad,
 }
 
 impl EventTrigger {
-    fn id(self) -> u8 {
+    pub fn id(self) -> u8 {
         match self {
             EventTrigger::System => 0,
+            EventTrigger::Manual => 1,
+            EventTrigger::Button => 2,
+            EventTrigger::Automatic => 3,
+            EventTrigger::AutoLock => 6,
+            EventTrigger::HomeKit => 171,
             EventTrigger::Mqtt => 172,
+            EventTrigger::Keypad => 255,
         }
     }
 }
