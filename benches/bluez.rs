@@ -124,7 +124,7 @@ async fn run_actions(
         vec![credentials],
     );
     let act = |index: usize| {
-        let action = if index % 2 == 0 {
+        let action = if index.is_multiple_of(2) {
             LockAction::Unlock
         } else {
             LockAction::Lock

@@ -413,7 +413,7 @@ async fn latency(samples: usize) {
             if cold {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let action = if round % 2 == 0 {
+            let action = if round.is_multiple_of(2) {
                 LockAction::Unlock
             } else {
                 LockAction::Lock
@@ -558,7 +558,7 @@ async fn starvation(seconds: u64) {
         .map(|(index, address)| {
             let fleet = fleet.clone();
             tokio::spawn(async move {
-                let mut unlock = index % 2 == 0;
+                let mut unlock = index.is_multiple_of(2);
                 while Instant::now() < end {
                     let action = if unlock {
                         LockAction::Unlock

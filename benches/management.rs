@@ -56,7 +56,7 @@ fn gateway_over_store(store: Arc<Store>) -> Arc<Gateway> {
 /// Limits as a building has them: most unlimited, every third one a resident's weekday
 /// daytime window.
 fn limits_of(index: usize) -> Limits {
-    if index % 3 == 0 {
+    if index.is_multiple_of(3) {
         Limits {
             weekdays: Weekdays(0b111_1100),
             daily: Some(DailyWindow {

@@ -1,7 +1,7 @@
 //! nuki-edge: a building gateway for Nuki Boxes, Smart Locks and Openers.
 //!
 //! Layers, bottom to top: `nuki` (protocol, pure), `ble` (radio), `devices` (fleet), `store`,
-//! `gateway` (the core), the interfaces (`http`), and `config` + `app` (CLI and wiring).
+//! `gateway` (the core), the interfaces (`http`, `mqtt`), and `config` + `app` (CLI and wiring).
 
 pub mod access;
 pub mod app;
@@ -12,5 +12,6 @@ pub mod devices;
 pub mod events;
 pub mod gateway;
 pub mod http;
+pub mod mqtt;
 pub mod nuki;
 pub mod store;

@@ -349,7 +349,11 @@ async fn a_hundred_parallel_requests_across_twenty_devices_all_complete() {
     let requests: Vec<_> = (0..100)
         .map(|i| {
             let id = ids[i % ids.len()];
-            let action = if (i / ids.len()) % 2 == 0 { 1 } else { 2 };
+            let action = if (i / ids.len()).is_multiple_of(2) {
+                1
+            } else {
+                2
+            };
             let url = bridge.url(&format!(
                 "/lockAction?nukiId={id}&action={action}&token={TOKEN}"
             ));

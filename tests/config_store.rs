@@ -119,6 +119,8 @@ fn every_key_documented_in_default_toml_is_known() {
     assert_eq!(device.kind, ProductType::SmartLock4);
     assert_eq!(device.states_layout_len, Some(27));
     assert_eq!(device.motor_time_ms, Some(1500));
+    assert_eq!(config.mqtt.host.as_deref(), Some("127.0.0.1"));
+    assert!(config.mqtt.tls_key_file.is_some());
 }
 
 #[test]
@@ -157,6 +159,19 @@ fn every_config_key_is_documented_in_default_toml() {
         "states_layout_len =",
         "motor_time_ms =",
         "door_sensor =",
+        "[mqtt]",
+        "host =",
+        "port =",
+        "username =",
+        "password_file =",
+        "client_id =",
+        "topic_prefix =",
+        "discovery_prefix =",
+        "tls_ca_file =",
+        "tls_cert_file =",
+        "tls_key_file =",
+        "rights =",
+        "health_interval_s =",
     ];
     for key in keys {
         assert!(DEFAULT_TOML.contains(key), "default.toml lacks {key}");
@@ -831,4 +846,75 @@ fn the_gateways_time_zone_must_be_an_iana_name() {
     assert_eq!(zurich.gateway.time_zone, "Europe/Zurich");
     let err = load_text("[gateway]\ntime_zone = \"Mars/Olympus\"\n").unwrap_err();
     assert_one_line_naming(&err, "gateway.time_zone");
+}
+
+// --- [mqtt] ----------------------------------------------------------------------------------
+
+#[test]
+fn mqtt_is_off_by_default_and_validated_when_set() {
+    let config = load_text("").unwrap();
+    assert!(!config.mqtt.enabled());
+    assert_eq!(config.mqtt.port(), nuki_edge::config::MQTT_PORT);
+
+    for (text, key) in [
+        (
+            "[mqtt]\nhost = \"b\"\ntopic_prefix = \"/nuki\"\n",
+            "mqtt.topic_prefix",
+        ),
+        (
+            "[mqtt]\nhost = \"b\"\ntopic_prefix = \"nuki/+\"\n",
+            "mqtt.topic_prefix",
+        ),
+        (
+            "[mqtt]\ndiscovery_prefix = \"ha/\"\n",
+            "mqtt.discovery_prefix",
+        ),
+        ("[mqtt]\nhost = \"\"\n", "mqtt.host"),
+        ("[mqtt]\nhealth_interval_s = 0\n", "mqtt.health_interval_s"),
+        (
+            "[mqtt]\npassword_file = \"/etc/hostname\"\n",
+            "mqtt.password_file",
+        ),
+    ] {
+        let err = load_text(text).unwrap_err();
+        assert_one_line_naming(&err, key);
+    }
+    let err = parse("[mqtt]\npassword = \"secret\"\n").unwrap_err();
+    assert!(err.to_string().contains("password"), "{err}");
+}
+
+#[test]
+fn mqtt_client_certificate_needs_its_key_and_a_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = write_temp(dir.path(), "x.pem", "not checked here");
+    let pem = pem.display();
+    let err = load_text(&format!(
+        "[mqtt]\ntls_ca_file = \"{pem}\"\ntls_cert_file = \"{pem}\"\n"
+    ))
+    .unwrap_err();
+    assert_one_line_naming(&err, "mqtt.tls_cert_file");
+    let err = load_text(&format!(
+        "[mqtt]\ntls_cert_file = \"{pem}\"\ntls_key_file = \"{pem}\"\n"
+    ))
+    .unwrap_err();
+    assert_one_line_naming(&err, "mqtt.tls_cert_file");
+    let config = load_text(&format!("[mqtt]\nhost = \"b\"\ntls_ca_file = \"{pem}\"\n")).unwrap();
+    assert_eq!(config.mqtt.port(), nuki_edge::config::MQTT_TLS_PORT);
+    let err = load_text("[mqtt]\ntls_ca_file = \"/nonexistent/ca.pem\"\n").unwrap_err();
+    assert_one_line_naming(&err, "mqtt.tls_ca_file");
+}
+
+#[test]
+fn mqtt_password_comes_from_its_file_and_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(dir.path(), "mqtt-password", "s3cret pass\n");
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config = load_text(&format!(
+        "[mqtt]\nhost = \"b\"\nusername = \"gw\"\npassword_file = \"{}\"\n",
+        file.display()
+    ))
+    .unwrap();
+    let password = config.mqtt.password.as_ref().expect("read from the file");
+    assert_eq!(password.expose(), "s3cret pass");
+    assert!(!format!("{config:?}").contains("s3cret"));
 }

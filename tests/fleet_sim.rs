@@ -246,7 +246,7 @@ async fn a_burst_across_twenty_devices_never_exceeds_the_link_slots() {
         .map(|i| {
             let fleet = fleet.clone();
             let address = addresses[i % addresses.len()].clone();
-            let action = if (i / addresses.len()) % 2 == 0 {
+            let action = if (i / addresses.len()).is_multiple_of(2) {
                 LockAction::Unlock
             } else {
                 LockAction::Lock

@@ -248,9 +248,13 @@ async fn a_device_waiting_for_a_slot_is_served_while_others_have_queued_work() {
     let fleet = building.fleet.clone();
     let mut busy = Vec::new();
     for address in &building.addresses[..3] {
-        for index in 0..8 {
+        for index in 0..8u32 {
             let (fleet, address) = (fleet.clone(), address.clone());
-            let action = if index % 2 == 0 { unlock() } else { lock() };
+            let action = if index.is_multiple_of(2) {
+                unlock()
+            } else {
+                lock()
+            };
             busy.push(tokio::spawn(async move {
                 fleet.act(&address, action, Duration::from_secs(120)).await
             }));

@@ -73,7 +73,7 @@ fn parse_fragments(fragments_hex: &[String]) -> Result<Vec<Vec<u8>>, DecodeInput
         if !digits.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(DecodeInputError::InvalidHex { index });
         }
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(DecodeInputError::OddLength { index });
         }
         let bytes = hex::decode(&digits).map_err(|_| DecodeInputError::InvalidHex { index })?;

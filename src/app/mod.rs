@@ -9,6 +9,7 @@ pub mod decode;
 pub mod device_command;
 pub mod doctor;
 pub mod logging;
+pub mod mqtt;
 pub mod ops;
 pub mod run;
 pub mod settings_writer;

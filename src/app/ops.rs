@@ -58,6 +58,8 @@ pub enum OpsError {
     #[error("{device} was not seen in pairing mode within {seconds} s: hold its button for about 5 s until the LED ring lights up, then run pair again")]
     PairingModeTimeout { device: String, seconds: u64 },
     #[error(transparent)]
+    Mqtt(#[from] crate::mqtt::MqttError),
+    #[error(transparent)]
     CoreTask(#[from] super::supervisor::CoreTaskEnded),
     #[error(transparent)]
     Control(#[from] super::control::ControlError),

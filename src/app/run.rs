@@ -159,6 +159,14 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
             token.clone(),
         ),
     );
+    // The handle is for the activity log's publisher (`MqttHandle::publish_event`).
+    let _mqtt = match super::mqtt::start(&config, gateway.clone(), token.clone())? {
+        Some((handle, task)) => {
+            supervisor.spawn_core("MQTT", task);
+            Some(handle)
+        }
+        None => None,
+    };
     supervisor.spawn(safety_refresh(
         gateway.clone(),
         config.fleet.safety_refresh(),

@@ -5,6 +5,7 @@
 mod durations;
 mod error;
 mod load;
+mod mqtt;
 mod pin;
 mod secret_text;
 mod secrets;
@@ -14,6 +15,7 @@ mod validate;
 
 pub use error::ConfigError;
 pub use load::{process_env_overrides, ENV_PREFIX, ENV_SEPARATOR};
+pub use mqtt::{MqttConfig, MqttPassword, MQTT_PORT, MQTT_TLS_PORT};
 pub use pin::{PinError, SecurityPin, MAX_NARROW_PIN, MAX_WIDE_PIN};
 pub use secret_text::SecretText;
 pub use sections::{

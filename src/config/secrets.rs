@@ -30,6 +30,11 @@ impl Config {
             "http.metrics_token",
             &mut self.http.metrics_token,
             self.http.metrics_token_file.as_deref(),
+        )?;
+        resolve_secret_file(
+            "mqtt.password",
+            &mut self.mqtt.password,
+            self.mqtt.password_file.as_deref(),
         )
     }
 }

@@ -345,5 +345,6 @@ pub struct Config {
     pub fleet: FleetSettings,
     pub http: HttpConfig,
     pub bridge: BridgeSettings,
+    pub mqtt: super::mqtt::MqttConfig,
     pub sim: SimConfig,
 }

@@ -59,6 +59,7 @@ impl Config {
                 "must be an IANA time zone name such as \"Europe/Zurich\" or \"UTC\"",
             ));
         }
+        self.mqtt.validate()?;
         validate_sim(&self.sim, self.ble.backend)
     }
 

@@ -250,11 +250,11 @@ mod tests {
         let slots = LinkSlots::new(3);
         let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let tasks: Vec<_> = (0..20)
+        let tasks: Vec<_> = (0..20u32)
             .map(|i| {
                 let (slots, active, peak) = (slots.clone(), active.clone(), peak.clone());
                 tokio::spawn(async move {
-                    let priority = if i % 2 == 0 {
+                    let priority = if i.is_multiple_of(2) {
                         Priority::User
                     } else {
                         Priority::Background

@@ -232,6 +232,12 @@ impl Daemon {
         (status.code(), self.log())
     }
 
+    /// SIGKILL: the daemon gets no chance to say goodbye (its broker publishes the last will).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the daemon to exit by itself (hang guard only), then the exit code and the
     /// whole log.
     pub fn wait_exit(mut self) -> (Option<i32>, Vec<Value>) {

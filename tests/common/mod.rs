@@ -14,4 +14,5 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod fixture;
+pub mod mosquitto;
 pub mod sim;

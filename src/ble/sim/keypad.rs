@@ -25,7 +25,7 @@ pub(crate) fn valid_code(code: u32) -> bool {
         let mut rest = code;
         let mut ok = true;
         while rest > 0 {
-            ok &= rest % 10 != 0;
+            ok &= !rest.is_multiple_of(10);
             rest /= 10;
         }
         ok
