@@ -506,6 +506,8 @@ impl Interface {
             | GatewayEvent::DeviceDisconnected { .. }
             | GatewayEvent::BatteryCritical { .. }
             | GatewayEvent::Pairing { .. }
+            | GatewayEvent::PermissionChanged { .. }
+            | GatewayEvent::ProvisioningResult { .. }
             | GatewayEvent::DeviceLogEntries { .. } => {}
         }
     }
