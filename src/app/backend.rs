@@ -147,6 +147,7 @@ pub fn sim_spec(device: &SimDeviceConfig, building_seed: u64) -> SimDeviceSpec {
         spec.motor_time = Duration::from_millis(motor_time_ms);
     }
     spec.door_sensor = device.door_sensor;
+    spec.keypad = device.keypad;
     spec.seed = Some(building_seed ^ u64::from(device.nuki_id));
     spec
 }

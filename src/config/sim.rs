@@ -82,6 +82,10 @@ pub struct SimDeviceConfig {
     /// Whether a door sensor is installed.
     #[serde(default)]
     pub door_sensor: bool,
+    /// Whether a Keypad is paired with the device (keypad codes can be provisioned and typed
+    /// with `nuki-edge sim DEVICE keypad CODE`).
+    #[serde(default)]
+    pub keypad: bool,
 }
 
 // The PIN of a simulated device is test data, but printing it would teach bad habits.
@@ -97,6 +101,7 @@ impl fmt::Debug for SimDeviceConfig {
             .field("states_layout_len", &self.states_layout_len)
             .field("motor_time_ms", &self.motor_time_ms)
             .field("door_sensor", &self.door_sensor)
+            .field("keypad", &self.keypad)
             .finish()
     }
 }

@@ -46,7 +46,7 @@ pub fn compose(parts: impl IntoIterator<Item = Router>, request_timeout: Duratio
             CountingRequestIds::default(),
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         // Outside the layers that refuse requests, so their answers get the JSON body too.
         .layer(axum::middleware::from_fn(json_error_bodies))
         .layer(axum::middleware::from_fn(drain_oversized_bodies))
@@ -114,6 +114,18 @@ impl MakeRequestId for CountingRequestIds {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// The span of a request names its method and request id only: the URI carries the Bridge
+/// token in its query and the ids of people and permissions in its path, and neither may
+/// reach a log, at any level.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::debug_span!("request", method = %request.method(), request_id)
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {

@@ -26,6 +26,7 @@ pub struct SimDeviceEntry {
     pub motor_time_ms: Option<u64>,
     pub states_layout_len: Option<usize>,
     pub door_sensor: Option<bool>,
+    pub keypad: Option<bool>,
 }
 
 impl SimDeviceEntry {
@@ -40,6 +41,7 @@ impl SimDeviceEntry {
             motor_time_ms: None,
             states_layout_len: None,
             door_sensor: None,
+            keypad: None,
         }
     }
 
@@ -68,6 +70,11 @@ impl SimDeviceEntry {
         self
     }
 
+    pub fn keypad(mut self, installed: bool) -> Self {
+        self.keypad = Some(installed);
+        self
+    }
+
     fn to_table(&self) -> Table {
         let mut table = Table::new();
         table.insert("address".into(), self.address.clone().into());
@@ -88,6 +95,9 @@ impl SimDeviceEntry {
         }
         if let Some(installed) = self.door_sensor {
             table.insert("door_sensor".into(), installed.into());
+        }
+        if let Some(installed) = self.keypad {
+            table.insert("keypad".into(), installed.into());
         }
         table
     }

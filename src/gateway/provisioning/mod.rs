@@ -112,7 +112,7 @@ impl Gateway {
         {
             Ok(status) => status,
             Err(error) => {
-                tracing::warn!(%permission, %error, "provisioning status unreadable");
+                tracing::warn!(%error, "provisioning status unreadable");
                 Vec::new()
             }
         }

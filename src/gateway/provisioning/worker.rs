@@ -384,15 +384,17 @@ impl Run<'_> {
         };
         let now = self.gateway.now_unix();
         let key = super::record::key(&permission, self.device);
+        // The permission is not named: a resident's permission id in the log would tell who
+        // holds which entry. Its provisioning state is in the management API.
         match &step {
             Step::Applied { .. } | Step::Removed => {
-                tracing::info!(device = %self.device, %permission, ?entry, outcome = ?step_name(&step), "provisioned")
+                tracing::info!(device = %self.device, ?entry, outcome = ?step_name(&step), "provisioned")
             }
             Step::Pending { .. } => {
-                tracing::debug!(device = %self.device, %permission, "provisioning left pending")
+                tracing::debug!(device = %self.device, "provisioning left pending")
             }
             Step::Failed { reason, .. } => {
-                tracing::warn!(device = %self.device, %permission, %reason, "provisioning refused")
+                tracing::warn!(device = %self.device, %reason, "provisioning refused")
             }
         }
         let reported = match &step {
