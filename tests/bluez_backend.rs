@@ -452,6 +452,19 @@ async fn the_daemon_on_the_bluez_backend_pairs_lists_locks_and_survives_a_blueto
     // bluetoothd restarts under the running daemon: it carries on (the next action connects
     // through the new bluetoothd) instead of needing systemd.
     fake.restart_bluetoothd().await;
+    // As after a real restart, bluetoothd knows the lock again only once the daemon's
+    // discovery heard it; an action before that is answered "unreachable" (a loaded CI
+    // machine got there first once).
+    let heard_again = tokio::time::timeout(DEADLINE, async {
+        while !fake.knows_device(LOCK) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        heard_again.is_ok(),
+        "the daemon's discovery hears the lock again"
+    );
     let (status, body) = bridge
         .get_authorized("/lockAction?nukiId=287454020&deviceType=4&action=1")
         .await;

@@ -163,6 +163,12 @@ impl FakeBluez {
             .is_some_and(|device| device.link.is_some())
     }
 
+    /// Whether bluetoothd has an object for the device (after a restart: once discovery
+    /// heard it again).
+    pub fn knows_device(&self, address: &str) -> bool {
+        self.inner.lock().tree.contains(&device_path(address))
+    }
+
     pub fn discovering(&self) -> bool {
         !self.inner.lock().discovery_clients.is_empty()
     }
