@@ -26,6 +26,8 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 
 const TURNS: usize = 40;
+/// Under `cargo test` (no `--bench` argument) two turns show the benchmark still works.
+const SMOKE_TURNS: usize = 2;
 const NUKI_ID: u32 = 0x5460_0001;
 const DOOR: &str = "Bench door";
 /// Between turns the link goes idle and closes (idle disconnect 2 s), as between two
@@ -126,11 +128,15 @@ fn report(what: &str, mut samples: Vec<Duration>) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let turns = if std::env::args().any(|arg| arg == "--bench") {
+        TURNS
+    } else {
+        SMOKE_TURNS
+    };
     let broker = Mosquitto::start();
     let test_config = ConfigBuilder::new()
         .bridge_token("benchtoken1")
         .auto_pair(IdType::Bridge)
-        .log_level("warn")
         .set("sim", "connection_interval_ms", 30_i64)
         .set("sim", "connect_time_ms", 200_i64)
         .set("sim", "fragment_len", 20_i64)
@@ -158,7 +164,7 @@ async fn main() {
     let mut to_mqtt = Vec::new();
     let mut to_callback = Vec::new();
     let mut state_reads = Vec::new();
-    for turn in 0..TURNS {
+    for turn in 0..turns {
         tokio::time::sleep(PAUSE_BETWEEN_TURNS).await;
         let (action, lock_state) = if turn % 2 == 0 {
             (ManualTurn::Lock, 1)

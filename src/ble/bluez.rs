@@ -157,7 +157,11 @@ impl Shared {
         loop {
             let event = tokio::select! {
                 _ = sender.closed() => break,
-                event = events.next() => event,
+                event = tokio::time::timeout(discovery::DISCOVERY_SILENCE, events.next()) => event,
+            };
+            let Ok(event) = event else {
+                self.discovery.renew_after_silence(&self.adapter).await;
+                continue;
             };
             let Some(event) = event else {
                 tracing::warn!("BlueZ event stream ended; advertisement feed closed");

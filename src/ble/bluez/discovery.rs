@@ -11,6 +11,8 @@ use super::calls::{timed, CallLimits, Operation};
 /// How often discovery is asked for again after the adapter came back, and the pause between.
 const REASSERT_ATTEMPTS: u32 = 5;
 const REASSERT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+/// After this long without any advertisement while listening, discovery is asked for again.
+pub(super) const DISCOVERY_SILENCE: std::time::Duration = std::time::Duration::from_secs(8);
 use crate::ble::BleError;
 
 /// What the radio has to do after a change of users.
@@ -95,6 +97,20 @@ impl Discovery {
                     tokio::time::sleep(REASSERT_PAUSE).await;
                 }
             }
+        }
+    }
+
+    /// The feed heard nothing for a while although somebody listens: Nuki devices advertise
+    /// all the time, so discovery is most likely gone without a word on D-Bus (a power-up
+    /// signal missed, or every request after a restart refused). Asked for once more; BlueZ
+    /// refusing because discovery does run is the good case, hence only a debug line.
+    pub(super) async fn renew_after_silence(&self, adapter: &Adapter) {
+        let users = self.users.lock().await;
+        if !users.listening() {
+            return;
+        }
+        if let Err(error) = apply(adapter, &self.limits, Switch::Start).await {
+            tracing::debug!(%error, "BlueZ discovery renewal after silence refused");
         }
     }
 
