@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventLog, EventsError, StoredEvent, Subscription};
@@ -23,11 +22,13 @@ use super::message::Message;
 /// The activity log consumer whose cursor MQTT delivery keeps.
 pub const DELIVERY_CONSUMER: &str = "mqtt";
 /// Events issued before their acknowledgements are awaited.
-pub const DELIVERY_BATCH: usize = 256;
+pub const DELIVERY_BATCH: usize = 1024;
 /// The counter of events the broker acknowledged.
 pub const DELIVERED_METRIC: &str = "nuki_edge_events_delivered_total";
-/// How long a whole batch may take to be acknowledged before it is sent again.
-const BATCH_ACK_LIMIT: Duration = EVENT_ACK_LIMIT;
+/// How long delivery waits for the broker to take or acknowledge the next message before
+/// it sends again from the cursor: a limit on silence, not on the batch (a slow broker that
+/// keeps acknowledging is waited for).
+const PROGRESS_LIMIT: Duration = EVENT_ACK_LIMIT;
 
 /// What delivery reports in `<prefix>/gateway/health`.
 #[derive(Debug, Default)]
@@ -145,7 +146,6 @@ async fn send_batch(
     handle: &MqttHandle,
     batch: &[StoredEvent],
 ) -> (Option<u64>, Result<(), MqttError>) {
-    let deadline = Instant::now() + BATCH_ACK_LIMIT;
     let mut issued = Vec::with_capacity(batch.len());
     for stored in batch {
         let json = match serde_json::to_string(stored) {
@@ -160,25 +160,24 @@ async fn send_batch(
             .chain(log_action_messages(handle.topics(), stored));
         let mut notices = Vec::new();
         for message in messages {
-            match tokio::time::timeout_at(deadline, handle.issue(message)).await {
+            match tokio::time::timeout(PROGRESS_LIMIT, handle.issue(message)).await {
                 Ok(Ok(notice)) => notices.push(notice),
-                Ok(Err(error)) => return (wait_all(issued, deadline).await.0, Err(error)),
-                Err(_) => return (wait_all(issued, deadline).await.0, Err(no_ack())),
+                Ok(Err(error)) => return (wait_all(issued).await.0, Err(error)),
+                Err(_) => return (wait_all(issued).await.0, Err(no_ack())),
             }
         }
         issued.push((stored.id, notices));
     }
-    wait_all(issued, deadline).await
+    wait_all(issued).await
 }
 
 async fn wait_all(
     issued: Vec<(u64, Vec<rumqttc::PublishNotice>)>,
-    deadline: Instant,
 ) -> (Option<u64>, Result<(), MqttError>) {
     let mut acknowledged = None;
     for (id, notices) in issued {
         for notice in notices {
-            match tokio::time::timeout_at(deadline, notice.wait_completion_async()).await {
+            match tokio::time::timeout(PROGRESS_LIMIT, notice.wait_completion_async()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     return (
