@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+use crate::events::{EventLog, EventsError, Subscription};
 use crate::gateway::Gateway;
 use crate::mqtt::tls::{install_crypto_provider, TlsFiles};
 use crate::mqtt::{MqttError, MqttHandle, MqttSettings, MqttTask, Topics};
@@ -56,4 +57,16 @@ pub fn start(
         "MQTT starting"
     );
     crate::mqtt::start(gateway, settings, shutdown).map(Some)
+}
+
+/// The activity log's way to MQTT (see [`crate::mqtt::delivery`]), or `None` while MQTT is
+/// off. Open it before the recorder stores anything.
+pub fn open_outbox(
+    config: &Config,
+    log: &Arc<EventLog>,
+) -> Result<Option<Subscription>, EventsError> {
+    if config.mqtt.host.is_none() {
+        return Ok(None);
+    }
+    crate::mqtt::delivery::open(log.clone()).map(Some)
 }

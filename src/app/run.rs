@@ -80,6 +80,9 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
         SystemClock::shared(),
         gateway_settings(&config),
     );
+    // Opened before anything is recorded: a first start delivers from here on, a restart
+    // from the saved cursor (what was stored while the gateway was down included).
+    let mqtt_outbox = super::mqtt::open_outbox(&config, &event_log)?;
     // Created before anything can act, so the log misses nothing the gateway reports.
     let recorder = Recorder::new(event_log.clone(), gateway.clone());
     supervisor.spawn_core("activity log recorder", recorder.run(token.clone()));
@@ -159,14 +162,17 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
             token.clone(),
         ),
     );
-    // The handle is for the activity log's publisher (`MqttHandle::publish_event`).
-    let _mqtt = match super::mqtt::start(&config, gateway.clone(), token.clone())? {
-        Some((handle, task)) => {
-            supervisor.spawn_core("MQTT", task);
-            Some(handle)
+    if let Some((handle, task)) = super::mqtt::start(&config, gateway.clone(), token.clone())? {
+        supervisor.spawn_core("MQTT", task);
+        if let Some(outbox) = mqtt_outbox {
+            supervisor.spawn(crate::mqtt::delivery::deliver(
+                handle,
+                event_log.clone(),
+                outbox,
+                token.clone(),
+            ));
         }
-        None => None,
-    };
+    }
     supervisor.spawn(safety_refresh(
         gateway.clone(),
         config.fleet.safety_refresh(),

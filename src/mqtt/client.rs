@@ -18,7 +18,7 @@ use rumqttc::{
     AsyncClient, ConnectReturnCode, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet,
     PublishOptions, QoS, TlsConfiguration, Transport,
 };
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -32,10 +32,11 @@ use super::backoff::Backoff;
 use super::commands::{
     parse_command, refusal_code, RESPONSE_MALFORMED, RESPONSE_SUCCESS, RESPONSE_UNKNOWN_DEVICE,
 };
+use super::delivery::DeliveryStats;
 use super::discovery::{self, DiscoveredDevice, GatewayIdentity};
 use super::health::Health;
 use super::message::Message;
-use super::state::{self, DeviceState, EventTrigger};
+use super::state::{self, DeviceState};
 use super::tls::{self, TlsFiles, TlsSetupError};
 use super::topics::{self, CommandKind, Topics};
 
@@ -107,27 +108,46 @@ pub enum MqttError {
 pub struct MqttHandle {
     client: AsyncClient,
     topics: Arc<Topics>,
+    /// Whether the broker accepted the connection (and has not been lost since).
+    connected: watch::Receiver<bool>,
+    delivery: Arc<DeliveryStats>,
 }
 
 impl MqttHandle {
-    /// Publishes a `lockActionEvent` (`action,trigger,0,0,0`: anonymized, nobody named) for
-    /// a device. Actions that finish through the gateway get theirs from the interface
-    /// already; this is for the activity log's entries of other origins (keypad, manual
-    /// turns, other apps). Queued without waiting; `false` when the queue was full.
-    pub fn publish_lock_action_event(
-        &self,
-        nuki_id: u32,
-        action: crate::nuki::enums::DeviceAction,
-        trigger: EventTrigger,
-    ) -> bool {
-        let message = state::lock_action_event(&self.topics, nuki_id, action, trigger);
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// `<prefix>/gateway/events`.
+    pub fn events_topic(&self) -> String {
+        self.topics.gateway_events()
+    }
+
+    /// What the activity log's delivery reports in the health JSON.
+    pub fn delivery_stats(&self) -> Arc<DeliveryStats> {
+        self.delivery.clone()
+    }
+
+    /// Returns once the broker connection is up (at once when it is).
+    pub async fn until_connected(&self) {
+        let mut connected = self.connected.clone();
+        // An error means the interface is gone: nothing will connect again.
+        if connected.wait_for(|up| *up).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Queues `message` at QoS 1 and answers the notice of its acknowledgement without
+    /// waiting for it, so that many can be under way at once.
+    pub async fn issue(&self, message: Message) -> Result<rumqttc::PublishNotice, MqttError> {
         self.client
-            .try_publish(
+            .publish_tracked(
                 message.topic,
                 message.payload,
                 PublishOptions::at_least_once().retain(message.retain),
             )
-            .is_ok()
+            .await
+            .map_err(|error| MqttError::NotPublished(error.to_string()))
     }
 
     /// Publishes one (already anonymized) activity-log entry on `<prefix>/gateway/events` at
@@ -184,9 +204,13 @@ pub fn start(
         .try_build()
         .map_err(|error| MqttError::Options(error.to_string()))?;
     let topics = Arc::new(settings.topics.clone());
+    let (connected, connected_receiver) = watch::channel(false);
+    let delivery = Arc::new(DeliveryStats::default());
     let handle = MqttHandle {
         client: client.clone(),
         topics: topics.clone(),
+        connected: connected_receiver,
+        delivery: delivery.clone(),
     };
     let events = gateway.subscribe();
     let interface = Interface {
@@ -208,6 +232,8 @@ pub fn start(
         started: Instant::now(),
         broker_up: false,
         unreachable_reported: false,
+        connected,
+        delivery,
     };
     Ok((handle, Box::pin(interface.run(eventloop, events, shutdown))))
 }
@@ -309,6 +335,9 @@ struct Interface {
     broker_up: bool,
     /// The current outage was reported already.
     unreachable_reported: bool,
+    /// Tells the activity log's delivery whether to send.
+    connected: watch::Sender<bool>,
+    delivery: Arc<DeliveryStats>,
 }
 
 impl Interface {
@@ -373,6 +402,7 @@ impl Interface {
                 // One warning per outage; the retries of the same outage are debug lines.
                 self.unreachable_reported = !self.broker_up || self.unreachable_reported;
                 self.broker_up = false;
+                self.connected.send_replace(false);
             }
         }
     }
@@ -404,6 +434,8 @@ impl Interface {
         self.publish_discovery();
         self.publish_every_state();
         self.publish_health();
+        // After the retained state: the log's delivery queues behind it.
+        self.connected.send_replace(true);
     }
 
     fn on_message(&mut self, topic: &str, payload: Vec<u8>, retained: bool) {
@@ -470,29 +502,13 @@ impl Interface {
                 }
             }
             GatewayEvent::ActionFinished {
-                principal,
-                device,
-                action,
-                outcome,
-                ..
+                device, outcome, ..
             } => match outcome {
+                // Its lockActionEvent comes from the activity log (see `delivery`).
                 Ok(_) => {
-                    let Some(view) = self.view(&device) else {
-                        return;
-                    };
-                    let trigger = match &principal {
-                        Principal::Integration { name, .. } if name == MQTT_PRINCIPAL => {
-                            EventTrigger::Mqtt
-                        }
-                        _ => EventTrigger::System,
-                    };
-                    self.send(state::lock_action_event(
-                        &self.topics,
-                        view.nuki_id,
-                        action,
-                        trigger,
-                    ));
-                    self.set_reachable(&view, true);
+                    if let Some(view) = self.view(&device) {
+                        self.set_reachable(&view, true);
+                    }
                 }
                 Err(Refusal::Unreachable { .. }) => {
                     if let Some(view) = self.view(&device) {
@@ -621,6 +637,9 @@ impl Interface {
             devices_reachable: reachable,
             broker_reconnects: self.connections.saturating_sub(1),
             commands_received: self.commands.load(Ordering::Relaxed),
+            events_delivered: self.delivery.delivered(),
+            events_dropped: self.delivery.dropped(),
+            events_backlog: self.delivery.backlog(),
             version: env!("CARGO_PKG_VERSION"),
         };
         self.send(Message::retained(

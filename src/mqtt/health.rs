@@ -14,6 +14,12 @@ pub struct Health {
     pub broker_reconnects: u64,
     /// Commands received over MQTT, answered or not.
     pub commands_received: u64,
+    /// Activity log events the broker acknowledged on `<prefix>/gateway/events`.
+    pub events_delivered: u64,
+    /// Activity log events retention pruned before they were delivered.
+    pub events_dropped: u64,
+    /// Activity log events stored but not delivered yet.
+    pub events_backlog: u64,
     pub version: &'static str,
 }
 

@@ -8,8 +8,10 @@
 pub mod backoff;
 pub mod client;
 pub mod commands;
+pub mod delivery;
 pub mod discovery;
 pub mod health;
+pub mod log_actions;
 pub mod message;
 pub mod state;
 pub mod tls;

@@ -87,9 +87,6 @@ pub fn state_messages(topics: &Topics, state: &DeviceState<'_>) -> Vec<Message> 
                 flag(states.door_sensor_battery_critical().unwrap_or(false)),
             ));
         }
-        if let Some(action) = states.last_lock_action {
-            messages.push(Message::retained(at(topics::LAST_ACTION), action.name()));
-        }
     }
     messages.push(Message::retained(
         at(topics::TIMESTAMP),

@@ -57,6 +57,23 @@ impl Mosquitto {
         Self::start_with(None)
     }
 
+    /// A broker that keeps its sessions (subscriptions and queued QoS 1 messages of clients
+    /// with a clean session false) across [`Self::restart_gracefully`].
+    pub fn start_persistent() -> Self {
+        let mut broker = Self::start_with(None);
+        broker.stop();
+        let mut text =
+            std::fs::read_to_string(broker.dir().join("mosquitto.conf")).expect("broker config");
+        text = text.replace("persistence false\n", "");
+        text.push_str(&format!(
+            "persistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+            broker.dir().display()
+        ));
+        std::fs::write(broker.dir().join("mosquitto.conf"), text).expect("broker config");
+        broker.launch();
+        broker
+    }
+
     pub fn start_tls(tls: BrokerTls) -> Self {
         Self::start_with(Some(tls))
     }
@@ -117,6 +134,22 @@ impl Mosquitto {
         }
     }
 
+    /// Stops the broker with SIGTERM, so a persistent one saves its sessions.
+    pub fn stop_gracefully(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            let signalled = Command::new("kill").args(["-TERM", &pid]).status();
+            assert!(signalled.is_ok_and(|s| s.success()), "kill -TERM works");
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same ports (after a stop).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the broker is still running");
+        self.launch();
+    }
+
     /// A new broker process on the same ports.
     pub fn restart(&mut self) {
         self.stop();
@@ -158,9 +191,20 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub fn connect(port: u16, filter: &str) -> Self {
+        Self::connect_with(port, filter, true)
+    }
+
+    /// A subscriber with clean session false: with [`Mosquitto::start_persistent`], what is
+    /// published while it reconnects after a broker restart is kept for it.
+    pub fn connect_persistent(port: u16, filter: &str) -> Self {
+        Self::connect_with(port, filter, false)
+    }
+
+    fn connect_with(port: u16, filter: &str, clean_session: bool) -> Self {
         let id = format!("test-{}-{}", std::process::id(), free_port());
         let mut options = MqttOptions::new(id, ("127.0.0.1", port));
         options
+            .set_clean_session(clean_session)
             .set_keep_alive(5)
             .set_max_packet_size(256 * 1024, 256 * 1024);
         options.set_transport(Transport::tcp());

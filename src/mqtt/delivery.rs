@@ -1,0 +1,198 @@
+//! The activity log delivered to MQTT through its persisted cursor (the log is the outbox):
+//! every stored event as its JSON on `<prefix>/gateway/events` at QoS 1, with the
+//! `lockActionEvent` and retained `lastAction` of lock actions beside it. A batch is issued
+//! whole and its acknowledgements are awaited in order (pipelined); the cursor moves past
+//! what the broker acknowledged. On a failure (broker away, no PUBACK in time) it waits a
+//! jittered backoff and sends again from the cursor: at-least-once, in log order, across
+//! broker outages and gateway restarts. Subscribers tell repeats apart by the `id`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{EventLog, EventsError, StoredEvent, Subscription};
+
+use super::backoff::Backoff;
+use super::client::{MqttError, MqttHandle, EVENT_ACK_LIMIT};
+use super::log_actions::log_action_messages;
+use super::message::Message;
+
+/// The activity log consumer whose cursor MQTT delivery keeps.
+pub const DELIVERY_CONSUMER: &str = "mqtt";
+/// Events issued before their acknowledgements are awaited.
+pub const DELIVERY_BATCH: usize = 1024;
+/// The counter of events the broker acknowledged.
+pub const DELIVERED_METRIC: &str = "nuki_edge_events_delivered_total";
+/// How long delivery waits for the broker to take or acknowledge the next message before
+/// it sends again from the cursor: a limit on silence, not on the batch (a slow broker that
+/// keeps acknowledging is waited for).
+const PROGRESS_LIMIT: Duration = EVENT_ACK_LIMIT;
+
+/// What delivery reports in `<prefix>/gateway/health`.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    backlog: AtomicU64,
+}
+
+impl DeliveryStats {
+    /// Events the broker acknowledged since the start (repeats after a failure included).
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Events retention pruned before they were delivered.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events stored but not acknowledged yet.
+    pub fn backlog(&self) -> u64 {
+        self.backlog.load(Ordering::Relaxed)
+    }
+}
+
+/// Opens the delivery's way through the log. Open it before anything is recorded at start:
+/// the first time it starts after the newest event stored, later after its saved cursor.
+pub fn open(log: Arc<EventLog>) -> Result<Subscription, EventsError> {
+    Subscription::open(log, DELIVERY_CONSUMER)
+}
+
+/// Delivers until shutdown (or until the log is gone). Run it beside the MQTT interface.
+pub async fn deliver(
+    handle: MqttHandle,
+    log: Arc<EventLog>,
+    mut subscription: Subscription,
+    shutdown: CancellationToken,
+) {
+    let stats = handle.delivery_stats();
+    let mut backoff = Backoff::default();
+    let mut dropped_before = 0;
+    loop {
+        stats.backlog.store(
+            log.latest_id().saturating_sub(subscription.position()),
+            Ordering::Relaxed,
+        );
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = handle.until_connected() => {}
+        }
+        let batch = tokio::select! {
+            () = shutdown.cancelled() => return,
+            batch = subscription.next_batch(DELIVERY_BATCH) => batch,
+        };
+        let failure = match batch {
+            Ok(batch) if batch.is_empty() => return,
+            Ok(batch) => {
+                let dropped = subscription.dropped();
+                stats
+                    .dropped
+                    .fetch_add(dropped - dropped_before, Ordering::Relaxed);
+                dropped_before = dropped;
+                let (acknowledged, sent) = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    sent = send_batch(&handle, &batch) => sent,
+                };
+                let delivered = batch
+                    .iter()
+                    .take_while(|stored| Some(stored.id) <= acknowledged)
+                    .count() as u64;
+                stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+                metrics::counter!(DELIVERED_METRIC, "consumer" => DELIVERY_CONSUMER)
+                    .increment(delivered);
+                let saved = match acknowledged {
+                    Some(id) => subscription.ack(id).await.map_err(Failure::Log),
+                    None => Ok(()),
+                };
+                sent.map_err(Failure::Broker).and(saved).err()
+            }
+            Err(error) => Some(Failure::Log(error)),
+        };
+        let Some(failure) = failure else {
+            backoff.reset();
+            continue;
+        };
+        let pause = backoff.next_pause();
+        tracing::warn!(%failure, retry_in_ms = pause.as_millis() as u64, "activity log delivery to MQTT failed; sending again from the cursor");
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        // Back to the saved cursor: what was handed out but not acknowledged comes again.
+        match open(log.clone()) {
+            Ok(reopened) => {
+                subscription = reopened;
+                dropped_before = 0;
+            }
+            Err(error) => tracing::warn!(%error, "cannot reread the MQTT delivery cursor"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Broker(MqttError),
+    #[error("{0}")]
+    Log(EventsError),
+}
+
+/// Issues every message of the batch, then awaits the acknowledgements in order. Answers the
+/// id of the last event all of whose messages (and all before it) were acknowledged.
+async fn send_batch(
+    handle: &MqttHandle,
+    batch: &[StoredEvent],
+) -> (Option<u64>, Result<(), MqttError>) {
+    let mut issued = Vec::with_capacity(batch.len());
+    for stored in batch {
+        let json = match serde_json::to_string(stored) {
+            Ok(json) => json,
+            // Cannot happen for these types; skipping keeps the rest flowing.
+            Err(error) => {
+                tracing::warn!(id = stored.id, %error, "activity log entry not serializable");
+                continue;
+            }
+        };
+        let messages = std::iter::once(Message::transient(handle.events_topic(), json))
+            .chain(log_action_messages(handle.topics(), stored));
+        let mut notices = Vec::new();
+        for message in messages {
+            match tokio::time::timeout(PROGRESS_LIMIT, handle.issue(message)).await {
+                Ok(Ok(notice)) => notices.push(notice),
+                Ok(Err(error)) => return (wait_all(issued).await.0, Err(error)),
+                Err(_) => return (wait_all(issued).await.0, Err(no_ack())),
+            }
+        }
+        issued.push((stored.id, notices));
+    }
+    wait_all(issued).await
+}
+
+async fn wait_all(
+    issued: Vec<(u64, Vec<rumqttc::PublishNotice>)>,
+) -> (Option<u64>, Result<(), MqttError>) {
+    let mut acknowledged = None;
+    for (id, notices) in issued {
+        for notice in notices {
+            match tokio::time::timeout(PROGRESS_LIMIT, notice.wait_completion_async()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    return (
+                        acknowledged,
+                        Err(MqttError::NotPublished(error.to_string())),
+                    )
+                }
+                Err(_) => return (acknowledged, Err(no_ack())),
+            }
+        }
+        acknowledged = Some(id);
+    }
+    (acknowledged, Ok(()))
+}
+
+fn no_ack() -> MqttError {
+    MqttError::NotPublished("no acknowledgement in time".to_owned())
+}
