@@ -29,6 +29,8 @@ use nuki_edge::nuki::pairing::PairingRequest;
 
 const LOCK: &str = "54:D2:72:00:00:01";
 const DEADLINE: Duration = Duration::from_secs(20);
+/// Hang guard for the advertisement feed to come back after a bluetoothd restart.
+const RESTART_RECOVERY_GUARD: Duration = Duration::from_secs(90);
 /// Long enough for the simulated devices to advertise a few times.
 const SCAN: Duration = Duration::from_millis(1500);
 /// Short BlueZ call limits for the tests where a call never answers.
@@ -388,9 +390,11 @@ async fn bluetoothd_restarting_is_survived() {
     fake.restart_bluetoothd().await;
     assert!(!fake.is_connected(LOCK), "links die with bluetoothd");
 
-    // The feed asks the new bluetoothd for discovery again and hears the lock.
+    // The feed asks the new bluetoothd for discovery again and hears the lock. A hang guard,
+    // not a timing check: on a loaded CI machine this took longer than DEADLINE (why is not
+    // understood yet; a background connect pausing discovery is the suspect).
     while feed.try_recv().is_ok() {}
-    let heard = tokio::time::timeout(DEADLINE, async {
+    let heard = tokio::time::timeout(RESTART_RECOVERY_GUARD, async {
         while let Some(advert) = feed.recv().await {
             if advert.address == Some(address()) {
                 return true;
