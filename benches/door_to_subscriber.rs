@@ -106,7 +106,15 @@ async fn first_after(
         if let Some(latency) = found {
             return latency;
         }
-        assert!(Instant::now() < deadline, "nothing arrived");
+        if Instant::now() >= deadline {
+            let seen: Vec<String> = arrivals
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|(at, value)| format!("{:?} {value}", at.checked_duration_since(since)))
+                .collect();
+            panic!("nothing wanted arrived within {HANG_GUARD:?}; seen: {seen:?}");
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -166,10 +174,11 @@ async fn main() {
     let mut state_reads = Vec::new();
     for turn in 0..turns {
         tokio::time::sleep(PAUSE_BETWEEN_TURNS).await;
+        // A simulated lock starts locked: the first turn unlocks it, so every turn changes it.
         let (action, lock_state) = if turn % 2 == 0 {
-            (ManualTurn::Lock, 1)
-        } else {
             (ManualTurn::Unlock, 3)
+        } else {
+            (ManualTurn::Lock, 1)
         };
         let request = SimControlRequest {
             sim: SimRequest {
