@@ -838,3 +838,107 @@ fn the_event_json_shape_clients_depend_on() {
     ];
     insta::assert_json_snapshot!("activity_log_events", events);
 }
+
+/// Bodies POSTed to a local receiver, in arrival order.
+async fn callback_receiver() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let received: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let kept = received.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().expect("receiver").push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_cursor() {
+    use nuki_edge::nuki::enums::{DeviceLockState, LockState};
+    const CHANGES: usize = 300;
+    let building = api_building().await;
+    let gateway = building.gateway.clone();
+    let entrance = building.addresses[0].clone();
+    let log_dir = tempfile::tempdir().expect("log directory");
+    let log_store = Arc::new(Store::open(&log_dir.path().join("events.redb")).expect("store"));
+    let log = EventLog::open(log_store, EventSettings::default()).expect("log");
+    let stop = CancellationToken::new();
+    let (base, _served) = serve(&gateway, &log, stop.clone()).await;
+    let (hook, received) = callback_receiver().await;
+    let client = reqwest::Client::new();
+    let (status, _) = get(
+        &client,
+        &format!("{base}/callback/add?url={hook}&token={BRIDGE_TOKEN}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    gateway
+        .read_state(&Principal::Local, &entrance)
+        .await
+        .expect("the entrance answers");
+    let cached = gateway
+        .cached_state(&Principal::Local, &entrance)
+        .expect("visible")
+        .expect("the entrance was read");
+
+    // More state changes at once than the gateway's bus holds, stored straight into the log:
+    // the callbacks read the log, so none is skipped, and each keeps the state it logged.
+    let recorder = Recorder::new(log.clone(), gateway.clone());
+    let states: Vec<LockState> = (0..CHANGES)
+        .map(|n| {
+            if n % 2 == 0 {
+                LockState::Unlocked
+            } else {
+                LockState::Locked
+            }
+        })
+        .collect();
+    let batch: Vec<GatewayEvent> = states
+        .iter()
+        .map(|&lock_state| {
+            let mut state = cached.clone();
+            state.lock_state = DeviceLockState::Lock(lock_state);
+            GatewayEvent::StateChanged {
+                device: entrance.clone(),
+                state,
+            }
+        })
+        .collect();
+    let ids = recorder.record(batch).expect("stored");
+    assert_eq!(ids.len(), CHANGES);
+
+    tokio::time::timeout(HANG_GUARD, async {
+        while received.lock().expect("receiver").len() < CHANGES {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("every state change is posted");
+    let posted: Vec<u64> = received
+        .lock()
+        .expect("receiver")
+        .iter()
+        .map(|body| body["state"].as_u64().expect("state"))
+        .collect();
+    let logged: Vec<u64> = states.iter().map(|s| u64::from(s.to_u8())).collect();
+    assert_eq!(posted, logged);
+    // The cursor is saved, so a restart goes on after the last posted change.
+    tokio::time::timeout(HANG_GUARD, async {
+        while log.cursor("bridge_callbacks").expect("cursor") != ids.last().copied() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the callbacks' cursor is saved");
+    stop.cancel();
+}

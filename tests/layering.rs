@@ -70,6 +70,16 @@ const RULES: &[Rule] = &[
         forbidden: &["crate::devices", "crate::http", "crate::mqtt", "crate::app"],
         why: "the activity log hears the gateway's bus and serves the interfaces above it",
     },
+    Rule {
+        layer: "mqtt",
+        forbidden: &["crate::http", "crate::app"],
+        why: "interfaces stand side by side: what two of them share lives below both",
+    },
+    Rule {
+        layer: "http",
+        forbidden: &["crate::mqtt", "crate::app"],
+        why: "interfaces stand side by side: what two of them share lives below both",
+    },
 ];
 
 fn source_root() -> PathBuf {

@@ -14,8 +14,12 @@ use tokio::task::JoinHandle;
 
 use super::query::{parse_callback_url, CALLBACK_SLOTS};
 
-/// Bodies queued per receiver before the oldest undelivered state changes are dropped.
-const QUEUE_PER_RECEIVER: usize = 64;
+/// Bodies queued per receiver; a receiver this far behind (down, or answering slower than
+/// the doors change) loses the newest state changes until it catches up, counted in
+/// [`DROPPED_METRIC`]. The queues are filled from the activity log (`callback_feed`).
+const QUEUE_PER_RECEIVER: usize = 1024;
+/// Counter of state changes a callback receiver lost because its queue was full.
+pub const DROPPED_METRIC: &str = "nuki_edge_callbacks_dropped_total";
 
 /// Retry policy of one delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +233,7 @@ impl Callbacks {
     pub fn publish(&self, body: &serde_json::Value) {
         for slot in self.lock().slots.iter().flatten() {
             if slot.queue.try_send(body.clone()).is_err() {
+                metrics::counter!(DROPPED_METRIC).increment(1);
                 tracing::warn!(receiver = %slot.url.for_log(), "callback receiver is too far behind; dropped a state change");
             }
         }

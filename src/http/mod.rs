@@ -4,6 +4,7 @@
 pub mod activity_log;
 pub mod api;
 pub mod bridge_json;
+mod callback_feed;
 pub mod callbacks;
 pub mod guard;
 pub mod listener;

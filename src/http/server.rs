@@ -30,11 +30,12 @@ use super::bridge_json::{
     self, resolve_device, ActionBody, BridgeDeviceType, BridgeIdentity, CallbackBody,
     DeviceSnapshot, InfoBody, ListItem, LockStateBody, SimpleAction,
 };
+use super::callback_feed;
 use super::callbacks::Callbacks;
 use super::guard::{Admission, AuthGuard, AuthGuardPolicy};
 use super::query::{error_body, QueryError, QueryParams};
 use super::token::{BridgeToken, TokenVerifier};
-use crate::events::EventLog;
+use crate::events::{EventLog, StoredEvent};
 
 /// How long `/auth` waits for an installer to open the window, like the Bridge's 30 s LED.
 pub const AUTH_WAIT: Duration = Duration::from_secs(30);
@@ -117,6 +118,7 @@ impl BridgeApi {
             gateway,
         });
         tokio::spawn(follow_events(api.clone(), api.gateway.subscribe()));
+        tokio::spawn(follow_log(api.clone()));
         api
     }
 
@@ -254,6 +256,28 @@ impl BridgeApi {
             .ok_or_else(|| {
                 (StatusCode::NOT_FOUND, Json(error_body("unknown device"))).into_response()
             })
+    }
+
+    /// The callback body of a logged state change of a device the principal sees.
+    fn logged_state_body(
+        &self,
+        principal: &Principal,
+        devices: &[DeviceView],
+        stored: &StoredEvent,
+    ) -> Option<Value> {
+        let event = &stored.event;
+        let device = event.device.as_ref()?;
+        let info = devices
+            .iter()
+            .find(|view| view.address.to_string() == device.address)?;
+        let cached = self.cached_state(principal, &info.address)?;
+        let states = match &event.state {
+            Some(logged) => {
+                callback_feed::states_as_logged(cached, logged, info.product.service_family())
+            }
+            None => cached,
+        };
+        serde_json::to_value(self.snapshot_json(info, Some(&states), CallbackBody::new)).ok()
     }
 
     fn snapshot_json<T>(
@@ -600,7 +624,35 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(error_body("no such endpoint"))).into_response()
 }
 
-/// Sends callbacks on state changes (`/log` reads the stored activity log).
+/// Posts every state change of the activity log to the callbacks, in order, from the
+/// callbacks' persisted cursor (see `callback_feed`).
+async fn follow_log(api: Arc<BridgeApi>) {
+    let stopping = api.gateway.stopping();
+    let mut subscription = tokio::select! {
+        () = stopping.cancelled() => return,
+        subscription = callback_feed::open(&api.log) => subscription,
+    };
+    loop {
+        let changes = tokio::select! {
+            () = stopping.cancelled() => return,
+            changes = callback_feed::next_state_changes(&mut subscription) => changes,
+        };
+        let Some(changes) = changes else { return };
+        let principal = api.principal();
+        let devices = api.gateway.devices(&principal);
+        for stored in &changes {
+            if let Some(body) = api.logged_state_body(&principal, &devices, stored) {
+                api.callbacks.publish(&body);
+            }
+        }
+        if let Some(last) = changes.last() {
+            callback_feed::acknowledge(&mut subscription, last.id).await;
+        }
+    }
+}
+
+/// Keeps `/list`'s cache fresh and tells callbacks of failed actions whose clients did not
+/// wait (neither is an entry of the activity log).
 async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<GatewayEvent>) {
     let stopping = api.gateway.stopping();
     loop {
@@ -611,48 +663,36 @@ async fn follow_events(api: Arc<BridgeApi>, mut events: broadcast::Receiver<Gate
         let event = match received {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
+                // What was missed may have changed a device: the cached `/list` is stale.
+                api.generation.fetch_add(1, Ordering::SeqCst);
                 tracing::warn!(missed, "Bridge API fell behind the event bus");
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        if matches!(
-            event,
-            GatewayEvent::StateChanged { .. }
-                | GatewayEvent::DeviceAdded { .. }
-                | GatewayEvent::DeviceRemoved { .. }
-        ) {
-            api.generation.fetch_add(1, Ordering::SeqCst);
-        }
-        let principal = api.principal();
-        let devices = api.gateway.devices(&principal);
         match &event {
-            GatewayEvent::StateChanged { device, state } => {
-                if let Some(info) = devices.iter().find(|d| &d.address == device) {
-                    let body = api.snapshot_json(info, Some(state), CallbackBody::new);
-                    if let Ok(body) = serde_json::to_value(body) {
-                        api.callbacks.publish(&body);
-                    }
-                }
+            GatewayEvent::StateChanged { .. }
+            | GatewayEvent::DeviceAdded { .. }
+            | GatewayEvent::DeviceRemoved { .. } => {
+                api.generation.fetch_add(1, Ordering::SeqCst);
             }
+            // A client that did not wait learns of a failure only this way: the device's
+            // unchanged state, marked as the failed outcome of its action.
             GatewayEvent::ActionFinished {
                 device,
-                outcome,
-                answered_early,
+                outcome: Err(refusal),
+                answered_early: true,
                 ..
             } => {
-                // A client that did not wait learns of a failure only this way: the device's
-                // unchanged state, marked as the failed outcome of its action.
-                if let (true, Err(refusal)) = (*answered_early, outcome) {
-                    if let Some(info) = devices.iter().find(|d| &d.address == device) {
-                        let states = api.cached_state(&principal, device);
-                        let body = api.snapshot_json(info, states.as_ref(), CallbackBody::new);
-                        if let Ok(serde_json::Value::Object(mut body)) = serde_json::to_value(body)
-                        {
-                            body.insert("success".into(), json!(false));
-                            body.insert("error".into(), json!(refusal.to_string()));
-                            api.callbacks.publish(&Value::Object(body));
-                        }
+                let principal = api.principal();
+                let devices = api.gateway.devices(&principal);
+                if let Some(info) = devices.iter().find(|d| &d.address == device) {
+                    let states = api.cached_state(&principal, device);
+                    let body = api.snapshot_json(info, states.as_ref(), CallbackBody::new);
+                    if let Ok(serde_json::Value::Object(mut body)) = serde_json::to_value(body) {
+                        body.insert("success".into(), json!(false));
+                        body.insert("error".into(), json!(refusal.to_string()));
+                        api.callbacks.publish(&Value::Object(body));
                     }
                 }
             }

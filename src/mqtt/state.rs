@@ -3,7 +3,7 @@
 //! `lockActionEvent` line.
 
 use crate::gateway::DeviceView;
-use crate::http::bridge_json::{bridge_mode, bridge_state, bridge_time};
+use crate::nuki::bridge_numbers::{bridge_mode, bridge_state, bridge_time};
 use crate::nuki::enums::{DeviceAction, DoorSensorState};
 use crate::nuki::messages::KeyturnerStates;
 

@@ -3,6 +3,7 @@
 //! Pure and synchronous: no I/O, no tokio, no logging of secrets.
 
 pub mod advert;
+pub mod bridge_numbers;
 pub mod codec;
 pub mod command;
 pub mod crc;
