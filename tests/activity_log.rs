@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::building::{account_token, api_building, owner_token, ApiBuilding, MONDAY_NOON_UTC};
+use common::callback_receiver::CallbackReceiver;
 use nuki_edge::access::{Limits, PermissionKind, Principal, Rights, Scope};
 use nuki_edge::ble::sim::{RadioModel, SimTransport};
 use nuki_edge::ble::DeviceAddress;
@@ -839,28 +840,6 @@ fn the_event_json_shape_clients_depend_on() {
     insta::assert_json_snapshot!("activity_log_events", events);
 }
 
-/// Bodies POSTed to a local receiver, in arrival order.
-async fn callback_receiver() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
-    let received: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
-    let kept = received.clone();
-    let router = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().expect("receiver").push(body);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (url, received)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_cursor() {
     use nuki_edge::nuki::enums::{DeviceLockState, LockState};
@@ -873,11 +852,14 @@ async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_c
     let log = EventLog::open(log_store, EventSettings::default()).expect("log");
     let stop = CancellationToken::new();
     let (base, _served) = serve(&gateway, &log, stop.clone()).await;
-    let (hook, received) = callback_receiver().await;
+    let receiver = CallbackReceiver::start().await;
     let client = reqwest::Client::new();
     let (status, _) = get(
         &client,
-        &format!("{base}/callback/add?url={hook}&token={BRIDGE_TOKEN}"),
+        &format!(
+            "{base}/callback/add?url={}&token={BRIDGE_TOKEN}",
+            receiver.url()
+        ),
         None,
     )
     .await;
@@ -918,15 +900,14 @@ async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_c
     assert_eq!(ids.len(), CHANGES);
 
     tokio::time::timeout(HANG_GUARD, async {
-        while received.lock().expect("receiver").len() < CHANGES {
+        while receiver.received().len() < CHANGES {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
     .expect("every state change is posted");
-    let posted: Vec<u64> = received
-        .lock()
-        .expect("receiver")
+    let posted: Vec<u64> = receiver
+        .received()
         .iter()
         .map(|body| body["state"].as_u64().expect("state"))
         .collect();
@@ -941,4 +922,20 @@ async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_c
     .await
     .expect("the callbacks' cursor is saved");
     stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_writer_saves_the_newest_id_noted_and_never_goes_back() {
+    use nuki_edge::events::CursorWriter;
+    let dir = tempfile::tempdir().expect("directory");
+    let store = Arc::new(Store::open(&dir.path().join("log.redb")).expect("store"));
+    let log = EventLog::open(store, EventSettings::default()).expect("log");
+    let writer = CursorWriter::start(log.clone(), "publisher", 0);
+    for id in 1..=500 {
+        writer.note(id);
+    }
+    // An older id noted late (a batch sent again after a failure) does not move it back.
+    writer.note(17);
+    writer.finish().await;
+    assert_eq!(log.cursor("publisher").expect("cursor"), Some(500));
 }

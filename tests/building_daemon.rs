@@ -6,6 +6,7 @@
 mod common;
 
 use common::accounts::{create_owner, ApiClient, Auth};
+use common::building_api::{self, smartlock_id};
 use common::config::{ConfigBuilder, SimDeviceEntry};
 use common::fixture::paired_daemon;
 use nuki_edge::nuki::product::ProductType as DeviceKind;
@@ -28,16 +29,6 @@ fn today_bit(now: i64) -> u8 {
         .weekday()
         .to_monday_one_offset();
     1 << (7 - day)
-}
-
-fn smartlock_id(devices: &Value, name: &str) -> u64 {
-    devices["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|device| device["name"] == name)
-        .and_then(|device| device["smartlockId"].as_u64())
-        .unwrap_or_else(|| panic!("{name} in {devices}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,35 +54,16 @@ async fn a_resident_opens_the_door_inside_the_permissions_limits_only() {
     let owner_token = create_owner(&config);
     let owner = ApiClient::bearer(&daemon.base_url(), &owner_token);
 
-    let devices = owner.get("/api/v1/devices").await;
-    assert_eq!(devices.status, 200, "{:?}", devices.body);
-    let entrance = smartlock_id(&devices.body, "Entrance");
-    let flat = smartlock_id(&devices.body, "Flat 2");
-
-    let address = owner
-        .post(
-            "/api/v1/addresses",
-            json!({"name": "Rosenweg 4", "timeZone": ZONE, "smartlockIds": [entrance]}),
-        )
-        .await;
-    assert_eq!(address.status, 201, "{:?}", address.body);
-    let address_id = address.body["id"].as_i64().expect("address id");
-    let unit = owner
-        .post(
-            &format!("/api/v1/addresses/{address_id}/units"),
-            json!({"name": "2nd floor left", "smartlockIds": [flat]}),
-        )
-        .await;
-    assert_eq!(unit.status, 201, "{:?}", unit.body);
-    let unit_id = unit.body["id"].as_str().expect("unit id").to_owned();
-    let person = owner
-        .post(
-            "/api/v1/people",
-            json!({"name": RESIDENT, "unitId": unit_id}),
-        )
-        .await;
-    assert_eq!(person.status, 201, "{:?}", person.body);
-    let person_id = person.body["id"].as_i64().expect("person id");
+    let devices = building_api::devices(&owner).await;
+    let entrance = smartlock_id(&devices, "Entrance");
+    let flat = smartlock_id(&devices, "Flat 2");
+    let (_, unit_id) = building_api::address_with_unit(
+        &owner,
+        ("Rosenweg 4", ZONE, &[entrance]),
+        ("2nd floor left", &[flat]),
+    )
+    .await;
+    let person_id = building_api::resident(&owner, RESIDENT, &unit_id).await;
 
     let status = owner.get("/api/v1/status").await;
     assert_eq!(status.body["clock"]["trusted"], true, "{:?}", status.body);

@@ -12,6 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::accounts::{create_owner, ApiClient, Auth};
+use common::building_api::{self, smartlock_id};
 use common::callback_receiver::CallbackReceiver;
 use common::config::{ConfigBuilder, SimDeviceEntry};
 use common::daemon::Daemon;
@@ -29,14 +30,6 @@ const FLAT: &str = "Flat 3";
 /// Hang guard only.
 const WAIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(100);
-
-fn smartlock_id(devices: &Value, name: &str) -> u64 {
-    devices["items"]
-        .as_array()
-        .and_then(|items| items.iter().find(|device| device["name"] == name))
-        .and_then(|device| device["smartlockId"].as_u64())
-        .unwrap_or_else(|| panic!("{name} in {devices}"))
-}
 
 fn occurrences(haystack: &[u8], needle: &str) -> usize {
     haystack
@@ -102,25 +95,15 @@ async fn no_output_tells_which_resident_opened_a_door() {
     assert_eq!(added, 200);
 
     let owner = ApiClient::bearer(&daemon.base_url(), &create_owner(&config));
-    let devices = owner.get("/api/v1/devices").await;
-    let entrance = smartlock_id(&devices.body, "Entrance");
-    let flat = smartlock_id(&devices.body, FLAT);
-    let address = owner
-        .post(
-            "/api/v1/addresses",
-            json!({"name": "Rosenweg 9", "timeZone": "Europe/Zurich", "smartlockIds": [entrance]}),
-        )
-        .await;
-    assert_eq!(address.status, 201, "{:?}", address.body);
-    let address_id = address.body["id"].as_i64().expect("address id");
-    let unit = owner
-        .post(
-            &format!("/api/v1/addresses/{address_id}/units"),
-            json!({"name": "3rd floor", "smartlockIds": [flat]}),
-        )
-        .await;
-    assert_eq!(unit.status, 201, "{:?}", unit.body);
-    let unit_id = unit.body["id"].as_str().expect("unit id").to_owned();
+    let devices = building_api::devices(&owner).await;
+    let entrance = smartlock_id(&devices, "Entrance");
+    let flat = smartlock_id(&devices, FLAT);
+    let (_, unit_id) = building_api::address_with_unit(
+        &owner,
+        ("Rosenweg 9", "Europe/Zurich", &[entrance]),
+        ("3rd floor", &[flat]),
+    )
+    .await;
     let person = |name: &str, unit: Option<&str>| {
         let body = match unit {
             Some(unit) => json!({"name": name, "unitId": unit}),
@@ -319,11 +302,13 @@ async fn no_output_tells_which_resident_opened_a_door() {
         !outputs[0].1.contains(&format!("\"personId\":{resident}")),
         "the activity log names the resident's person id"
     );
+    // redb reuses freed pages, so stale copies of the people table may be overwritten while
+    // the gateway acts (fewer occurrences); a copy that acting wrote would make more.
     for name in ["Quackenbush", RESIDENT_PERMISSION, RESIDENT_KEYPAD] {
-        assert_eq!(
-            occurrences(&after, name),
-            occurrences(&before, name),
-            "acting added copies of {name:?} to the database file"
+        let (after, before) = (occurrences(&after, name), occurrences(&before, name));
+        assert!(
+            after <= before,
+            "acting added copies of {name:?} to the database file ({before} before, {after} after)"
         );
     }
 }

@@ -23,6 +23,6 @@ pub use model::{
     Actor, DeviceLogPosition, DeviceRef, Event, EventKind, Outcome, OutcomeResult, PermissionRef,
     StateFields, StoredEvent,
 };
-pub use outbox::{Subscription, DROPPED_METRIC};
+pub use outbox::{CursorWriter, Subscription, DROPPED_METRIC};
 pub use recorder::{Recorder, MAX_BATCH};
 pub use settings::EventSettings;

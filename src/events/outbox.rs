@@ -114,3 +114,62 @@ impl Subscription {
         Ok(())
     }
 }
+
+/// Saves a consumer's cursor in the background, so a publisher never waits for the store's
+/// commit between two batches: [`Self::note`] hands over the newest handled id, and the
+/// writer saves the newest one it has whenever the previous save is done (ids noted during a
+/// save are merged into one). A crash can lose the last few ids noted; they are delivered
+/// again after the restart, which at-least-once allows.
+pub struct CursorWriter {
+    handled: watch::Sender<u64>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl CursorWriter {
+    /// Starts the writer for `consumer`, whose cursor stands at `position`.
+    pub fn start(log: Arc<EventLog>, consumer: &str, position: u64) -> Self {
+        let (handled, mut noted) = watch::channel(position);
+        let consumer = consumer.to_owned();
+        let writer = tokio::spawn(async move {
+            let mut saved = position;
+            loop {
+                let closed = noted.changed().await.is_err();
+                let newest = *noted.borrow_and_update();
+                if newest > saved {
+                    let (log, consumer) = (log.clone(), consumer.clone());
+                    let result =
+                        tokio::task::spawn_blocking(move || log.save_cursor(&consumer, newest))
+                            .await;
+                    match result {
+                        Ok(Ok(())) => saved = newest,
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "cannot save an activity log cursor")
+                        }
+                        Err(_) => tracing::warn!("saving an activity log cursor was interrupted"),
+                    }
+                }
+                if closed {
+                    return;
+                }
+            }
+        });
+        Self { handled, writer }
+    }
+
+    /// Every event up to `id` is handled.
+    pub fn note(&self, id: u64) {
+        self.handled.send_if_modified(|newest| {
+            let newer = id > *newest;
+            if newer {
+                *newest = id;
+            }
+            newer
+        });
+    }
+
+    /// Saves what was noted last and ends the writer.
+    pub async fn finish(self) {
+        drop(self.handled);
+        let _ = self.writer.await;
+    }
+}

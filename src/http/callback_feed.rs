@@ -8,7 +8,7 @@
 //! that change (lock state, door sensor, battery) put back, so a backlog posts each change
 //! as it was, not the newest state several times.
 
-use crate::events::{EventKind, EventLog, StateFields, StoredEvent, Subscription};
+use crate::events::{CursorWriter, EventKind, EventLog, StateFields, StoredEvent, Subscription};
 use crate::nuki::enums::{DeviceLockState, DoorSensorState, LockState, OpenerLockState};
 use crate::nuki::messages::KeyturnerStates;
 use crate::nuki::uuids::ServiceFamily;
@@ -36,9 +36,11 @@ pub(super) async fn open(log: &Arc<EventLog>) -> Subscription {
 }
 
 /// The next state changes of the log (after the subscription's cursor); waits for some.
-/// `None` when the log is gone. A store error is logged and read again after a pause.
+/// `None` when the log is gone. Batches without a state change are noted as handled; a
+/// store error is logged and read again after a pause.
 pub(super) async fn next_state_changes(
     subscription: &mut Subscription,
+    cursor: &CursorWriter,
 ) -> Option<Vec<StoredEvent>> {
     loop {
         match subscription.next_batch(CALLBACK_BATCH).await {
@@ -49,26 +51,18 @@ pub(super) async fn next_state_changes(
                     .into_iter()
                     .filter(|stored| stored.event.kind == EventKind::StateChanged)
                     .collect();
-                if changes.is_empty() {
-                    if let Some(last) = last {
-                        acknowledge(subscription, last).await;
-                    }
-                    continue;
+                if !changes.is_empty() {
+                    return Some(changes);
                 }
-                return Some(changes);
+                if let Some(last) = last {
+                    cursor.note(last);
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot read the activity log for Bridge callbacks");
                 tokio::time::sleep(STORE_RETRY).await;
             }
         }
-    }
-}
-
-/// Saves that every event up to `id` was handed to the receivers' queues.
-pub(super) async fn acknowledge(subscription: &mut Subscription, id: u64) {
-    if let Err(error) = subscription.ack(id).await {
-        tracing::warn!(%error, "cannot save the Bridge callbacks' activity log cursor");
     }
 }
 

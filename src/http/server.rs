@@ -35,7 +35,7 @@ use super::callbacks::Callbacks;
 use super::guard::{Admission, AuthGuard, AuthGuardPolicy};
 use super::query::{error_body, QueryError, QueryParams};
 use super::token::{BridgeToken, TokenVerifier};
-use crate::events::{EventLog, StoredEvent};
+use crate::events::{CursorWriter, EventLog, StoredEvent};
 
 /// How long `/auth` waits for an installer to open the window, like the Bridge's 30 s LED.
 pub const AUTH_WAIT: Duration = Duration::from_secs(30);
@@ -632,12 +632,17 @@ async fn follow_log(api: Arc<BridgeApi>) {
         () = stopping.cancelled() => return,
         subscription = callback_feed::open(&api.log) => subscription,
     };
+    let cursor = CursorWriter::start(
+        api.log.clone(),
+        callback_feed::CALLBACK_CONSUMER,
+        subscription.position(),
+    );
     loop {
         let changes = tokio::select! {
-            () = stopping.cancelled() => return,
-            changes = callback_feed::next_state_changes(&mut subscription) => changes,
+            () = stopping.cancelled() => break,
+            changes = callback_feed::next_state_changes(&mut subscription, &cursor) => changes,
         };
-        let Some(changes) = changes else { return };
+        let Some(changes) = changes else { break };
         let principal = api.principal();
         let devices = api.gateway.devices(&principal);
         for stored in &changes {
@@ -646,9 +651,10 @@ async fn follow_log(api: Arc<BridgeApi>) {
             }
         }
         if let Some(last) = changes.last() {
-            callback_feed::acknowledge(&mut subscription, last.id).await;
+            cursor.note(last.id);
         }
     }
+    cursor.finish().await;
 }
 
 /// Keeps `/list`'s cache fresh and tells callbacks of failed actions whose clients did not

@@ -3,8 +3,8 @@
 //! `lockActionEvent` and retained `lastAction` of lock actions beside it. A batch is issued
 //! whole and its acknowledgements are awaited in order (pipelined); the cursor moves past
 //! what the broker acknowledged. On a failure (broker away, no PUBACK in time) it waits a
-//! jittered backoff and sends again from the cursor: at-least-once, in log order, across
-//! broker outages and gateway restarts. Subscribers tell repeats apart by the `id`.
+//! jittered backoff and sends again from the saved cursor: at-least-once, in log order,
+//! across broker outages and gateway restarts. Subscribers tell repeats apart by the `id`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{EventLog, EventsError, StoredEvent, Subscription};
+use crate::events::{CursorWriter, EventLog, EventsError, StoredEvent, Subscription};
 
 use super::backoff::Backoff;
 use super::client::{MqttError, MqttHandle, EVENT_ACK_LIMIT};
@@ -62,11 +62,25 @@ pub fn open(log: Arc<EventLog>) -> Result<Subscription, EventsError> {
 }
 
 /// Delivers until shutdown (or until the log is gone). Run it beside the MQTT interface.
+/// The cursor is saved in the background, off the path from one batch to the next, and
+/// once more at the end.
 pub async fn deliver(
+    handle: MqttHandle,
+    log: Arc<EventLog>,
+    subscription: Subscription,
+    shutdown: CancellationToken,
+) {
+    let cursor = CursorWriter::start(log.clone(), DELIVERY_CONSUMER, subscription.position());
+    deliver_noting(handle, log, subscription, shutdown, &cursor).await;
+    cursor.finish().await;
+}
+
+async fn deliver_noting(
     handle: MqttHandle,
     log: Arc<EventLog>,
     mut subscription: Subscription,
     shutdown: CancellationToken,
+    cursor: &CursorWriter,
 ) {
     let stats = handle.delivery_stats();
     let mut backoff = Backoff::default();
@@ -103,11 +117,10 @@ pub async fn deliver(
                 stats.delivered.fetch_add(delivered, Ordering::Relaxed);
                 metrics::counter!(DELIVERED_METRIC, "consumer" => DELIVERY_CONSUMER)
                     .increment(delivered);
-                let saved = match acknowledged {
-                    Some(id) => subscription.ack(id).await.map_err(Failure::Log),
-                    None => Ok(()),
-                };
-                sent.map_err(Failure::Broker).and(saved).err()
+                if let Some(id) = acknowledged {
+                    cursor.note(id);
+                }
+                sent.map_err(Failure::Broker).err()
             }
             Err(error) => Some(Failure::Log(error)),
         };

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod bridge_client;
 pub mod bridge_states;
 pub mod building;
+pub mod building_api;
 pub mod callback_receiver;
 pub mod cli;
 pub mod config;

@@ -4,6 +4,7 @@
 //! resubscribing after a broker restart.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -69,6 +70,11 @@ impl Mosquitto {
             "persistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
             broker.dir().display()
         ));
+        // Started as root, mosquitto runs as the user `mosquitto`, which could not write its
+        // database into our private directory: the sessions were silently not saved, and
+        // messages for the test subscriber published before it reconnected were lost.
+        std::fs::set_permissions(broker.dir(), std::fs::Permissions::from_mode(0o777))
+            .expect("broker directory writable for the broker's user");
         std::fs::write(broker.dir().join("mosquitto.conf"), text).expect("broker config");
         broker.launch();
         broker
@@ -141,6 +147,13 @@ impl Mosquitto {
             let signalled = Command::new("kill").args(["-TERM", &pid]).status();
             assert!(signalled.is_ok_and(|s| s.success()), "kill -TERM works");
             let _ = child.wait();
+        }
+        let config = std::fs::read_to_string(self.dir().join("mosquitto.conf")).unwrap_or_default();
+        if config.contains("persistence true") {
+            assert!(
+                self.dir().join("mosquitto.db").exists(),
+                "the persistent broker saved its sessions"
+            );
         }
     }
 

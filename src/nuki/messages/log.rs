@@ -11,7 +11,7 @@ use super::common::FirmwareVersion;
 use super::pairing::NAME_LEN;
 
 /// Log Entry 0x0032.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct LogEntry {
     pub index: u32,
     pub timestamp: DateTime,
@@ -19,6 +19,21 @@ pub struct LogEntry {
     pub auth_name: String,
     pub entry_type: LogEntryType,
     pub data: LogData,
+}
+
+/// Without the authorization's name: it is often a resident's, and `Debug` output ends up in
+/// logs (the activity log keeps entries only anonymized).
+impl std::fmt::Debug for LogEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogEntry")
+            .field("index", &self.index)
+            .field("timestamp", &self.timestamp)
+            .field("auth_id", &self.auth_id)
+            .field("auth_name", &super::REDACTED)
+            .field("entry_type", &self.entry_type)
+            .field("data", &self.data)
+            .finish()
+    }
 }
 
 /// The type-specific part of a log entry. Devices pad it; padding is ignored. Data too short
@@ -260,5 +275,20 @@ mod tests {
         let full = round_trip(&[0x01, 0x2A, 0x00, 0x01, 0x00]);
         assert_eq!(full.door_sensor_logging_enabled, Some(false));
         assert!(LogEntryCount::read(&mut Reader::new(&[0x01, 0x2A, 0x00])).is_err());
+    }
+
+    #[test]
+    fn debug_output_leaves_the_authorization_name_out() {
+        let entry = LogEntry {
+            index: 7,
+            timestamp: DateTime::default(),
+            auth_id: 3,
+            auth_name: "Ottilie Privatova".into(),
+            entry_type: LogEntryType::LockAction,
+            data: LogData::Enabled { enabled: true },
+        };
+        let shown = format!("{entry:?}");
+        assert!(!shown.contains("Ottilie"), "{shown}");
+        assert!(shown.contains("auth_id: 3"), "{shown}");
     }
 }
