@@ -1,8 +1,8 @@
 //! The activity log delivered to MQTT through its persisted cursor (the log is the outbox):
 //! every stored event as its JSON on `<prefix>/gateway/events` at QoS 1, with the
-//! `lockActionEvent` and retained `lastAction` of lock actions beside it. A batch is issued
-//! whole and its acknowledgements are awaited in order (pipelined); the cursor moves past
-//! what the broker acknowledged. On a failure (broker away, no PUBACK in time) it waits a
+//! `lockActionEvent` and retained `lastAction` of lock actions beside it. Events are issued
+//! while the acknowledgements of earlier ones are awaited in order (pipelined, at most
+//! `MAX_IN_FLIGHT` outstanding); the cursor moves past what the broker acknowledged. On a failure (broker away, no PUBACK in time) it waits a
 //! jittered backoff and sends again from the saved cursor: at-least-once, in log order,
 //! across broker outages and gateway restarts. Subscribers tell repeats apart by the `id`.
 
@@ -16,13 +16,16 @@ use crate::events::{CursorWriter, EventLog, EventsError, StoredEvent, Subscripti
 
 use super::backoff::Backoff;
 use super::client::{MqttError, MqttHandle, EVENT_ACK_LIMIT};
+use super::in_flight::InFlight;
 use super::log_actions::log_action_messages;
 use super::message::Message;
 
 /// The activity log consumer whose cursor MQTT delivery keeps.
 pub const DELIVERY_CONSUMER: &str = "mqtt";
-/// Events issued before their acknowledgements are awaited.
+/// Events read from the log and issued at a time.
 pub const DELIVERY_BATCH: usize = 1024;
+/// Events issued and not yet acknowledged, at most; then delivery waits for the broker.
+const MAX_IN_FLIGHT: usize = 4 * DELIVERY_BATCH;
 /// The counter of events the broker acknowledged.
 pub const DELIVERED_METRIC: &str = "nuki_edge_events_delivered_total";
 /// How long delivery waits for the broker to take or acknowledge the next message before
@@ -85,49 +88,56 @@ async fn deliver_noting(
     let stats = handle.delivery_stats();
     let mut backoff = Backoff::default();
     let mut dropped_before = 0;
+    let mut in_flight = InFlight::new(PROGRESS_LIMIT);
     loop {
         stats.backlog.store(
-            log.latest_id().saturating_sub(subscription.position()),
+            log.latest_id().saturating_sub(subscription.position()) + in_flight.len() as u64,
             Ordering::Relaxed,
         );
-        tokio::select! {
+        in_flight.arm();
+        let room = in_flight.len() < MAX_IN_FLIGHT;
+        let failure = tokio::select! {
+            biased;
             () = shutdown.cancelled() => return,
-            () = handle.until_connected() => {}
-        }
-        let batch = tokio::select! {
-            () = shutdown.cancelled() => return,
-            batch = subscription.next_batch(DELIVERY_BATCH) => batch,
-        };
-        let failure = match batch {
-            Ok(batch) if batch.is_empty() => return,
-            Ok(batch) => {
-                let dropped = subscription.dropped();
-                stats
-                    .dropped
-                    .fetch_add(dropped - dropped_before, Ordering::Relaxed);
-                dropped_before = dropped;
-                let (acknowledged, sent) = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    sent = send_batch(&handle, &batch) => sent,
-                };
-                let delivered = batch
-                    .iter()
-                    .take_while(|stored| Some(stored.id) <= acknowledged)
-                    .count() as u64;
-                stats.delivered.fetch_add(delivered, Ordering::Relaxed);
-                metrics::counter!(DELIVERED_METRIC, "consumer" => DELIVERY_CONSUMER)
-                    .increment(delivered);
-                if let Some(id) = acknowledged {
-                    cursor.note(id);
+            acknowledged = in_flight.acknowledgement(), if in_flight.is_waiting() => {
+                match acknowledged {
+                    Ok(()) => {
+                        let settled = in_flight.settle();
+                        stats.delivered.fetch_add(settled.events, Ordering::Relaxed);
+                        metrics::counter!(DELIVERED_METRIC, "consumer" => DELIVERY_CONSUMER)
+                            .increment(settled.events);
+                        if let Some(id) = settled.last {
+                            cursor.note(id);
+                        }
+                        backoff.reset();
+                        continue;
+                    }
+                    Err(error) => Failure::Broker(error),
                 }
-                sent.map_err(Failure::Broker).err()
             }
-            Err(error) => Some(Failure::Log(error)),
+            batch = next_batch_once_connected(&handle, &mut subscription), if room => {
+                match batch {
+                    Ok(batch) if batch.is_empty() => return,
+                    Ok(batch) => {
+                        let dropped = subscription.dropped();
+                        stats
+                            .dropped
+                            .fetch_add(dropped - dropped_before, Ordering::Relaxed);
+                        dropped_before = dropped;
+                        let issued = tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            issued = issue_batch(&handle, &batch, &mut in_flight) => issued,
+                        };
+                        match issued {
+                            Ok(()) => continue,
+                            Err(error) => Failure::Broker(error),
+                        }
+                    }
+                    Err(error) => Failure::Log(error),
+                }
+            }
         };
-        let Some(failure) = failure else {
-            backoff.reset();
-            continue;
-        };
+        in_flight.clear();
         let pause = backoff.next_pause();
         tracing::warn!(%failure, retry_in_ms = pause.as_millis() as u64, "activity log delivery to MQTT failed; sending again from the cursor");
         tokio::select! {
@@ -145,6 +155,15 @@ async fn deliver_noting(
     }
 }
 
+/// The next events, once the broker is connected. Cancel-safe.
+async fn next_batch_once_connected(
+    handle: &MqttHandle,
+    subscription: &mut Subscription,
+) -> Result<Vec<StoredEvent>, EventsError> {
+    handle.until_connected().await;
+    subscription.next_batch(DELIVERY_BATCH).await
+}
+
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error("{0}")]
@@ -153,19 +172,20 @@ enum Failure {
     Log(EventsError),
 }
 
-/// Issues every message of the batch, then awaits the acknowledgements in order. Answers the
-/// id of the last event all of whose messages (and all before it) were acknowledged.
-async fn send_batch(
+/// Issues every message of the batch without waiting for acknowledgements; each event goes
+/// in flight with the notices of its messages.
+async fn issue_batch(
     handle: &MqttHandle,
     batch: &[StoredEvent],
-) -> (Option<u64>, Result<(), MqttError>) {
-    let mut issued = Vec::with_capacity(batch.len());
+    in_flight: &mut InFlight,
+) -> Result<(), MqttError> {
     for stored in batch {
         let json = match serde_json::to_string(stored) {
             Ok(json) => json,
             // Cannot happen for these types; skipping keeps the rest flowing.
             Err(error) => {
                 tracing::warn!(id = stored.id, %error, "activity log entry not serializable");
+                in_flight.push(stored.id, Vec::new());
                 continue;
             }
         };
@@ -175,35 +195,13 @@ async fn send_batch(
         for message in messages {
             match tokio::time::timeout(PROGRESS_LIMIT, handle.issue(message)).await {
                 Ok(Ok(notice)) => notices.push(notice),
-                Ok(Err(error)) => return (wait_all(issued).await.0, Err(error)),
-                Err(_) => return (wait_all(issued).await.0, Err(no_ack())),
+                Ok(Err(error)) => return Err(error),
+                Err(_) => return Err(no_ack()),
             }
         }
-        issued.push((stored.id, notices));
+        in_flight.push(stored.id, notices);
     }
-    wait_all(issued).await
-}
-
-async fn wait_all(
-    issued: Vec<(u64, Vec<rumqttc::PublishNotice>)>,
-) -> (Option<u64>, Result<(), MqttError>) {
-    let mut acknowledged = None;
-    for (id, notices) in issued {
-        for notice in notices {
-            match tokio::time::timeout(PROGRESS_LIMIT, notice.wait_completion_async()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    return (
-                        acknowledged,
-                        Err(MqttError::NotPublished(error.to_string())),
-                    )
-                }
-                Err(_) => return (acknowledged, Err(no_ack())),
-            }
-        }
-        acknowledged = Some(id);
-    }
-    (acknowledged, Ok(()))
+    Ok(())
 }
 
 fn no_ack() -> MqttError {

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod delivery;
 pub mod discovery;
 pub mod health;
+mod in_flight;
 pub mod log_actions;
 pub mod message;
 pub mod state;
