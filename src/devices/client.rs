@@ -159,17 +159,7 @@ impl DeviceClient {
         count: u16,
         sort_order: SortOrder,
     ) -> Result<Vec<LogEntry>, LinkError> {
-        let request = Message::RequestLogEntries {
-            start_index,
-            count,
-            sort_order,
-            total_count: true,
-        };
-        let result = self.execute(request).await?;
-        Ok(collect(result, |message| match message {
-            Message::LogEntry(entry) => Some(entry),
-            _ => None,
-        }))
+        self.request_log(start_index, count, sort_order, true).await
     }
 
     /// One page of the log, without the Log Entry Count: up to `count` entries strictly
@@ -181,11 +171,22 @@ impl DeviceClient {
         count: u16,
         sort_order: SortOrder,
     ) -> Result<Vec<LogEntry>, LinkError> {
+        self.request_log(start_index, count, sort_order, false)
+            .await
+    }
+
+    async fn request_log(
+        &mut self,
+        start_index: u32,
+        count: u16,
+        sort_order: SortOrder,
+        total_count: bool,
+    ) -> Result<Vec<LogEntry>, LinkError> {
         let request = Message::RequestLogEntries {
             start_index,
             count,
             sort_order,
-            total_count: false,
+            total_count,
         };
         let result = self.execute(request).await?;
         Ok(collect(result, |message| match message {

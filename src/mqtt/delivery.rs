@@ -16,7 +16,7 @@ use crate::events::{CursorWriter, EventLog, EventsError, StoredEvent, Subscripti
 
 use super::backoff::Backoff;
 use super::client::{MqttError, MqttHandle, EVENT_ACK_LIMIT};
-use super::in_flight::InFlight;
+use super::in_flight::{InFlight, Settled};
 use super::log_actions::log_action_messages;
 use super::message::Message;
 
@@ -95,6 +95,10 @@ async fn deliver_noting(
             Ordering::Relaxed,
         );
         in_flight.arm();
+        if !in_flight.is_waiting() {
+            // Events without messages (none so far) settle without an acknowledgement.
+            account(in_flight.settle(), &stats, cursor);
+        }
         let room = in_flight.len() < MAX_IN_FLIGHT;
         let failure = tokio::select! {
             biased;
@@ -102,13 +106,7 @@ async fn deliver_noting(
             acknowledged = in_flight.acknowledgement(), if in_flight.is_waiting() => {
                 match acknowledged {
                     Ok(()) => {
-                        let settled = in_flight.settle();
-                        stats.delivered.fetch_add(settled.events, Ordering::Relaxed);
-                        metrics::counter!(DELIVERED_METRIC, "consumer" => DELIVERY_CONSUMER)
-                            .increment(settled.events);
-                        if let Some(id) = settled.last {
-                            cursor.note(id);
-                        }
+                        account(in_flight.settle(), &stats, cursor);
                         backoff.reset();
                         continue;
                     }
@@ -152,6 +150,18 @@ async fn deliver_noting(
             }
             Err(error) => tracing::warn!(%error, "cannot reread the MQTT delivery cursor"),
         }
+    }
+}
+
+/// Counts what the broker acknowledged and notes it for the cursor.
+fn account(settled: Settled, stats: &DeliveryStats, cursor: &CursorWriter) {
+    if settled.events == 0 {
+        return;
+    }
+    stats.delivered.fetch_add(settled.events, Ordering::Relaxed);
+    metrics::counter!(DELIVERED_METRIC, "consumer" => DELIVERY_CONSUMER).increment(settled.events);
+    if let Some(id) = settled.last {
+        cursor.note(id);
     }
 }
 
