@@ -939,3 +939,78 @@ async fn a_cursor_writer_saves_the_newest_id_noted_and_never_goes_back() {
     writer.finish().await;
     assert_eq!(log.cursor("publisher").expect("cursor"), Some(500));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_stored_before_a_restart_are_posted_after_it() {
+    use nuki_edge::http::bridge_json::BridgeIdentity;
+    use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
+    use nuki_edge::http::server::{AuthWindow, BridgeApi};
+    use nuki_edge::http::token::BridgeToken;
+    use nuki_edge::nuki::enums::{DeviceLockState, LockState};
+    let building = api_building().await;
+    let gateway = building.gateway.clone();
+    let entrance = building.addresses[0].clone();
+    gateway
+        .read_state(&Principal::Local, &entrance)
+        .await
+        .expect("the entrance answers");
+    let cached = gateway
+        .cached_state(&Principal::Local, &entrance)
+        .expect("visible")
+        .expect("the entrance was read");
+    let log_dir = tempfile::tempdir().expect("log directory");
+    let log_store = Arc::new(Store::open(&log_dir.path().join("events.redb")).expect("store"));
+    let log = EventLog::open(log_store, EventSettings::default()).expect("log");
+    // Where an earlier run of the callbacks stopped: after everything it had posted.
+    log.save_cursor("bridge_callbacks", log.latest_id())
+        .expect("cursor");
+    // Stored while nothing posted them (the gateway crashed before it could).
+    let states = [LockState::Unlocked, LockState::Locked, LockState::Unlocked];
+    let recorder = Recorder::new(log.clone(), gateway.clone());
+    let changes: Vec<GatewayEvent> = states
+        .iter()
+        .map(|&lock_state| {
+            let mut state = cached.clone();
+            state.lock_state = DeviceLockState::Lock(lock_state);
+            GatewayEvent::StateChanged {
+                device: entrance.clone(),
+                state,
+            }
+        })
+        .collect();
+    recorder.record(changes).expect("stored");
+
+    // The next start, with the callback it had saved: what was not posted is posted now.
+    let receiver = CallbackReceiver::start().await;
+    let _bridge = BridgeApi::new(
+        gateway.clone(),
+        BridgeToken::new(BRIDGE_TOKEN).expect("token"),
+        BridgeIdentity::new(7, 8).expect("identity"),
+        Callbacks::restored(
+            DeliveryPolicy {
+                attempts: 1,
+                first_pause: Duration::from_millis(10),
+                timeout: Duration::from_millis(500),
+            },
+            &[Some(receiver.url().to_owned())],
+            None,
+        ),
+        AuthWindow {
+            path: std::env::temp_dir().join("nuki-edge-activity-log-restart-window"),
+        },
+        log.clone(),
+    );
+    tokio::time::timeout(HANG_GUARD, async {
+        while receiver.received().len() < states.len() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the stored changes are posted");
+    let posted: Vec<u64> = receiver
+        .received()
+        .iter()
+        .map(|body| body["state"].as_u64().expect("state"))
+        .collect();
+    assert_eq!(posted, [3, 1, 3]);
+}
