@@ -15,6 +15,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::bridge_client::urlencode;
 use common::config::{ConfigBuilder, SimDeviceEntry};
 use common::daemon::Daemon;
 use common::mosquitto::Mosquitto;
@@ -215,15 +216,4 @@ async fn main() {
         "floor: the bolt moves {MOTOR_TIME_MS} ms, then the next advert (every {ADVERT_INTERVAL_MS} ms) and a connect + state read"
     );
     let _ = daemon.stop();
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

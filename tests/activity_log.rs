@@ -840,9 +840,38 @@ fn the_event_json_shape_clients_depend_on() {
     insta::assert_json_snapshot!("activity_log_events", events);
 }
 
+/// The entrance's state as read now, once per lock state in `states`: state changes as the
+/// gateway reports them.
+async fn state_changes(
+    gateway: &Gateway,
+    entrance: &DeviceAddress,
+    states: &[nuki_edge::nuki::enums::LockState],
+) -> Vec<GatewayEvent> {
+    use nuki_edge::nuki::enums::DeviceLockState;
+    gateway
+        .read_state(&Principal::Local, entrance)
+        .await
+        .expect("the entrance answers");
+    let cached = gateway
+        .cached_state(&Principal::Local, entrance)
+        .expect("visible")
+        .expect("the entrance was read");
+    states
+        .iter()
+        .map(|&lock_state| {
+            let mut state = cached.clone();
+            state.lock_state = DeviceLockState::Lock(lock_state);
+            GatewayEvent::StateChanged {
+                device: entrance.clone(),
+                state,
+            }
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_cursor() {
-    use nuki_edge::nuki::enums::{DeviceLockState, LockState};
+    use nuki_edge::nuki::enums::LockState;
     const CHANGES: usize = 300;
     let building = api_building().await;
     let gateway = building.gateway.clone();
@@ -864,14 +893,6 @@ async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_c
     )
     .await;
     assert_eq!(status, 200);
-    gateway
-        .read_state(&Principal::Local, &entrance)
-        .await
-        .expect("the entrance answers");
-    let cached = gateway
-        .cached_state(&Principal::Local, &entrance)
-        .expect("visible")
-        .expect("the entrance was read");
 
     // More state changes at once than the gateway's bus holds, stored straight into the log:
     // the callbacks read the log, so none is skipped, and each keeps the state it logged.
@@ -885,17 +906,7 @@ async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_c
             }
         })
         .collect();
-    let batch: Vec<GatewayEvent> = states
-        .iter()
-        .map(|&lock_state| {
-            let mut state = cached.clone();
-            state.lock_state = DeviceLockState::Lock(lock_state);
-            GatewayEvent::StateChanged {
-                device: entrance.clone(),
-                state,
-            }
-        })
-        .collect();
+    let batch = state_changes(&gateway, &entrance, &states).await;
     let ids = recorder.record(batch).expect("stored");
     assert_eq!(ids.len(), CHANGES);
 
@@ -946,18 +957,10 @@ async fn state_changes_stored_before_a_restart_are_posted_after_it() {
     use nuki_edge::http::callbacks::{Callbacks, DeliveryPolicy};
     use nuki_edge::http::server::{AuthWindow, BridgeApi};
     use nuki_edge::http::token::BridgeToken;
-    use nuki_edge::nuki::enums::{DeviceLockState, LockState};
+    use nuki_edge::nuki::enums::LockState;
     let building = api_building().await;
     let gateway = building.gateway.clone();
     let entrance = building.addresses[0].clone();
-    gateway
-        .read_state(&Principal::Local, &entrance)
-        .await
-        .expect("the entrance answers");
-    let cached = gateway
-        .cached_state(&Principal::Local, &entrance)
-        .expect("visible")
-        .expect("the entrance was read");
     let log_dir = tempfile::tempdir().expect("log directory");
     let log_store = Arc::new(Store::open(&log_dir.path().join("events.redb")).expect("store"));
     let log = EventLog::open(log_store, EventSettings::default()).expect("log");
@@ -967,17 +970,7 @@ async fn state_changes_stored_before_a_restart_are_posted_after_it() {
     // Stored while nothing posted them (the gateway crashed before it could).
     let states = [LockState::Unlocked, LockState::Locked, LockState::Unlocked];
     let recorder = Recorder::new(log.clone(), gateway.clone());
-    let changes: Vec<GatewayEvent> = states
-        .iter()
-        .map(|&lock_state| {
-            let mut state = cached.clone();
-            state.lock_state = DeviceLockState::Lock(lock_state);
-            GatewayEvent::StateChanged {
-                device: entrance.clone(),
-                state,
-            }
-        })
-        .collect();
+    let changes = state_changes(&gateway, &entrance, &states).await;
     recorder.record(changes).expect("stored");
 
     // The next start, with the callback it had saved: what was not posted is posted now.

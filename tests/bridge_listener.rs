@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::bridge_client::urlencode;
 use common::core::{one_lock_bridge, ONE_LOCK_NUKI_ID as NUKI_ID, ONE_LOCK_TOKEN as TOKEN};
 use nuki_edge::http::listener::ListenerLimits;
 use serde_json::Value;
@@ -313,15 +314,4 @@ async fn every_answer_carries_a_request_id() {
         Some("ha-4711"),
         "a client's own id is kept"
     );
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

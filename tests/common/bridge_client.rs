@@ -105,3 +105,15 @@ pub fn bridge_ts(offset_seconds: i64) -> String {
         now.second()
     )
 }
+
+/// `text` percent-encoded for a query value (a callback URL handed to `/callback/add`).
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
