@@ -425,6 +425,7 @@ async fn the_daemon_on_the_bluez_backend_pairs_lists_locks_and_survives_a_blueto
         .set("ble", "backend", "bluez")
         .set("ble", "adapter", "hci0")
         .set("ble", "scan_seconds", 1)
+        .log_level("debug")
         .auto_pair(IdType::Bridge)
         .build();
     // The child inherits DBUS_SYSTEM_BUS_ADDRESS, so its BlueZ is the fake.
@@ -468,7 +469,8 @@ async fn the_daemon_on_the_bluez_backend_pairs_lists_locks_and_survives_a_blueto
     .await;
     assert!(
         heard_again.is_ok(),
-        "the daemon's discovery hears the lock again"
+        "the daemon's discovery hears the lock again; its log:\n{}",
+        daemon.0.log_text()
     );
     let (status, body) = bridge
         .get_authorized("/lockAction?nukiId=287454020&deviceType=4&action=1")

@@ -51,10 +51,7 @@ pub async fn start_daemon(inner: &Arc<Inner>) {
     let io = tokio::spawn(async move {
         let _lost = resource.await;
     });
-    connection
-        .request_name("org.bluez", false, true, true)
-        .await
-        .expect("own org.bluez");
+    own_bus_name(&connection).await;
     let (calls, mut incoming) = mpsc::unbounded_channel();
     connection.start_receive(
         MatchRule::new_method_call(),
@@ -84,6 +81,29 @@ pub async fn start_daemon(inner: &Arc<Inner>) {
         .set(ADAPTER_PATH, ADAPTER1, "Powered", Value::Bool(true))
     {
         inner.send(changed);
+    }
+}
+
+/// The previous bluetoothd's connection closes asynchronously after `stop_daemon`; until it
+/// has, the bus answers "exists", and a daemon that took that for ownership would leave the
+/// name without an owner once the old connection is gone (the gateway then sees no bluetoothd
+/// at all, which is not the restart under test).
+async fn own_bus_name(connection: &SyncConnection) {
+    use dbus::nonblock::stdintf::org_freedesktop_dbus::RequestNameReply;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let reply = connection
+            .request_name("org.bluez", false, true, true)
+            .await
+            .expect("ask the bus for org.bluez");
+        if reply == RequestNameReply::PrimaryOwner {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the previous fake bluetoothd still owns org.bluez"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
