@@ -26,12 +26,45 @@ impl std::fmt::Display for DeviceAddress {
     }
 }
 
+/// A radio's name as the configuration and the status show it: a BlueZ adapter (`hci0`), an
+/// ESPHome Bluetooth proxy's configured name, a simulated radio's name.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct RadioId(pub String);
+
+impl std::fmt::Display for RadioId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A radio's own account of its link slots (an ESPHome proxy reports them; BlueZ does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlotReport {
+    /// Links it can still open, for anybody (other clients of a proxy use slots too).
+    pub free: usize,
+    /// Links it can hold at all.
+    pub limit: usize,
+}
+
+/// One radio that heard a device, with the signal strength it heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hearing {
+    pub radio: RadioId,
+    pub rssi: i16,
+}
+
 /// One received advertisement (merged with its scan response where the backend does that).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Advertisement {
     pub address: Option<DeviceAddress>,
     pub local_name: Option<String>,
     pub rssi: Option<i16>,
+    /// Every radio that heard the device in a scan, strongest first; filled by the set of
+    /// radios, empty from a single backend.
+    pub heard_by: Vec<Hearing>,
     /// Manufacturer data by company id (the iBeacon is under 0x004C, without the id bytes).
     pub manufacturer_data: HashMap<u16, Vec<u8>>,
     /// Service data by 128-bit service UUID.
@@ -79,6 +112,12 @@ pub trait BleTransport: Send + Sync {
 
     /// Opens a link and discovers services. Indications are off until [`BleLink::subscribe`].
     async fn connect(&self, address: &DeviceAddress) -> Result<Box<dyn BleLink>, BleError>;
+
+    /// The radio's own reports of its free link slots, newest first seen; `None` for a radio
+    /// that does not report them (its slots are then `fleet.link_slots`).
+    fn slot_reports(&self) -> Option<tokio::sync::watch::Receiver<SlotReport>> {
+        None
+    }
 }
 
 /// One open link to a device.

@@ -20,7 +20,7 @@ pub use pin::{PinError, SecurityPin, MAX_NARROW_PIN, MAX_WIDE_PIN};
 pub use secret_text::SecretText;
 pub use sections::{
     BleBackend, BleConfig, BridgeSettings, Config, EventsConfig, FleetSettings, GatewayConfig,
-    HttpConfig, IdType, LogConfig, LogFormat, PairingConfig, StoreConfig,
+    HttpConfig, IdType, LogConfig, LogFormat, PairingConfig, ProxyConfig, StoreConfig,
 };
 pub use sim::{parse_nuki_id, SimConfig, SimDeviceConfig};
 pub use validate::MAX_NAME_BYTES;

@@ -133,8 +133,25 @@ impl std::fmt::Display for BleBackend {
 #[serde(default, deny_unknown_fields)]
 pub struct BleConfig {
     pub backend: BleBackend,
-    /// BlueZ adapter name (`hci0`); the first adapter when absent.
+    /// One BlueZ adapter (`hci0`); the same as `adapters = ["hci0"]`. Kept for existing
+    /// configurations; not together with `adapters`.
     pub adapter: Option<String>,
+    /// The BlueZ adapters to use (`["hci0", "hci1"]`); every adapter BlueZ offers when
+    /// absent. An empty list uses none (only the proxies).
+    pub adapters: Option<Vec<String>>,
+    /// ESPHome Bluetooth proxies, each one more radio (`[[ble.proxies]]`).
+    pub proxies: Vec<ProxyConfig>,
+    /// Devices pinned to a radio by an installer: device address → radio name. A pinned
+    /// device uses only that radio.
+    pub pin: std::collections::BTreeMap<String, String>,
+    /// Another radio takes a device over only when it hears it this many dB better than the
+    /// radio serving it (smoothed), so a device does not flap between two radios.
+    pub switch_margin_db: u8,
+    /// How many advertisements the smoothed signal strength of a device at a radio averages
+    /// over (exponentially weighted).
+    pub rssi_window: u16,
+    /// A radio that has not heard a device for this many seconds no longer serves it.
+    pub radio_silence_s: u64,
     pub scan_seconds: u64,
     pub connect_timeout_ms: u64,
     pub command_timeout_ms: u64,
@@ -146,12 +163,39 @@ impl Default for BleConfig {
         Self {
             backend: BleBackend::Bluez,
             adapter: None,
+            adapters: None,
+            proxies: Vec::new(),
+            pin: std::collections::BTreeMap::new(),
+            switch_margin_db: 6,
+            rssi_window: 8,
+            radio_silence_s: 15,
             scan_seconds: 5,
             connect_timeout_ms: 10_000,
             command_timeout_ms: 20_000,
             pairing_timeout_s: 30,
         }
     }
+}
+
+/// One ESPHome Bluetooth proxy (`[[ble.proxies]]`), reached over the ESPHome native API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The radio's name in status, routing and pins; unique among all radios.
+    pub name: String,
+    /// Host name or IP address of the ESP32.
+    pub host: String,
+    /// The native API's TCP port.
+    #[serde(default = "default_proxy_port")]
+    pub port: u16,
+    /// File holding the API encryption key (base64 of 32 bytes, as in the ESPHome YAML's
+    /// `api: encryption: key:`); unset: plaintext API (not recommended).
+    #[serde(default)]
+    pub encryption_key_file: Option<PathBuf>,
+}
+
+fn default_proxy_port() -> u16 {
+    6053
 }
 
 impl BleConfig {

@@ -39,6 +39,7 @@ pub(super) fn heard_advertisement(properties: PeripheralProperties) -> Option<Ad
         manufacturer_data: properties.manufacturer_data,
         service_data: properties.service_data,
         services: properties.services,
+        heard_by: Vec::new(),
     })
 }
 
@@ -145,6 +146,7 @@ mod tests {
                 manufacturer_data: properties.manufacturer_data,
                 service_data: properties.service_data,
                 services: properties.services,
+                heard_by: Vec::new(),
             }
         );
     }

@@ -78,6 +78,7 @@ impl SimDevice {
             manufacturer_data,
             service_data,
             services,
+            heard_by: Vec::new(),
         })
     }
 
