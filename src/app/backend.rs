@@ -5,15 +5,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::ble::radios::{Radio, RadioKind, RadioSet};
 use crate::ble::sim::{DeviceMemory, RadioModel, SimControl, SimDeviceSpec, SimTransport};
-use crate::ble::{BleError, BleTransport, DeviceAddress};
+use crate::ble::{BleError, BleTransport, DeviceAddress, RadioId};
 use crate::config::{BleBackend, Config, SimDeviceConfig};
 use crate::devices::fleet::FleetConfig;
 use crate::devices::link::LinkTimeouts;
 
-/// The radio and, for the simulated building, the hand that presses its buttons.
+/// The radios and, for the simulated building, the hand that presses its buttons.
 pub struct Backend {
+    /// Every radio as one transport (the set of radios).
     pub transport: Arc<dyn BleTransport>,
+    pub radios: RadioSet,
     pub sim: Option<SimControl>,
 }
 
@@ -27,29 +30,71 @@ impl Backend {
 }
 
 pub async fn open(config: &Config) -> Result<Backend, BleError> {
-    match config.ble.backend {
-        BleBackend::Sim => Ok(open_sim(config)),
-        BleBackend::Bluez => open_bluez(config).await,
-    }
-}
-
-#[cfg(feature = "bluetooth")]
-async fn open_bluez(config: &Config) -> Result<Backend, BleError> {
-    let transport = crate::ble::bluez::BluezTransport::new(config.ble.adapter.as_deref()).await?;
+    let (mut radios, sim) = match config.ble.backend {
+        BleBackend::Sim => {
+            let (transport, sim) = open_sim(config);
+            let radio = Radio {
+                id: RadioId(SIM_RADIO.to_owned()),
+                kind: RadioKind::Simulated,
+                transport,
+                link_slots: config.fleet.link_slots,
+            };
+            (vec![radio], Some(sim))
+        }
+        BleBackend::Bluez => (open_bluez(config).await?, None),
+    };
+    radios.extend(super::radios::proxies(config)?);
+    let set = RadioSet::new(
+        radios,
+        super::radios::routing_settings(config),
+        super::radios::pins(config),
+    );
     Ok(Backend {
-        transport: Arc::new(transport),
-        sim: None,
+        transport: Arc::new(set.clone()),
+        radios: set,
+        sim,
     })
 }
 
+/// The simulated building's one radio when `[[sim.radios]]` places none.
+const SIM_RADIO: &str = "sim";
+
+#[cfg(feature = "bluetooth")]
+async fn open_bluez(config: &Config) -> Result<Vec<Radio>, BleError> {
+    use crate::ble::bluez::BluezTransport;
+    let local = |name: String, transport: BluezTransport| Radio {
+        id: RadioId(name),
+        kind: RadioKind::Bluez,
+        transport: Arc::new(transport),
+        link_slots: config.fleet.link_slots,
+    };
+    let named = match (&config.ble.adapters, &config.ble.adapter) {
+        (Some(names), _) => names.clone(),
+        (None, Some(name)) => vec![name.clone()],
+        (None, None) => {
+            return Ok(BluezTransport::every_adapter()
+                .await?
+                .into_iter()
+                .map(|(name, transport)| local(name, transport))
+                .collect());
+        }
+    };
+    let mut radios = Vec::with_capacity(named.len());
+    for name in named {
+        let transport = BluezTransport::new(Some(&name)).await?;
+        radios.push(local(name, transport));
+    }
+    Ok(radios)
+}
+
 #[cfg(not(feature = "bluetooth"))]
-async fn open_bluez(_config: &Config) -> Result<Backend, BleError> {
+async fn open_bluez(_config: &Config) -> Result<Vec<Radio>, BleError> {
     Err(BleError::Adapter(
         "this build has no Bluetooth support (feature `bluetooth` disabled); use ble.backend = \"sim\"".into(),
     ))
 }
 
-fn open_sim(config: &Config) -> Backend {
+fn open_sim(config: &Config) -> (Arc<dyn BleTransport>, SimControl) {
     let specs = config
         .sim
         .devices
@@ -79,10 +124,7 @@ fn open_sim(config: &Config) -> Backend {
         }),
         None => Arc::new(transport),
     };
-    Backend {
-        transport,
-        sim: Some(control),
-    }
+    (transport, control)
 }
 
 /// The simulated radio with an adapter that dies: its advertisement feed ends after a while.
@@ -152,11 +194,12 @@ pub fn sim_spec(device: &SimDeviceConfig, building_seed: u64) -> SimDeviceSpec {
     spec
 }
 
-/// How the fleet shares the radio, from `[fleet]` and `[ble]`.
-pub fn fleet_config(config: &Config) -> FleetConfig {
+/// How the fleet shares the radios, from `[fleet]` and `[ble]`: as many links at once as
+/// all radios together hold.
+pub fn fleet_config(config: &Config, radios: &RadioSet) -> FleetConfig {
     let fleet = &config.fleet;
     FleetConfig {
-        link_slots: fleet.link_slots,
+        link_slots: radios.link_capacity(),
         idle_disconnect: Duration::from_millis(fleet.idle_disconnect_ms),
         mains_idle_disconnect: Duration::from_secs(fleet.mains_idle_disconnect_s),
         timeouts: link_timeouts(config),

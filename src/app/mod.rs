@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod logging;
 pub mod mqtt;
 pub mod ops;
+pub mod radios;
 pub mod run;
 pub mod settings_writer;
 pub mod shutdown;

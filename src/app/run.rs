@@ -69,7 +69,7 @@ pub async fn run(config: Config) -> Result<(), OpsError> {
     let addresses: Vec<DeviceAddress> = known.iter().map(|device| device.address.clone()).collect();
     let fleet = Fleet::start(
         backend.transport.clone(),
-        backend::fleet_config(&config),
+        backend::fleet_config(&config, &backend.radios),
         known,
     );
     let event_log = EventLog::open(store.clone(), event_settings(&config))?;

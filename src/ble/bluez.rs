@@ -67,6 +67,45 @@ impl BluezTransport {
     }
 }
 
+impl BluezTransport {
+    /// Opens every adapter BlueZ offers, each with its name (`hci0`, …), in BlueZ's order.
+    pub async fn every_adapter() -> Result<Vec<(String, Self)>, BleError> {
+        let limits = CallLimits::default();
+        let manager = timed(&limits, Operation::OpenSession, None, Manager::new()).await?;
+        let adapters = timed(&limits, Operation::ListAdapters, None, manager.adapters()).await?;
+        let mut opened = Vec::with_capacity(adapters.len());
+        for adapter in adapters {
+            let info = timed(
+                &limits,
+                Operation::AdapterInfo,
+                None,
+                adapter.adapter_info(),
+            )
+            .await?;
+            let Some(name) = convert::adapter_name(&info) else {
+                continue;
+            };
+            opened.push((
+                name.to_owned(),
+                Self {
+                    shared: Arc::new(Shared {
+                        adapter,
+                        limits,
+                        discovery: Discovery::new(limits),
+                        connect_turn: Semaphore::new(1),
+                    }),
+                },
+            ));
+        }
+        if opened.is_empty() {
+            return Err(BleError::Adapter(
+                "BlueZ reports no Bluetooth adapter".into(),
+            ));
+        }
+        Ok(opened)
+    }
+}
+
 async fn choose_adapter(
     adapters: Vec<Adapter>,
     wanted: Option<&str>,

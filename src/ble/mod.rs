@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 #[cfg(feature = "bluetooth")]
 pub mod bluez;
+pub mod radios;
 pub mod sim;
 
 /// A device's radio address: a BLE MAC address (`AA:BB:CC:DD:EE:FF`) or a simulator name.
@@ -116,6 +117,12 @@ pub trait BleTransport: Send + Sync {
     /// The radio's own reports of its free link slots, newest first seen; `None` for a radio
     /// that does not report them (its slots are then `fleet.link_slots`).
     fn slot_reports(&self) -> Option<tokio::sync::watch::Receiver<SlotReport>> {
+        None
+    }
+
+    /// The radios behind this transport and where each device is routed, when it is a set
+    /// of radios.
+    fn radios_report(&self) -> Option<radios::RadiosReport> {
         None
     }
 }
