@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 #[cfg(feature = "bluetooth")]
 pub mod bluez;
+pub mod esphome;
 pub mod sim;
 
 /// A device's radio address: a BLE MAC address (`AA:BB:CC:DD:EE:FF`) or a simulator name.
