@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 #[cfg(feature = "bluetooth")]
 pub mod bluez;
+pub mod esphome;
 pub mod radios;
 pub mod sim;
 
