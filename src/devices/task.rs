@@ -377,7 +377,6 @@ impl DeviceTask {
         } else {
             self.run_job(job.command, job.priority, job.deadline).await
         };
-        self.stats.record(started.elapsed());
         let outcome = match (ran, starts) {
             (Ok(Ran::Accepted), Some(action)) => {
                 // The motor run needs no link: the slot goes back to the pool at once
@@ -403,6 +402,7 @@ impl DeviceTask {
             (Ok(Ran::Done(state)), _) => Ok(Completed { state }),
             (Err(failure), _) => Err(failure),
         };
+        self.stats.record(started.elapsed());
         self.conclude(name, started, outcome, job.reply);
         self.release_while_moving().await;
     }
@@ -482,6 +482,9 @@ impl DeviceTask {
     /// Answers the caller of the started action.
     fn end_movement(&mut self, outcome: Outcome) {
         if let Some(moving) = self.moving.take() {
+            // An action queued behind this one waited for its end: the whole movement is
+            // what the next caller's wait is judged by.
+            self.stats.record(moving.started.elapsed());
             self.conclude(moving.name, moving.started, outcome, moving.reply);
         }
     }
