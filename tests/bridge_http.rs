@@ -375,3 +375,77 @@ async fn a_hundred_parallel_requests_across_twenty_devices_all_complete() {
     let (_, list) = bridge.get(&format!("/list?token={TOKEN}")).await;
     assert_eq!(list.as_array().map(Vec::len), Some(20));
 }
+
+/// One link slot, a slow lock and a quick one: a `nowait` action on the slow lock gives the
+/// slot up once the lock accepted it, so a waiting action on the quick lock runs while the
+/// slow motor still turns; the slow lock's end is still reported (callback, `/lockState`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nowait_action_frees_the_only_link_slot_for_another_lock() {
+    const SLOW: i64 = 0x5402_0001;
+    const QUICK: i64 = 0x5402_0002;
+    let builder = ConfigBuilder::new()
+        .link_slots(1)
+        .bridge_token(TOKEN)
+        .callback_retry_ms(50)
+        .action_deadline_ms(60000)
+        .device(
+            SimDeviceEntry::new(
+                DeviceKind::SmartLock4,
+                "Slow",
+                "54:D2:72:00:02:01",
+                0x54020001,
+            )
+            .pin(1234)
+            .motor_time_ms(8000),
+        )
+        .device(
+            SimDeviceEntry::new(
+                DeviceKind::SmartLock4,
+                "Quick",
+                "54:D2:72:00:02:02",
+                0x54020002,
+            )
+            .pin(1234)
+            .motor_time_ms(200),
+        );
+    let (_config, _daemon, bridge) = {
+        let (config, daemon) = paired_daemon(builder);
+        let bridge = daemon.bridge();
+        (config, daemon, bridge)
+    };
+    let plain = format!("token={TOKEN}");
+    let receiver = CallbackReceiver::start().await;
+    let (_, body) = bridge
+        .get(&format!("/callback/add?url={}&{plain}", receiver.url()))
+        .await;
+    assert_eq!(body["success"], true, "{body}");
+    let act = |id: i64, action: u8| format!("/lockAction?nukiId={id}&action={action}&{plain}");
+
+    // The slow lock takes the only slot first (it is locked already: answered at once), so
+    // the quick lock's action below must wait for that slot.
+    let (_, body) = bridge.get(&act(SLOW, 2)).await;
+    assert_eq!(body["success"], true, "{body}");
+    let (status, body) = bridge.get(&format!("{}&nowait=1", act(SLOW, 1))).await;
+    assert_eq!((status, body["success"].clone()), (200, Value::Bool(true)));
+    // Blocking: answered once the quick lock completed, over the slot the slow one gave up.
+    let (status, body) = bridge.get(&act(QUICK, 1)).await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (200, Value::Bool(true)),
+        "{body}"
+    );
+    let unlocked = |id: i64| move |b: &Value| b["nukiId"] == id && b["stateName"] == "unlocked";
+    receiver
+        .wait_for(Duration::from_secs(30), unlocked(SLOW))
+        .await;
+    let received = receiver.received();
+    let position = |id: i64| received.iter().position(unlocked(id));
+    assert!(
+        position(QUICK).is_some() && position(QUICK) < position(SLOW),
+        "the quick lock finished while the slow one still turned: {received:?}"
+    );
+    let (_, state) = bridge
+        .get(&format!("/lockState?nukiId={SLOW}&{plain}"))
+        .await;
+    assert_eq!(state["stateName"], "unlocked", "{state}");
+}

@@ -387,3 +387,352 @@ async fn the_gateway_reports_every_action_on_its_bus() {
         Some(DeviceLockState::Lock(LockState::Unlocked))
     );
 }
+
+/// A fleet over `specs` that hears the simulated advertisements, as the daemon does.
+async fn listening_fleet(
+    specs: Vec<SimDeviceSpec>,
+    config: FleetConfig,
+) -> (
+    Arc<Fleet>,
+    SimControl,
+    Vec<DeviceAddress>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (transport, control) =
+        SimTransport::with_wall_clock(specs.clone(), RadioModel::default(), 1_764_417_600);
+    let credentials = pair_all(&transport, &control, &specs).await;
+    let mut adverts = transport.advertisements().await.expect("advert feed");
+    let fleet = Fleet::start(Arc::new(transport), config, credentials);
+    let feeder = {
+        let fleet = fleet.clone();
+        tokio::spawn(async move {
+            while let Some(advert) = adverts.recv().await {
+                fleet.on_advertisement(&advert);
+            }
+        })
+    };
+    let addresses = specs.into_iter().map(|s| s.address).collect();
+    (fleet, control, addresses, feeder)
+}
+
+/// Device A turns slowly, device B quickly; one link slot for both.
+fn slow_and_quick() -> Vec<SimDeviceSpec> {
+    let mut slow = lock_spec(0);
+    slow.motor_time = Duration::from_secs(8);
+    let mut quick = lock_spec(1);
+    quick.motor_time = Duration::from_millis(500);
+    vec![slow, quick]
+}
+
+fn one_slot() -> FleetConfig {
+    FleetConfig {
+        link_slots: 1,
+        ..FleetConfig::default()
+    }
+}
+
+/// Events until (and with) the first that `until` accepts.
+async fn events_until(
+    events: &mut tokio::sync::broadcast::Receiver<FleetEvent>,
+    seen: &mut Vec<FleetEvent>,
+    until: impl Fn(&FleetEvent) -> bool,
+) {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let event = events.recv().await.expect("event stream");
+            let done = until(&event);
+            seen.push(event);
+            if done {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("event not seen; saw {seen:#?}"));
+}
+
+fn is_state_of(event: &FleetEvent, device: &DeviceAddress, wanted: LockState) -> bool {
+    matches!(event, FleetEvent::StateChanged { address, state }
+        if address == device && state.lock_state == DeviceLockState::Lock(wanted))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_nowait_action_frees_the_only_slot_while_its_motor_still_runs() {
+    let (fleet, control, addresses, feeder) = listening_fleet(slow_and_quick(), one_slot()).await;
+    let (slow, quick) = (&addresses[0], &addresses[1]);
+    let mut events = fleet.subscribe();
+    let mut seen = Vec::new();
+    let started = fleet
+        .start_action_releasing_link(slow, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+        .expect("queued");
+    events_until(
+        &mut events,
+        &mut seen,
+        |e| matches!(e, FleetEvent::Disconnected { address } if address == slow),
+    )
+    .await;
+    assert!(
+        control.snapshot(slow).expect("exists").moving,
+        "the link went with the motor still running"
+    );
+    // A blocking action on the other device gets the only slot and ends meanwhile.
+    let quick_outcome = fleet
+        .act(quick, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+        .await;
+    assert_eq!(
+        final_lock_state(&quick_outcome),
+        Some(DeviceLockState::Lock(LockState::Unlocked)),
+        "{quick_outcome:?}"
+    );
+    assert!(
+        control.snapshot(slow).expect("exists").moving,
+        "the quick device's whole action ran during the slow one's motor run"
+    );
+    // The started action's end still comes, from a state read after the device's flag.
+    let slow_outcome = started.outcome().await;
+    assert_eq!(
+        final_lock_state(&slow_outcome),
+        Some(DeviceLockState::Lock(LockState::Unlocked)),
+        "{slow_outcome:?}"
+    );
+    assert!(!control.snapshot(slow).expect("exists").moving);
+    events_until(&mut events, &mut seen, |e| {
+        is_state_of(e, slow, LockState::Unlocked)
+    })
+    .await;
+    let position = |wanted: &dyn Fn(&FleetEvent) -> bool| seen.iter().position(wanted);
+    let quick_connected =
+        position(&|e| matches!(e, FleetEvent::Connected { address } if address == quick));
+    let slow_done = position(&|e| is_state_of(e, slow, LockState::Unlocked));
+    assert!(quick_connected < slow_done, "{seen:#?}");
+    assert_eq!(
+        fleet.cached_state(slow).map(|s| s.lock_state),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    feeder.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_blocking_action_holds_its_link_until_the_device_completed() {
+    let (fleet, control, addresses, feeder) = listening_fleet(slow_and_quick(), one_slot()).await;
+    let (slow, quick) = (addresses[0].clone(), addresses[1].clone());
+    let mut events = fleet.subscribe();
+    let mut seen = Vec::new();
+    let blocking = {
+        let fleet = fleet.clone();
+        let slow = slow.clone();
+        tokio::spawn(async move {
+            fleet
+                .act(&slow, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+                .await
+        })
+    };
+    events_until(
+        &mut events,
+        &mut seen,
+        |e| matches!(e, FleetEvent::Connected { address } if *address == slow),
+    )
+    .await;
+    let quick_outcome = fleet
+        .act(&quick, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+        .await;
+    assert!(quick_outcome.is_ok(), "{quick_outcome:?}");
+    assert!(
+        !control.snapshot(&slow).expect("exists").moving,
+        "the quick device waited for the slow one's whole motor run"
+    );
+    let slow_outcome = blocking.await.expect("task");
+    assert_eq!(
+        final_lock_state(&slow_outcome),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    events_until(
+        &mut events,
+        &mut seen,
+        |e| matches!(e, FleetEvent::Connected { address } if *address == quick),
+    )
+    .await;
+    let slow_done = seen
+        .iter()
+        .position(|e| is_state_of(e, &slow, LockState::Unlocked));
+    let slow_released = seen
+        .iter()
+        .position(|e| matches!(e, FleetEvent::Disconnected { address } if *address == slow));
+    let quick_connected = seen.len() - 1;
+    assert!(
+        slow_done.is_some() && slow_done < slow_released,
+        "{seen:#?}"
+    );
+    assert!(slow_released < Some(quick_connected), "{seen:#?}");
+    feeder.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_jam_after_an_early_release_is_reported() {
+    let (fleet, control, addresses, feeder) = listening_fleet(slow_and_quick(), one_slot()).await;
+    let slow = &addresses[0];
+    control.inject_fault(slow, Fault::Jam).expect("exists");
+    let mut events = fleet.subscribe();
+    let mut seen = Vec::new();
+    let started = fleet
+        .start_action_releasing_link(slow, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+        .expect("queued");
+    events_until(
+        &mut events,
+        &mut seen,
+        |e| matches!(e, FleetEvent::Disconnected { address } if address == slow),
+    )
+    .await;
+    assert!(control.snapshot(slow).expect("exists").moving);
+    assert_eq!(started.outcome().await, Err(Failure::MotorBlocked));
+    assert_eq!(
+        fleet.cached_state(slow).map(|s| s.lock_state),
+        Some(DeviceLockState::Lock(LockState::MotorBlocked))
+    );
+    feeder.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_action_waits_for_the_end_of_a_started_one() {
+    let (fleet, _control, addresses, feeder) = listening_fleet(slow_and_quick(), one_slot()).await;
+    let slow = &addresses[0];
+    let started = fleet
+        .start_action_releasing_link(slow, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+        .expect("queued");
+    // Queued right behind: the device would refuse it as busy while it turns.
+    let second = fleet
+        .act(slow, DeviceAction::Lock(LockAction::Lock), DEADLINE)
+        .await;
+    assert_eq!(
+        final_lock_state(&second),
+        Some(DeviceLockState::Lock(LockState::Locked)),
+        "{second:?}"
+    );
+    assert_eq!(
+        final_lock_state(&started.outcome().await),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    feeder.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_flag_the_fleet_reads_the_end_of_a_started_action_itself() {
+    let (fleet, control, addresses, feeder) = listening_fleet(slow_and_quick(), one_slot()).await;
+    // Nobody hears the advertisements: only the fleet's own check can bring the end.
+    feeder.abort();
+    let slow = &addresses[0];
+    let started = fleet
+        .start_action_releasing_link(slow, DeviceAction::Lock(LockAction::Unlock), DEADLINE)
+        .expect("queued");
+    assert_eq!(
+        final_lock_state(&started.outcome().await),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+    assert!(!control.snapshot(slow).expect("exists").moving);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_end_of_a_nowait_action_is_reported_on_the_gateway_bus() {
+    use nuki_edge::gateway::{Gateway, GatewayEvent, GatewaySettings, Principal, Refusal};
+    let (fleet, control, addresses, feeder) = listening_fleet(slow_and_quick(), one_slot()).await;
+    let store_dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(nuki_edge::store::Store::open(&store_dir.path().join("gateway.redb")).unwrap());
+    let gateway = Gateway::new(
+        fleet,
+        store,
+        nuki_edge::clock::SystemClock::shared(),
+        GatewaySettings::with_action_deadline(DEADLINE),
+    );
+    let slow = &addresses[0];
+    let mut events = gateway.subscribe();
+    let finished = |events: &mut tokio::sync::broadcast::Receiver<GatewayEvent>| {
+        let mut events = events.resubscribe();
+        async move {
+            let mut seen = Vec::new();
+            tokio::time::timeout(Duration::from_secs(60), async {
+                loop {
+                    let event = events.recv().await.expect("bus");
+                    let done = matches!(event, GatewayEvent::ActionFinished { .. });
+                    seen.push(event);
+                    if done {
+                        return;
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("no end reported; saw {seen:#?}"));
+            seen
+        }
+    };
+
+    let watching = tokio::spawn(finished(&mut events));
+    gateway
+        .start_action(
+            &Principal::Local,
+            slow,
+            DeviceAction::Lock(LockAction::Unlock),
+        )
+        .expect("queued");
+    let seen = watching.await.expect("watcher");
+    let Some(GatewayEvent::ActionFinished {
+        outcome,
+        answered_early,
+        ..
+    }) = seen.last()
+    else {
+        panic!("{seen:#?}");
+    };
+    assert!(answered_early);
+    assert_eq!(
+        outcome
+            .as_ref()
+            .ok()
+            .and_then(|r| r.state.as_ref())
+            .map(|s| s.lock_state),
+        Some(DeviceLockState::Lock(LockState::Unlocked)),
+        "{seen:#?}"
+    );
+    let position = |wanted: &dyn Fn(&GatewayEvent) -> bool| seen.iter().position(wanted);
+    let released =
+        position(&|e| matches!(e, GatewayEvent::DeviceDisconnected { device } if device == slow));
+    let unlocked = position(&|e| {
+        matches!(e, GatewayEvent::StateChanged { device, state } if device == slow
+            && state.lock_state == DeviceLockState::Lock(LockState::Unlocked))
+    });
+    assert!(
+        released.is_some() && released < unlocked,
+        "the link went before the end: {seen:#?}"
+    );
+    assert_eq!(
+        gateway
+            .cached_state(&Principal::Local, slow)
+            .unwrap()
+            .map(|s| s.lock_state),
+        Some(DeviceLockState::Lock(LockState::Unlocked))
+    );
+
+    // A jam during a nowait action is reported as its outcome.
+    control.inject_fault(slow, Fault::Jam).expect("exists");
+    let watching = tokio::spawn(finished(&mut events));
+    gateway
+        .start_action(
+            &Principal::Local,
+            slow,
+            DeviceAction::Lock(LockAction::Lock),
+        )
+        .expect("queued");
+    let seen = watching.await.expect("watcher");
+    assert!(
+        matches!(
+            seen.last(),
+            Some(GatewayEvent::ActionFinished {
+                outcome: Err(Refusal::MotorBlocked),
+                answered_early: true,
+                ..
+            })
+        ),
+        "{seen:#?}"
+    );
+    feeder.abort();
+}

@@ -243,6 +243,49 @@ fn generated_session_lock_action() {
     }
 }
 
+/// Bridge `nowait`: the exchange ends at ACCEPTED; the states and COMPLETE that follow are
+/// not waited for.
+#[test]
+fn generated_session_lock_action_until_accepted() {
+    let session = generated_session();
+    let mut exchange = Exchange::new(lock_request(), None).until_accepted();
+    assert_eq!(exchange.start(&session, nonce24(0x00)), h(E1));
+    match exchange
+        .on_encrypted(&session, &h(E2), nonce24(0x30))
+        .unwrap()
+    {
+        ExchangeStep::Send(bytes) => assert_eq!(bytes, h(E3)),
+        other => panic!("expected the lock action, got {other:?}"),
+    }
+    match exchange.on_encrypted(&session, &h(E4), nonce24(0)).unwrap() {
+        ExchangeStep::Done(result) => {
+            assert!(result.accepted);
+            assert!(result.replies.is_empty());
+        }
+        other => panic!("expected the end at ACCEPTED, got {other:?}"),
+    }
+    // A device already in the target state answers COMPLETE alone: that ends it too.
+    let mut exchange = Exchange::new(lock_request(), None).until_accepted();
+    exchange.start(&session, nonce24(0x00));
+    exchange
+        .on_encrypted(&session, &h(E2), nonce24(0x30))
+        .unwrap();
+    match exchange.on_encrypted(&session, &h(E6), nonce24(0)).unwrap() {
+        ExchangeStep::Done(result) => assert!(!result.accepted),
+        other => panic!("expected completion, got {other:?}"),
+    }
+    // An error is still an error.
+    let mut exchange = Exchange::new(lock_request(), None).until_accepted();
+    exchange.start(&session, nonce24(0x00));
+    exchange
+        .on_encrypted(&session, &h(E2), nonce24(0x30))
+        .unwrap();
+    assert!(matches!(
+        exchange.on_encrypted(&session, &h(E7), nonce24(0)),
+        Err(ExchangeError::Refused { .. })
+    ));
+}
+
 #[test]
 fn generated_session_bad_nonce_is_a_typed_refusal() {
     let session = generated_session();

@@ -257,3 +257,91 @@ fn opener_rto_strike_and_continuous_mode() {
     );
     assert!(flag(&direct.device, direct.now));
 }
+
+/// The newest entry of the device's own log.
+fn newest_log_entry(direct: &mut Direct) -> nuki_edge::nuki::messages::LogEntry {
+    let replies = direct.command(&Message::RequestLogEntries {
+        start_index: 0,
+        count: 1,
+        sort_order: SortOrder::Descending,
+        total_count: false,
+    });
+    replies
+        .into_iter()
+        .find_map(|message| match message {
+            Message::LogEntry(entry) => Some(entry),
+            _ => None,
+        })
+        .expect("a log entry")
+}
+
+/// A bridge that lets go of the link once the action was accepted (`nowait`): the lock keeps
+/// turning, logs the action for its requester when done and raises its flag for the end.
+#[test]
+fn a_movement_goes_on_after_the_requester_disconnected_and_raises_the_flag_at_its_end() {
+    let mut direct = Direct::new(SimKind::SmartLock4);
+    direct.states();
+    let replies = direct.command(&lock_action(LockAction::Lock));
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    // The bridge reads once mid-motion (which clears the flag), then disconnects.
+    assert_eq!(
+        direct.states().lock_state,
+        DeviceLockState::Lock(LockState::Locking)
+    );
+    assert!(!flag(&direct.device, direct.now));
+    direct.device.on_disconnect(direct.now);
+    assert!(
+        direct.advance(Duration::from_secs(2)).is_empty(),
+        "nobody to tell"
+    );
+    let snapshot = direct.device.snapshot();
+    assert!(!snapshot.moving);
+    assert_eq!(snapshot.lock_state, LockState::Locked.to_u8());
+    assert!(flag(&direct.device, direct.now), "the end raises the flag");
+    assert_eq!(snapshot.last_action, (LockAction::Lock.to_u8(), 0x00, 0x00));
+    assert_eq!(snapshot.authorizations[0].lock_count, 1);
+    direct.device.on_connect(direct.now);
+    let entry = newest_log_entry(&mut direct);
+    assert_eq!(entry.auth_id, direct.auth_id);
+    assert_eq!(entry.auth_name, "Gateway");
+    assert!(
+        matches!(
+            entry.data,
+            LogData::LockAction {
+                action: DeviceAction::Lock(LockAction::Lock),
+                completion_status: nuki_edge::nuki::enums::CompletionStatus::Success,
+                ..
+            }
+        ),
+        "{:?}",
+        entry.data
+    );
+
+    // A jam after the requester left is logged and flagged the same way.
+    direct.device.inject_fault(Fault::Jam);
+    let replies = direct.command(&lock_action(LockAction::Unlock));
+    assert_eq!(replies[0], Message::Status(StatusCode::Accepted));
+    direct.states();
+    assert!(!flag(&direct.device, direct.now));
+    direct.device.on_disconnect(direct.now);
+    assert!(direct.advance(Duration::from_secs(2)).is_empty());
+    assert_eq!(
+        direct.device.snapshot().lock_state,
+        LockState::MotorBlocked.to_u8()
+    );
+    assert!(flag(&direct.device, direct.now));
+    direct.device.on_connect(direct.now);
+    let entry = newest_log_entry(&mut direct);
+    assert!(
+        matches!(
+            entry.data,
+            LogData::LockAction {
+                action: DeviceAction::Lock(LockAction::Unlock),
+                completion_status: nuki_edge::nuki::enums::CompletionStatus::MotorBlocked,
+                ..
+            }
+        ),
+        "{:?}",
+        entry.data
+    );
+}

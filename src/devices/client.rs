@@ -5,7 +5,7 @@
 
 use crate::nuki::command::CommandId;
 use crate::nuki::enums::{DeviceAction, SortOrder};
-use crate::nuki::exchange::{ExchangeResult, Session};
+use crate::nuki::exchange::{Exchange, ExchangeResult, Session};
 use crate::nuki::messages::{
     AdvancedConfig, AuthorizationEntry, BatteryReport, Config, KeypadCode, KeypadCodeUpdate,
     KeyturnerStates, LogEntry, Message, NewKeypadCode, SecurityPin, SetAdvancedConfig, SetConfig,
@@ -103,24 +103,26 @@ impl DeviceClient {
 
     /// Lock, unlock, unlatch, lock 'n' go, … (Opener: ring to open, open, continuous mode).
     pub async fn act(&mut self, action: DeviceAction) -> Result<ActionReport, LinkError> {
-        let request = Message::LockAction {
+        let result = self.execute(self.lock_action(action)).await?;
+        Ok(action_report(result))
+    }
+
+    /// Starts an action and returns as soon as the device accepted it (`accepted`, usually
+    /// without states: the device is still moving and reports the end through its
+    /// advertisement), or completed it at once because it already was in the target state.
+    pub async fn start_act(&mut self, action: DeviceAction) -> Result<ActionReport, LinkError> {
+        let exchange = Exchange::new(self.lock_action(action), self.pin).until_accepted();
+        let result = self.link.run_exchange(&self.session, exchange).await?;
+        Ok(action_report(result))
+    }
+
+    fn lock_action(&self, action: DeviceAction) -> Message {
+        Message::LockAction {
             action,
             app_id: self.app_id,
             flags: 0,
             name_suffix: None,
-        };
-        let result = self.execute(request).await?;
-        Ok(ActionReport {
-            accepted: result.accepted,
-            states: result
-                .replies
-                .into_iter()
-                .filter_map(|message| match message {
-                    Message::KeyturnerStates(states) => Some(states),
-                    _ => None,
-                })
-                .collect(),
-        })
+        }
     }
 
     pub async fn config(&mut self) -> Result<Config, LinkError> {
@@ -263,6 +265,20 @@ impl DeviceClient {
 
     pub async fn close(self) {
         self.link.disconnect().await;
+    }
+}
+
+fn action_report(result: ExchangeResult) -> ActionReport {
+    ActionReport {
+        accepted: result.accepted,
+        states: result
+            .replies
+            .into_iter()
+            .filter_map(|message| match message {
+                Message::KeyturnerStates(states) => Some(states),
+                _ => None,
+            })
+            .collect(),
     }
 }
 

@@ -263,6 +263,19 @@ impl Fleet {
         self.enqueue(address, Command::Act(action), Priority::User, deadline)
     }
 
+    /// Queues an action that gives up the device's link once the device accepted it (Bridge
+    /// `nowait`); the outcome arrives through the ticket once a state read found the device
+    /// at rest again.
+    pub fn start_action_releasing_link(
+        &self,
+        address: &DeviceAddress,
+        action: DeviceAction,
+        deadline: Duration,
+    ) -> Result<PendingOutcome, Failure> {
+        let deadline = Instant::now() + deadline;
+        self.enqueue(address, Command::Start(action), Priority::User, deadline)
+    }
+
     /// Reads a device's state over the radio for a waiting user.
     pub async fn read_state(&self, address: &DeviceAddress, deadline: Duration) -> Outcome {
         let deadline = Instant::now() + deadline;

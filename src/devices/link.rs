@@ -272,11 +272,20 @@ impl NukiLink {
         request: Message,
         pin: Option<SecurityPin>,
     ) -> Result<ExchangeResult, LinkError> {
+        self.run_exchange(session, Exchange::new(request, pin))
+            .await
+    }
+
+    /// Runs a prepared exchange (e.g. one that ends at ACCEPTED) with the command deadline.
+    pub async fn run_exchange(
+        &mut self,
+        session: &Session,
+        mut exchange: Exchange,
+    ) -> Result<ExchangeResult, LinkError> {
         let mut allowed = self.timeouts.command;
         let started = Instant::now();
         let mut deadline = started + allowed;
         let usdio = self.characteristics.keyturner_usdio;
-        let mut exchange = Exchange::new(request, pin);
         let nonce = self.transport_nonce();
         let first = exchange.start(session, nonce);
         self.write(usdio, &first).await?;

@@ -37,6 +37,10 @@ const BUSY_RETRY_DELAY: Duration = Duration::from_millis(500);
 const TRANSITIONAL_REREAD_DELAY: Duration = Duration::from_secs(1);
 /// Reads after a transitional state before giving up (a lock 'n' go waits about 20 s).
 const MAX_TRANSITIONAL_REREADS: u32 = 40;
+/// A device that finishes an action on its own (see [`Command::Start`]) is read again this
+/// long after a read found it still moving, when no flag announced the end first: a flag can
+/// go unnoticed when it never dropped between two advertisements the fleet heard.
+const MOVING_RECHECK: Duration = Duration::from_secs(3);
 
 /// Work on an open link that the fleet schedules like any other command; the value it
 /// produces travels back through what the closure captured.
@@ -63,7 +67,13 @@ impl std::fmt::Debug for Operation {
 #[derive(Debug)]
 pub enum Command {
     ReadState,
+    /// An action whose link is held until the device completed it.
     Act(DeviceAction),
+    /// An action whose link is given up once the device accepted it (Bridge `nowait`): the
+    /// device finishes the movement on its own, and the job is answered from the first state
+    /// read that finds it at rest (brought by the state-changed flag, or by a read of our own
+    /// when no flag came).
+    Start(DeviceAction),
     Run(Operation),
 }
 
@@ -73,13 +83,15 @@ impl Command {
     fn is_repeatable(&self) -> bool {
         match self {
             Command::ReadState => true,
-            Command::Act(DeviceAction::Lock(action)) => {
+            Command::Act(DeviceAction::Lock(action))
+            | Command::Start(DeviceAction::Lock(action)) => {
                 matches!(
                     action,
                     LockAction::Lock | LockAction::Unlock | LockAction::FullLock
                 )
             }
-            Command::Act(DeviceAction::Opener(action)) => {
+            Command::Act(DeviceAction::Opener(action))
+            | Command::Start(DeviceAction::Opener(action)) => {
                 !matches!(action, OpenerAction::ElectricStrikeActuation)
             }
             Command::Run(operation) => operation.repeatable,
@@ -89,7 +101,7 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::ReadState => "read state",
-            Command::Act(action) => action.name(),
+            Command::Act(action) | Command::Start(action) => action.name(),
             Command::Run(operation) => operation.name,
         }
     }
@@ -135,6 +147,25 @@ impl QueueStats {
 
 pub(crate) type StateCache = Arc<RwLock<HashMap<DeviceAddress, KeyturnerStates>>>;
 
+/// An action the device accepted and finishes on its own, without our link.
+struct Moving {
+    name: &'static str,
+    reply: Option<oneshot::Sender<Outcome>>,
+    started: Instant,
+    /// The caller's deadline: no answer after it.
+    deadline: Instant,
+    /// When to read the state ourselves if no flag brought the end before.
+    check_at: Instant,
+}
+
+/// How far a command got.
+enum Ran {
+    /// It ended; the device's state afterwards, when the command reports one.
+    Done(Option<KeyturnerStates>),
+    /// The device accepted an action and is still carrying it out.
+    Accepted,
+}
+
 struct OpenLink {
     client: DeviceClient,
     _slot: SlotPermit,
@@ -165,6 +196,9 @@ pub(crate) struct DeviceTask {
     /// When to read the state again because the last one was transitional.
     settle_at: Option<Instant>,
     transitional_rereads: u32,
+    /// A started action whose end is not known yet; at most one, since an action queued
+    /// behind it waits for that end.
+    moving: Option<Moving>,
 }
 
 impl DeviceTask {
@@ -191,6 +225,7 @@ impl DeviceTask {
             retry_after: None,
             settle_at: None,
             transitional_rereads: 0,
+            moving: None,
         }
     }
 
@@ -223,6 +258,10 @@ impl DeviceTask {
             let log_page_due = self.log.page_due(Instant::now());
             let log_scheduled = self.log.next_scheduled();
             let log_retry_at = self.log.retry_at();
+            let moving_check_at = self
+                .moving
+                .as_ref()
+                .map(|moving| moving.check_at.min(moving.deadline));
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -247,6 +286,15 @@ impl DeviceTask {
                 () = sleep_until(settle_at.unwrap_or_else(far_future)), if settle_at.is_some() => {
                     let finished = tokio::select! {
                         () = self.settle_state() => true,
+                        () = grace_after(&shutdown, grace) => false,
+                    };
+                    if !finished {
+                        break;
+                    }
+                }
+                () = sleep_until(moving_check_at.unwrap_or_else(far_future)), if moving_check_at.is_some() => {
+                    let finished = tokio::select! {
+                        () = self.check_movement() => true,
                         () = grace_after(&shutdown, grace) => false,
                     };
                     if !finished {
@@ -280,6 +328,9 @@ impl DeviceTask {
                 }
             }
         }
+        if let Some(reply) = self.moving.take().and_then(|moving| moving.reply) {
+            let _ = reply.send(Err(Failure::ShuttingDown));
+        }
         self.jobs.close();
         while let Ok(job) = self.jobs.try_recv() {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
@@ -311,12 +362,59 @@ impl DeviceTask {
         }
         let started = Instant::now();
         let name = job.command.name();
-        let outcome = if started >= job.deadline {
+        let acts = matches!(job.command, Command::Act(_) | Command::Start(_));
+        let starts = match &job.command {
+            Command::Start(action) => Some(*action),
+            _ => None,
+        };
+        if acts && self.moving.is_some() {
+            // The device refuses a second action while it moves: this one waits for the end
+            // of the first, as it would have behind an action that held the link.
+            self.await_movement_end(job.priority, job.deadline).await;
+        }
+        let ran = if Instant::now() >= job.deadline {
             Err(Failure::TimedOut)
         } else {
-            self.execute(job.command, job.priority, job.deadline).await
+            self.run_job(job.command, job.priority, job.deadline).await
+        };
+        let outcome = match (ran, starts) {
+            (Ok(Ran::Accepted), Some(action)) => {
+                // The motor run needs no link: the slot goes back to the pool at once
+                // instead of after the idle time, and the flag or our own read brings the end.
+                self.close_link("action accepted; the device finishes it on its own")
+                    .await;
+                // A device accepts an action only at rest: an earlier one whose end went
+                // unseen is over, how is not known any more.
+                self.end_movement(Err(Failure::TimedOut));
+                // Its own checks follow the movement from now on.
+                self.settle_at = None;
+                self.transitional_rereads = 0;
+                self.moving = Some(Moving {
+                    name,
+                    reply: job.reply,
+                    started,
+                    deadline: job.deadline,
+                    check_at: Instant::now() + expected_motion(action),
+                });
+                return;
+            }
+            (Ok(Ran::Accepted), None) => Ok(Completed { state: None }),
+            (Ok(Ran::Done(state)), _) => Ok(Completed { state }),
+            (Err(failure), _) => Err(failure),
         };
         self.stats.record(started.elapsed());
+        self.conclude(name, started, outcome, job.reply);
+        self.release_while_moving().await;
+    }
+
+    /// Metrics, a log line for failures, and the answer to the job's caller.
+    fn conclude(
+        &self,
+        name: &'static str,
+        started: Instant,
+        outcome: Outcome,
+        reply: Option<oneshot::Sender<Outcome>>,
+    ) {
         let kind = self.credentials.product.name();
         metrics::histogram!("nuki_edge_command_seconds", "kind" => kind, "command" => name)
             .record(started.elapsed().as_secs_f64());
@@ -326,18 +424,91 @@ impl DeviceTask {
         if let Err(failure) = &outcome {
             tracing::debug!(device = %self.credentials.name, command = name, %failure, "command failed");
         }
-        if let Some(reply) = job.reply {
+        if let Some(reply) = reply {
             // The caller may have given up; its loss.
             let _ = reply.send(outcome);
         }
     }
 
+    /// A read that found a started action still running leaves the link alone no longer
+    /// than it must: the end comes with the next flag or check, not over this link.
+    async fn release_while_moving(&mut self) {
+        if self.moving.is_some() && self.link.is_some() && self.jobs.is_empty() {
+            self.close_link("device still moving on its own").await;
+        }
+    }
+
+    /// Reads the state of a device finishing a started action on its own when no flag
+    /// brought its end in time; gives the action up at its caller's deadline.
+    async fn check_movement(&mut self) {
+        let read_by = self.background_deadline();
+        let Some(moving) = self.moving.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        if now >= moving.deadline {
+            self.end_movement(Err(Failure::TimedOut));
+            return;
+        }
+        // Read again later if this read fails or finds the device still moving.
+        moving.check_at = now + MOVING_RECHECK;
+        let deadline = read_by.min(moving.deadline);
+        if let Err(failure) = self
+            .execute(Command::ReadState, Priority::User, deadline)
+            .await
+        {
+            tracing::debug!(device = %self.credentials.name, %failure, "reading the state after a started action failed");
+        }
+        self.release_while_moving().await;
+    }
+
+    /// Holds a job until the started action before it ended: reads the state over one link
+    /// until the device is at rest (or the job's deadline is near).
+    async fn await_movement_end(&mut self, priority: Priority, deadline: Instant) {
+        while self.moving.is_some() && Instant::now() + TRANSITIONAL_REREAD_DELAY < deadline {
+            if self
+                .execute(Command::ReadState, priority, deadline)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if self.moving.is_some() {
+                tokio::time::sleep(TRANSITIONAL_REREAD_DELAY).await;
+            }
+        }
+    }
+
+    /// Answers the caller of the started action.
+    fn end_movement(&mut self, outcome: Outcome) {
+        if let Some(moving) = self.moving.take() {
+            // An action queued behind this one waited for its end: the whole movement is
+            // what the next caller's wait is judged by.
+            self.stats.record(moving.started.elapsed());
+            self.conclude(moving.name, moving.started, outcome, moving.reply);
+        }
+    }
+
+    /// Runs a command that ends on the link (anything but [`Command::Start`]).
     async fn execute(
+        &mut self,
+        command: Command,
+        priority: Priority,
+        deadline: Instant,
+    ) -> Outcome {
+        match self.run_job(command, priority, deadline).await? {
+            Ran::Done(state) => Ok(Completed { state }),
+            // Only `handle` runs started actions; nothing else would wait for their end.
+            Ran::Accepted => Ok(Completed { state: None }),
+        }
+    }
+
+    async fn run_job(
         &mut self,
         mut command: Command,
         priority: Priority,
         deadline: Instant,
-    ) -> Outcome {
+    ) -> Result<Ran, Failure> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -353,15 +524,16 @@ impl DeviceTask {
                     self.close_link("deadline passed mid-command").await;
                     return Err(Failure::TimedOut);
                 }
-                Ok(Ok(state)) => {
+                Ok(Ok(Ran::Accepted)) => return Ok(Ran::Accepted),
+                Ok(Ok(Ran::Done(state))) => {
                     if let Some(state) = &state {
                         self.remember(state.clone());
-                        let acted = matches!(command, Command::Act(_));
+                        let acted = matches!(command, Command::Act(_) | Command::Start(_));
                         if let Some(failure) = movement_failure(state).filter(|_| acted) {
                             return Err(failure);
                         }
                     }
-                    return Ok(Completed { state });
+                    return Ok(Ran::Done(state));
                 }
                 Ok(Err(error)) if error.is_link_failure() => {
                     self.close_link("link failed").await;
@@ -561,13 +733,21 @@ impl DeviceTask {
     }
 
     fn remember(&mut self, state: KeyturnerStates) {
-        if is_transitional(state.lock_state) && self.transitional_rereads < MAX_TRANSITIONAL_REREADS
+        let moving = self.moving.is_some();
+        if is_transitional(state.lock_state) && moving {
+            // A started action is followed by flags and checks with the link closed, not by
+            // rereads that would keep it open for the whole motor run.
+            if let Some(moving) = self.moving.as_mut() {
+                moving.check_at = Instant::now() + MOVING_RECHECK;
+            }
+        } else if is_transitional(state.lock_state)
+            && self.transitional_rereads < MAX_TRANSITIONAL_REREADS
         {
             self.settle_at = Some(Instant::now() + TRANSITIONAL_REREAD_DELAY);
         } else {
             if is_transitional(state.lock_state) {
                 tracing::debug!(device = %self.credentials.name, state = %state.lock_state, "the device kept moving; no more reads");
-            } else if self.settle_at.is_some() || self.transitional_rereads > 0 {
+            } else if self.settle_at.is_some() || self.transitional_rereads > 0 || moving {
                 // The device logs a movement when it ends, after the flag that announced it.
                 self.log.request();
             }
@@ -608,6 +788,25 @@ impl DeviceTask {
                 address: self.address().clone(),
             });
         }
+        if moving && !is_transitional(state.lock_state) {
+            // The device is at rest: the started action ended, well or jammed.
+            let outcome = match movement_failure(&state) {
+                Some(failure) => Err(failure),
+                None => Ok(Completed { state: Some(state) }),
+            };
+            self.end_movement(outcome);
+        }
+    }
+}
+
+/// How long after its acceptance a started action is checked on when no flag announced its
+/// end: about the time a device takes for it (a lock 'n' go waits about 20 s before it locks).
+fn expected_motion(action: DeviceAction) -> Duration {
+    match action {
+        DeviceAction::Lock(LockAction::LockNGo | LockAction::LockNGoUnlatch) => {
+            Duration::from_secs(25)
+        }
+        _ => MOVING_RECHECK,
     }
 }
 
@@ -615,21 +814,23 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
 
-async fn run_command(
-    client: &mut DeviceClient,
-    command: &mut Command,
-) -> Result<Option<KeyturnerStates>, LinkError> {
-    match command {
-        Command::ReadState => client.states().await.map(Some),
-        Command::Act(action) => {
-            let report = client.act(*action).await?;
-            match report.final_state() {
-                Some(state) => Ok(Some(state.clone())),
-                // Already in the target state: the device completed without a state update.
-                None => client.states().await.map(Some),
+async fn run_command(client: &mut DeviceClient, command: &mut Command) -> Result<Ran, LinkError> {
+    let report = match command {
+        Command::ReadState => return client.states().await.map(|s| Ran::Done(Some(s))),
+        Command::Run(operation) => return (operation.run)(client).await.map(|()| Ran::Done(None)),
+        Command::Act(action) => client.act(*action).await?,
+        Command::Start(action) => {
+            let report = client.start_act(*action).await?;
+            if report.accepted {
+                return Ok(Ran::Accepted);
             }
+            report
         }
-        Command::Run(operation) => (operation.run)(client).await.map(|()| None),
+    };
+    match report.final_state() {
+        Some(state) => Ok(Ran::Done(Some(state.clone()))),
+        // Already in the target state: the device completed without a state update.
+        None => client.states().await.map(|s| Ran::Done(Some(s))),
     }
 }
 

@@ -304,7 +304,7 @@ impl Gateway {
         device: &DeviceAddress,
         action: DeviceAction,
     ) -> GatewayResult<DeviceReport> {
-        let pending = self.queue_action(principal, device, action)?;
+        let pending = self.queue_action(principal, device, action, Hold::UntilComplete)?;
         let outcome = pending.outcome().await.map(DeviceReport::from);
         if let Ok(report) = &outcome {
             self.observe_device_clock(report);
@@ -320,13 +320,15 @@ impl Gateway {
 
     /// Queues an action and answers at once: `Ok` means it is queued on the device, not that
     /// it happened. Its outcome is reported on the bus (`ActionFinished`) like any other.
+    /// Nobody waits for the motor, so the device's link is given up once the device accepted
+    /// the action; the outcome comes from the state read after the device's flag.
     pub fn start_action(
         &self,
         principal: &Principal,
         device: &DeviceAddress,
         action: DeviceAction,
     ) -> GatewayResult<()> {
-        let pending = self.queue_action(principal, device, action)?;
+        let pending = self.queue_action(principal, device, action, Hold::UntilAccepted)?;
         let events = self.events.clone();
         let (principal, device) = (principal.clone(), device.clone());
         self.tasks.spawn(async move {
@@ -351,6 +353,7 @@ impl Gateway {
         principal: &Principal,
         device: &DeviceAddress,
         action: DeviceAction,
+        hold: Hold,
     ) -> GatewayResult<crate::devices::fleet::PendingOutcome> {
         let allowed = self.check(principal, device, Action::Operate);
         let _ = self.events.send(GatewayEvent::ActionRequested {
@@ -363,10 +366,14 @@ impl Gateway {
             self.finish_action(principal, device, action, Err(refusal.clone()));
             return Err(refusal);
         }
-        match self
-            .fleet
-            .start_action(device, action, self.settings.action_deadline)
-        {
+        let deadline = self.settings.action_deadline;
+        let queued = match hold {
+            Hold::UntilComplete => self.fleet.start_action(device, action, deadline),
+            Hold::UntilAccepted => self
+                .fleet
+                .start_action_releasing_link(device, action, deadline),
+        };
+        match queued {
             Ok(pending) => Ok(pending),
             Err(failure) => {
                 let refusal = Refusal::from(failure);
@@ -443,6 +450,13 @@ impl Gateway {
         let (fleet_done, tasks_done) = tokio::join!(self.fleet.shutdown(limit), own_tasks);
         fleet_done && tasks_done
     }
+}
+
+/// How long an action keeps the device's link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    UntilComplete,
+    UntilAccepted,
 }
 
 async fn forward_fleet_events(

@@ -116,6 +116,8 @@ pub struct Exchange {
     pattern: ReplyPattern,
     phase: Phase,
     result: ExchangeResult,
+    /// An action ends at Status ACCEPTED instead of COMPLETE.
+    until_accepted: bool,
 }
 
 impl Exchange {
@@ -126,7 +128,18 @@ impl Exchange {
             pin,
             phase: Phase::AwaitChallenge,
             result: ExchangeResult::default(),
+            until_accepted: false,
         }
+    }
+
+    /// Ends an action's exchange as soon as the device accepted it: the device finishes the
+    /// movement on its own and announces the result in its advertisement, so the caller can
+    /// give the link up instead of holding it for the motor run. A device already in the
+    /// target state answers COMPLETE without ACCEPTED, which still ends the exchange.
+    /// Requests that are not actions are not affected.
+    pub fn until_accepted(mut self) -> Self {
+        self.until_accepted = true;
+        self
     }
 
     pub fn request(&self) -> &Message {
@@ -243,6 +256,9 @@ impl Exchange {
             (ReplyPattern::Complete, Message::KeyturnerStates(_)) => Ok(ExchangeStep::Continue),
             (ReplyPattern::Action, Message::Status(StatusCode::Accepted)) => {
                 self.result.accepted = true;
+                if self.until_accepted {
+                    return Ok(self.finish());
+                }
                 Ok(ExchangeStep::Continue)
             }
             (ReplyPattern::Action, Message::Status(StatusCode::Complete)) => Ok(self.finish()),
