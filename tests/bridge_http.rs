@@ -261,10 +261,12 @@ async fn bridge_api_end_to_end() {
             .filter(|b| b["nukiId"].as_i64() == Some(0x5400_0001))
             .filter_map(|b| b["stateName"].as_str().map(str::to_owned))
             .collect();
+        // A state change recorded just after the callback was added may still describe the
+        // earlier lock (a loaded CI machine delivered "locked" first once): what counts is
+        // that the unlock's callback comes before the following lock's.
         let unlocked = names.iter().position(|n| n == "unlocked");
-        let locked = names.iter().rposition(|n| n == "locked");
-        if let (Some(unlocked), Some(locked)) = (unlocked, locked) {
-            assert!(unlocked < locked, "callbacks arrive in order: {names:?}");
+        let locked_after = unlocked.and_then(|u| names[u..].iter().position(|n| n == "locked"));
+        if locked_after.is_some() {
             break;
         }
         assert!(
