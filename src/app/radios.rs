@@ -4,16 +4,30 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::ble::radios::{Radio, RoutingSettings};
+use std::sync::Arc;
+
+use crate::ble::esphome::{CallLimits, EsphomeProxy};
+use crate::ble::radios::{Radio, RadioKind, RoutingSettings};
 use crate::ble::{BleError, DeviceAddress, RadioId};
 use crate::config::Config;
 
 /// One radio per `[[ble.proxies]]`; each connects (and reconnects) in the background, so
 /// the gateway starts while a proxy is down.
 pub fn proxies(config: &Config) -> Result<Vec<Radio>, BleError> {
-    // Wired when the ESPHome backend lands.
-    let _ = config;
-    Ok(Vec::new())
+    config
+        .ble
+        .proxies
+        .iter()
+        .map(|proxy| {
+            let transport = EsphomeProxy::start(proxy, CallLimits::default())?;
+            Ok(Radio {
+                id: transport.radio(),
+                kind: RadioKind::EsphomeProxy,
+                transport: Arc::new(transport),
+                link_slots: config.fleet.link_slots,
+            })
+        })
+        .collect()
 }
 
 pub fn routing_settings(config: &Config) -> RoutingSettings {

@@ -248,30 +248,41 @@ impl BleTransport for RadioSet {
     }
 
     async fn connect(&self, address: &DeviceAddress) -> Result<Box<dyn BleLink>, BleError> {
-        let candidates = self.shared.router().candidates(address, self.shared.now());
+        let attempts = {
+            let now = self.shared.now();
+            let mut router = self.shared.router();
+            let candidates = router.candidates(address, now);
+            // Radios that hear the device, best first; only when none does (nothing heard
+            // yet, or every radio fell silent) is every radio worth a try.
+            let (heard, unheard): (Vec<_>, Vec<_>) = candidates
+                .into_iter()
+                .partition(|radio| router.hears(address, radio, now));
+            if heard.is_empty() {
+                unheard
+            } else {
+                heard
+            }
+        };
         let mut last_error = None;
-        for radio in candidates {
-            let Some(member) = self.shared.member(&radio) else {
+        let mut first_busy = None;
+        for radio in &attempts {
+            let Some(member) = self.shared.member(radio) else {
                 continue;
             };
-            let permit = member.gate.acquire().await;
-            match member.transport.connect(address).await {
-                Ok(link) => {
-                    self.shared.router().connected(address, &radio);
-                    tracing::debug!(device = %address, %radio, "connected through");
-                    return Ok(Box::new(RoutedLink {
-                        inner: link,
-                        _permit: permit,
-                    }));
-                }
-                Err(error) => {
-                    tracing::info!(device = %address, %radio, %error, "connect failed on this radio; the next one takes over");
-                    self.shared
-                        .router()
-                        .connect_failed(address, &radio, self.shared.now());
-                    last_error = Some(error);
-                }
+            // A radio whose slots are all taken passes the device to the next one that hears
+            // it, rather than making it wait while another radio is free.
+            let Some(permit) = member.gate.try_acquire() else {
+                first_busy.get_or_insert(member);
+                continue;
+            };
+            match self.connect_through(member, address, permit).await {
+                Ok(link) => return Ok(link),
+                Err(error) => last_error = Some(error),
             }
+        }
+        if let (None, Some(member)) = (&last_error, first_busy) {
+            let permit = member.gate.acquire().await;
+            return self.connect_through(member, address, permit).await;
         }
         Err(last_error
             .unwrap_or_else(|| BleError::Adapter(format!("no radio is up to reach {address}"))))
@@ -279,6 +290,33 @@ impl BleTransport for RadioSet {
 
     fn radios_report(&self) -> Option<RadiosReport> {
         Some(self.report())
+    }
+}
+
+impl RadioSet {
+    async fn connect_through(
+        &self,
+        member: &Member,
+        address: &DeviceAddress,
+        permit: GatePermit,
+    ) -> Result<Box<dyn BleLink>, BleError> {
+        match member.transport.connect(address).await {
+            Ok(link) => {
+                self.shared.router().connected(address, &member.id);
+                tracing::debug!(device = %address, radio = %member.id, "connected through");
+                Ok(Box::new(RoutedLink {
+                    inner: link,
+                    _permit: permit,
+                }))
+            }
+            Err(error) => {
+                tracing::info!(device = %address, radio = %member.id, %error, "connect failed on this radio; the next one takes over");
+                self.shared
+                    .router()
+                    .connect_failed(address, &member.id, self.shared.now());
+                Err(error)
+            }
+        }
     }
 }
 

@@ -251,6 +251,14 @@ impl Router {
         fresh.into_iter().chain(failed).collect()
     }
 
+    /// Whether `radio` heard the device within the silence limit.
+    pub fn hears(&self, device: &DeviceAddress, radio: &RadioId, now: Duration) -> bool {
+        self.devices
+            .get(device)
+            .and_then(|route| route.signals.get(radio))
+            .is_some_and(|signal| now.saturating_sub(signal.heard_at) <= self.settings.silence)
+    }
+
     /// A connect through `radio` failed: another radio that hears the device takes over.
     pub fn connect_failed(&mut self, device: &DeviceAddress, radio: &RadioId, now: Duration) {
         let until = now + self.settings.failure_penalty;
