@@ -105,11 +105,12 @@ impl PathLoss {
             - self.floors_between(radio, device) * self.floor_loss
     }
 
-    /// Storeys between two heights, counting a slab once it is more than half a storey away
-    /// (positions on the same floor differ in height by furniture, not by slabs).
+    /// Slabs between two heights: storey `k` spans heights `k·h` to `(k+1)·h`, so a radio
+    /// under the ceiling and a lock at handle height share a storey.
     fn floors_between(&self, a: Position, b: Position) -> f64 {
         if self.floor_height > 0.0 {
-            ((a.z - b.z).abs() / self.floor_height).round()
+            let storey = |z: f64| (z / self.floor_height).floor();
+            (storey(a.z) - storey(b.z)).abs()
         } else {
             0.0
         }
@@ -159,10 +160,17 @@ mod tests {
         assert!((model.rssi(origin, at(10.0)) - -77.0).abs() < 1e-9);
         // Closer than half a metre is as loud as half a metre.
         assert_eq!(model.rssi(origin, at(0.1)), model.rssi(origin, at(0.5)));
-        // One floor up costs the slab on top of the three metres.
+        // One floor up costs the slab on top of the three metres; the same height difference
+        // within a storey costs no slab.
         let upstairs = Position::new(0.0, 0.0, 3.0);
         let expected = -50.0 - 27.0 * 3f64.log10() - 10.0;
         assert!((model.rssi(origin, upstairs) - expected).abs() < 1e-9);
+        let ceiling = Position::new(0.0, 0.0, 2.9);
+        let expected = -50.0 - 27.0 * 2.9f64.log10();
+        assert!((model.rssi(Position::new(0.0, 0.0, 0.0), ceiling) - expected).abs() < 1e-9);
+        let basement = Position::new(0.0, 0.0, -0.5);
+        let expected = -50.0 - 27.0 * 0.5f64.log10() - 10.0;
+        assert!((model.rssi(origin, basement) - expected).abs() < 1e-9);
         assert_eq!(model.loss_probability(-60.0), 0.0);
         assert_eq!(model.loss_probability(-75.0), 0.0);
         assert!((model.loss_probability(-85.0) - 0.45).abs() < 1e-9);
