@@ -197,6 +197,8 @@ fn demo_toml_is_the_simulated_building() {
     assert_eq!(devices.len(), 8);
     // Every door stands somewhere, for the radios the demo describes.
     assert!(devices.iter().all(|d| d.position.is_some()));
+    let radios: Vec<&str> = config.sim.radios.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(radios, ["entrance", "stairwell"]);
     let count = |kind| devices.iter().filter(|d| d.kind == kind).count();
     assert_eq!(count(ProductType::Box), 2);
     assert_eq!(count(ProductType::Opener), 1);

@@ -253,24 +253,9 @@ async fn a_radio_switched_off_hears_nothing_and_drops_its_links() {
     ));
 }
 
-/// The demo with its radio blocks switched on, as it will run once the gateway routes.
-fn demo_with_radios() -> nuki_edge::config::Config {
-    let text: String = include_str!("../config/demo.toml")
-        .lines()
-        .map(|line| match line.strip_prefix('#') {
-            Some(rest)
-                if rest.starts_with("[[sim.radios]]")
-                    || rest.starts_with("name = ")
-                    || rest.starts_with("position = ") =>
-            {
-                rest
-            }
-            _ => line,
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+fn demo() -> nuki_edge::config::Config {
     let config = nuki_edge::config::Config::parse(
-        &text,
+        include_str!("../config/demo.toml"),
         std::path::Path::new("demo.toml"),
         std::collections::HashMap::new(),
     )
@@ -281,7 +266,7 @@ fn demo_with_radios() -> nuki_edge::config::Config {
 
 #[tokio::test(start_paused = true)]
 async fn the_demo_building_needs_both_radios_and_each_door_has_a_good_one() {
-    let mut config = demo_with_radios();
+    let mut config = demo();
     let dir = tempfile::tempdir().unwrap();
     config.sim.state_path = Some(dir.path().join("sim.json"));
     let (radios, control) = nuki_edge::app::backend::sim_radios(&config);
@@ -306,14 +291,37 @@ async fn the_demo_building_needs_both_radios_and_each_door_has_a_good_one() {
         }
     }
     assert!(missed_by.iter().all(|missed| *missed > 0), "{missed_by:?}");
-    // As shipped (radios commented out), one radio hears every device.
-    let (radios, _control) = nuki_edge::app::backend::sim_radios(&nuki_edge::config::Config {
-        sim: nuki_edge::config::SimConfig {
-            radios: Vec::new(),
-            ..config.sim.clone()
-        },
-        ..config
-    });
+    // Without radios, the one radio hears every device, positions or not.
+    config.sim.radios.clear();
+    let (radios, _control) = nuki_edge::app::backend::sim_radios(&config);
     assert_eq!(radios.len(), 1);
+    assert_eq!(radios[0].0, radio(nuki_edge::app::backend::SIM_RADIO));
     assert_eq!(radios[0].1.scan(ONE_ADVERT).await.unwrap().len(), 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gateways_set_of_radios_hears_the_demo_by_distance() {
+    let mut config = demo();
+    let dir = tempfile::tempdir().unwrap();
+    config.sim.state_path = Some(dir.path().join("sim.json"));
+    let backend = nuki_edge::app::backend::open(&config).await.unwrap();
+    let adverts = backend
+        .transport
+        .scan(Duration::from_secs(2))
+        .await
+        .unwrap();
+    let heard_by = |address: &str| -> Vec<RadioId> {
+        adverts
+            .iter()
+            .find(|advert| advert.address == Some(device(address)))
+            .map(|advert| advert.heard_by.iter().map(|h| h.radio.clone()).collect())
+            .unwrap_or_default()
+    };
+    // A street door, the first floor (both, the nearer first) and the penthouse.
+    assert_eq!(heard_by("54:D2:72:4E:00:01"), [radio("entrance")]);
+    assert_eq!(
+        heard_by("54:D2:72:2A:00:11"),
+        [radio("entrance"), radio("stairwell")]
+    );
+    assert_eq!(heard_by("54:D2:72:5A:00:31"), [radio("stairwell")]);
 }
