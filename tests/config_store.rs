@@ -119,6 +119,11 @@ fn every_key_documented_in_default_toml_is_known() {
     assert_eq!(device.kind, ProductType::SmartLock4);
     assert_eq!(device.states_layout_len, Some(27));
     assert_eq!(device.motor_time_ms, Some(1500));
+    assert!(device.position.is_some());
+    let [radio] = config.sim.radios.as_slice() else {
+        panic!("the documented radio block was not read");
+    };
+    assert_eq!(radio.name, "entrance");
     assert_eq!(config.mqtt.host.as_deref(), Some("127.0.0.1"));
     assert!(config.mqtt.tls_key_file.is_some());
 }
@@ -133,6 +138,8 @@ fn every_config_key_is_documented_in_default_toml() {
         "[pairing]",
         "[sim]",
         "[[sim.devices]]",
+        "[[sim.radios]]",
+        "position =",
         "name =",
         "path =",
         "level =",
@@ -188,6 +195,10 @@ fn demo_toml_is_the_simulated_building() {
     assert_eq!(config.store.path, PathBuf::from("./nuki-edge-demo.redb"));
     let devices = &config.sim.devices;
     assert_eq!(devices.len(), 8);
+    // Every door stands somewhere, for the radios the demo describes.
+    assert!(devices.iter().all(|d| d.position.is_some()));
+    let radios: Vec<&str> = config.sim.radios.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(radios, ["entrance", "stairwell"]);
     let count = |kind| devices.iter().filter(|d| d.kind == kind).count();
     assert_eq!(count(ProductType::Box), 2);
     assert_eq!(count(ProductType::Opener), 1);
@@ -420,6 +431,28 @@ fn validation_errors_name_the_key() {
             format!("{sim}{}", sim_device("a", &"n".repeat(33), "1", "box", 0)),
             "sim.devices[0].name",
         ),
+        (
+            format!(
+                "{sim}{}[[sim.radios]]\nname = \"hall\"\nposition = [0, 0, 0]\n\
+                 [[sim.radios]]\nname = \"hall\"\nposition = [9, 0, 0]\n",
+                sim_device("a", "A", "1", "box", 0)
+            ),
+            "sim.radios[1].name",
+        ),
+        (
+            format!(
+                "{sim}{}[[sim.radios]]\nname = \"hall\"\nposition = [0, inf, 0]\n",
+                sim_device("a", "A", "1", "box", 0)
+            ),
+            "sim.radios[0].position",
+        ),
+        (
+            format!(
+                "{sim}{}position = [nan, 0, 0]\n",
+                sim_device("a", "A", "1", "box", 0)
+            ),
+            "sim.devices[0].position",
+        ),
     ];
     for (text, key) in cases {
         let err = load_text(&text).unwrap_err();
@@ -438,6 +471,12 @@ fn validation_errors_name_the_key() {
         sim_device("a", "A", "1", "smart_lock_ultra", 999_999)
     );
     assert!(load_text(&ultra).is_ok());
+    // A device may stand somewhere while no radio does: every radio hears it then.
+    let placed = format!(
+        "{sim}{}position = [1.5, 2, 3]\n",
+        sim_device("a", "A", "1", "box", 0)
+    );
+    assert!(load_text(&placed).is_ok());
 }
 
 // --- secret files --------------------------------------------------------------------------

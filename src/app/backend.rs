@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ble::radios::{Radio, RadioKind, RadioSet};
-use crate::ble::sim::{DeviceMemory, RadioModel, SimControl, SimDeviceSpec, SimTransport};
+use crate::ble::sim::{
+    DeviceMemory, Position, RadioModel, SimControl, SimDeviceSpec, SimRadioSpec, SimTransport,
+};
 use crate::ble::{BleError, BleTransport, DeviceAddress, RadioId};
 use crate::config::{BleBackend, Config, SimDeviceConfig};
 use crate::devices::fleet::FleetConfig;
@@ -32,14 +34,17 @@ impl Backend {
 pub async fn open(config: &Config) -> Result<Backend, BleError> {
     let (mut radios, sim) = match config.ble.backend {
         BleBackend::Sim => {
-            let (transport, sim) = open_sim(config);
-            let radio = Radio {
-                id: RadioId(SIM_RADIO.to_owned()),
-                kind: RadioKind::Simulated,
-                transport,
-                link_slots: config.fleet.link_slots,
-            };
-            (vec![radio], Some(sim))
+            let (named, sim) = sim_radios(config);
+            let radios = named
+                .into_iter()
+                .map(|(id, transport)| Radio {
+                    id,
+                    kind: RadioKind::Simulated,
+                    transport,
+                    link_slots: config.fleet.link_slots,
+                })
+                .collect();
+            (radios, Some(sim))
         }
         BleBackend::Bluez => (open_bluez(config).await?, None),
     };
@@ -57,7 +62,7 @@ pub async fn open(config: &Config) -> Result<Backend, BleError> {
 }
 
 /// The simulated building's one radio when `[[sim.radios]]` places none.
-const SIM_RADIO: &str = "sim";
+pub const SIM_RADIO: &str = "sim";
 
 #[cfg(feature = "bluetooth")]
 async fn open_bluez(config: &Config) -> Result<Vec<Radio>, BleError> {
@@ -94,14 +99,32 @@ async fn open_bluez(_config: &Config) -> Result<Vec<Radio>, BleError> {
     ))
 }
 
-fn open_sim(config: &Config) -> (Arc<dyn BleTransport>, SimControl) {
+/// Radios by name, each its own transport.
+pub type NamedRadios = Vec<(RadioId, Arc<dyn BleTransport>)>;
+
+/// The simulated building's radios, in config order, and the hand that presses its buttons:
+/// one per `[[sim.radios]]` entry, or a single radio named [`SIM_RADIO`] that hears every
+/// device when none is configured. Remembered device memory is restored and factory-fresh
+/// devices are put into pairing mode.
+pub fn sim_radios(config: &Config) -> (NamedRadios, SimControl) {
     let specs = config
         .sim
         .devices
         .iter()
         .map(|device| sim_spec(device, config.sim.seed))
         .collect();
-    let (transport, control) = SimTransport::new(specs, radio_model(config));
+    let (radios, control) = if config.sim.radios.is_empty() {
+        let (transport, control) = SimTransport::new(specs, radio_model(config));
+        (vec![(RadioId(SIM_RADIO.into()), transport)], control)
+    } else {
+        let radios = config
+            .sim
+            .radios
+            .iter()
+            .map(|radio| SimRadioSpec::new(&radio.name, Position::from(radio.position.0)))
+            .collect();
+        SimTransport::with_radios(specs, radio_model(config), radios)
+    };
     let remembered = sim_state_path(config)
         .map(|path| load_sim_state(&control, &path))
         .unwrap_or_default();
@@ -117,14 +140,21 @@ fn open_sim(config: &Config) -> (Arc<dyn BleTransport>, SimControl) {
             tracing::warn!(device = %address, %error, "could not put the simulated device into pairing mode");
         }
     }
-    let transport: Arc<dyn BleTransport> = match config.sim.adapter_fails_after_s {
-        Some(seconds) => Arc::new(FailingAdapter {
-            inner: transport,
-            feed_lifetime: Duration::from_secs(seconds),
-        }),
-        None => Arc::new(transport),
-    };
-    (transport, control)
+    // A dying bluetoothd takes every adapter with it.
+    let radios = radios
+        .into_iter()
+        .map(|(name, transport)| {
+            let transport: Arc<dyn BleTransport> = match config.sim.adapter_fails_after_s {
+                Some(seconds) => Arc::new(FailingAdapter {
+                    inner: transport,
+                    feed_lifetime: Duration::from_secs(seconds),
+                }),
+                None => Arc::new(transport),
+            };
+            (name, transport)
+        })
+        .collect();
+    (radios, control)
 }
 
 /// The simulated radio with an adapter that dies: its advertisement feed ends after a while.
@@ -190,6 +220,7 @@ pub fn sim_spec(device: &SimDeviceConfig, building_seed: u64) -> SimDeviceSpec {
     }
     spec.door_sensor = device.door_sensor;
     spec.keypad = device.keypad;
+    spec.position = device.position.map(|position| Position::from(position.0));
     spec.seed = Some(building_seed ^ u64::from(device.nuki_id));
     spec
 }

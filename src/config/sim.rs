@@ -34,6 +34,8 @@ pub struct SimConfig {
     /// Where the simulated devices keep their own memory (authorizations, PINs, lock state)
     /// between runs, as real devices do; unset = next to the store file (`<store>.sim.json`).
     pub state_path: Option<std::path::PathBuf>,
+    /// Radios at positions in the building; none = one radio that hears every device.
+    pub radios: Vec<SimRadioConfig>,
     pub devices: Vec<SimDeviceConfig>,
 }
 
@@ -48,9 +50,39 @@ impl Default for SimConfig {
             adapter_fails_after_s: None,
             stall_core_after_s: None,
             state_path: None,
+            radios: Vec::new(),
             devices: Vec::new(),
         }
     }
+}
+
+/// A point in the building, `[x, y, z]` in metres (z is the height, so floors count).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(transparent)]
+pub struct SimPosition(pub [f64; 3]);
+
+impl SimPosition {
+    pub fn is_finite(&self) -> bool {
+        self.0.iter().all(|coordinate| coordinate.is_finite())
+    }
+}
+
+// The configuration compares as `Eq`; bitwise equality of the coordinates is an equivalence
+// (NaN included), and validation rejects non-finite ones anyway.
+impl PartialEq for SimPosition {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.map(f64::to_bits) == other.0.map(f64::to_bits)
+    }
+}
+
+impl Eq for SimPosition {}
+
+/// One `[[sim.radios]]` entry: a simulated radio (adapter or proxy) and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimRadioConfig {
+    pub name: String,
+    pub position: SimPosition,
 }
 
 /// One `[[sim.devices]]` entry.
@@ -86,6 +118,9 @@ pub struct SimDeviceConfig {
     /// with `nuki-edge sim DEVICE keypad CODE`).
     #[serde(default)]
     pub keypad: bool,
+    /// Where the device is mounted; without one every radio hears it at full strength.
+    #[serde(default)]
+    pub position: Option<SimPosition>,
 }
 
 // The PIN of a simulated device is test data, but printing it would teach bad habits.
@@ -102,6 +137,7 @@ impl fmt::Debug for SimDeviceConfig {
             .field("motor_time_ms", &self.motor_time_ms)
             .field("door_sensor", &self.door_sensor)
             .field("keypad", &self.keypad)
+            .field("position", &self.position)
             .finish()
     }
 }
@@ -167,5 +203,22 @@ mod tests {
         assert_eq!(device.kind, ProductType::Box);
         assert_eq!(device.kind.max_security_pin(), 9_999);
         assert_eq!(ProductType::SmartLockUltra.max_security_pin(), 999_999);
+    }
+
+    #[test]
+    fn positions_take_integers_and_fractions() {
+        let config: SimConfig = toml::from_str(
+            "[[radios]]\nname = \"hall\"\nposition = [0, 1.5, 3]\n\n\
+             [[devices]]\naddress = \"a\"\nname = \"A\"\nnuki_id = 1\nkind = \"box\"\n\
+             position = [2, 0, 0]\n",
+        )
+        .unwrap();
+        assert_eq!(config.radios[0].position, SimPosition([0.0, 1.5, 3.0]));
+        assert_eq!(
+            config.devices[0].position,
+            Some(SimPosition([2.0, 0.0, 0.0]))
+        );
+        assert!(toml::from_str::<SimRadioConfig>("name = \"r\"\nposition = [1, 2]\n").is_err());
+        assert!(!SimPosition([f64::NAN, 0.0, 0.0]).is_finite());
     }
 }

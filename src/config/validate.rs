@@ -181,6 +181,23 @@ fn validate_sim(sim: &SimConfig, backend: BleBackend) -> Result<(), ConfigError>
             format!("must be between 1 and {MAX_FRAGMENT_LEN}"),
         ));
     }
+    let mut radio_names = HashSet::new();
+    for (index, radio) in sim.radios.iter().enumerate() {
+        let key = |field: &str| format!("sim.radios[{index}].{field}");
+        check_name(&key("name"), &radio.name, MAX_NAME_BYTES)?;
+        if !radio_names.insert(radio.name.as_str()) {
+            return Err(ConfigError::Duplicate {
+                key: key("name"),
+                value: radio.name.clone(),
+            });
+        }
+        if !radio.position.is_finite() {
+            return Err(ConfigError::invalid(
+                key("position"),
+                "coordinates must be finite numbers",
+            ));
+        }
+    }
     let mut addresses = HashSet::new();
     let mut names = HashSet::new();
     let mut ids = HashSet::new();
@@ -215,6 +232,15 @@ fn validate_sim(sim: &SimConfig, backend: BleBackend) -> Result<(), ConfigError>
             return Err(ConfigError::invalid(
                 key("security_pin"),
                 format!("a {} takes a PIN of at most {max_pin}", device.kind),
+            ));
+        }
+        if device
+            .position
+            .is_some_and(|position| !position.is_finite())
+        {
+            return Err(ConfigError::invalid(
+                key("position"),
+                "coordinates must be finite numbers",
             ));
         }
         if device.states_layout_len == Some(0) {

@@ -21,7 +21,11 @@
 //! # }
 //! ```
 //!
-//! Everything random (keys, nonces, RSSI jitter) comes from ChaCha streams seeded per device,
+//! Several radios may listen to one building from their own positions
+//! ([`SimTransport::with_radios`]); how loud each hears a device, and how often it misses one,
+//! follows [`PathLoss`].
+//!
+//! Everything random (keys, nonces, RSSI jitter, packet loss) comes from ChaCha streams seeded per device,
 //! so the same seeds give the same bytes. [`SimControl`] never reaches into a link: what the
 //! gateway knows, it learned over the radio.
 
@@ -35,6 +39,7 @@ mod logbook;
 mod mechanism;
 mod memory;
 mod pairing;
+mod path_loss;
 mod pin;
 mod radio;
 mod schedule;
@@ -47,6 +52,7 @@ pub use device::{
 };
 pub use entropy::ForcedSecrets;
 pub use memory::{DeviceMemory, StoredAuthorization};
+pub use path_loss::{PathLoss, Position, SimRadioSpec};
 pub use radio::RadioModel;
 pub use spec::{InitialPosition, SimDeviceSpec, SimKind};
 pub use transport::{SimControl, SimError, SimLink, SimTransport};

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::duration_serde;
+use super::path_loss::PathLoss;
 
 /// Timing and fragmentation of the simulated radio, shared by every device.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -28,6 +29,9 @@ pub struct RadioModel {
     /// Largest RSSI deviation (dB) added to a device's nominal signal strength per advert.
     #[serde(default = "default_rssi_jitter")]
     pub rssi_jitter: u8,
+    /// How radios with a position hear devices with one.
+    #[serde(default)]
+    pub path_loss: PathLoss,
 }
 
 fn default_fragment_len() -> usize {
@@ -58,6 +62,7 @@ impl Default for RadioModel {
             connect_timeout: default_connect_timeout(),
             advert_interval: default_advert_interval(),
             rssi_jitter: default_rssi_jitter(),
+            path_loss: PathLoss::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::nuki::product::ProductType;
 use crate::nuki::uuids::ServiceFamily;
 
 use super::duration_serde;
+use super::path_loss::Position;
 
 /// The product a simulated device plays: the one device model, under the simulator's name.
 pub type SimKind = ProductType;
@@ -144,6 +145,10 @@ pub struct SimDeviceSpec {
     /// Signal strength heard by the gateway, in dBm (the radio model adds a little jitter).
     #[serde(default = "defaults::rssi")]
     pub rssi: i16,
+    /// Where the device is mounted (metres). Radios with a position hear it by distance;
+    /// without one, every radio hears it at `rssi` and never misses a packet.
+    #[serde(default)]
+    pub position: Option<Position>,
     #[serde(default = "defaults::max_keypad_codes")]
     pub max_keypad_codes: usize,
     #[serde(default = "defaults::max_time_control_entries")]
@@ -191,6 +196,7 @@ impl SimDeviceSpec {
             battery_percent: defaults::battery_percent(),
             initial_position: InitialPosition::default(),
             rssi: defaults::rssi(),
+            position: None,
             max_keypad_codes: defaults::max_keypad_codes(),
             max_time_control_entries: defaults::max_time_control_entries(),
             max_log_entries: defaults::max_log_entries(),
@@ -257,6 +263,7 @@ impl std::fmt::Debug for SimDeviceSpec {
             .field("pairing_mode_timeout", &self.pairing_mode_timeout)
             .field("motor_time", &self.motor_time)
             .field("seed", &self.seed)
+            .field("position", &self.position)
             .finish_non_exhaustive()
     }
 }

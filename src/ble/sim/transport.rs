@@ -5,9 +5,14 @@
 //! driver task per device runs its timers (motor phases, pairing timeout) and routes what the
 //! device sends to the open link, if any. Time is `tokio::time`, so tests with a paused clock
 //! run instantly.
+//!
+//! Several transports may share one world, each a radio at its own position (see
+//! [`air`]); a device still takes one central, whichever radio it came through.
 
+mod air;
 mod control;
 mod link;
+mod radio_controls;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,16 +20,20 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use self::air::{Radio, Reception};
 use super::device::{ControlError, Fault, Outbound, SimDevice};
+use super::path_loss::{Position, SimRadioSpec};
 use super::radio::RadioModel;
 use super::spec::SimDeviceSpec;
-use crate::ble::{Advertisement, BleError, BleLink, BleTransport, DeviceAddress, Indication};
+use crate::ble::{
+    Advertisement, BleError, BleLink, BleTransport, DeviceAddress, Indication, RadioId,
+};
 
 pub use control::SimControl;
 pub use link::SimLink;
@@ -34,6 +43,8 @@ pub use link::SimLink;
 pub enum SimError {
     #[error("no simulated device at {0}")]
     UnknownDevice(DeviceAddress),
+    #[error("no simulated radio named {0}")]
+    UnknownRadio(RadioId),
     #[error(transparent)]
     Refused(#[from] ControlError),
 }
@@ -44,7 +55,10 @@ const ADVERT_FEED_CAPACITY: usize = 256;
 struct World {
     nodes: BTreeMap<DeviceAddress, Arc<Node>>,
     radio: RadioModel,
+    /// Jitter of the radio without a position that hears every device.
     rssi_rng: Mutex<ChaCha20Rng>,
+    /// The positioned radios. Lock order: this before any node.
+    radios: Mutex<BTreeMap<RadioId, Radio>>,
 }
 
 impl World {
@@ -60,8 +74,17 @@ impl World {
         }
     }
 
-    /// The advertisement each reachable device broadcasts now, with a jittered RSSI.
-    fn advertisements(&self) -> Vec<Advertisement> {
+    fn radios(&self) -> MutexGuard<'_, BTreeMap<RadioId, Radio>> {
+        // Radio state is plain data; a panic elsewhere leaves it usable.
+        self.radios
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The advertisement each device `listener` hears now broadcasts, with a jittered RSSI.
+    /// A device counts as heard when any of its `chances` advertisements got through.
+    fn advertisements(&self, listener: Option<&RadioId>, chances: u32) -> Vec<Advertisement> {
+        let mut radios = self.radios();
         let mut out = Vec::new();
         for node in self.nodes.values() {
             let mut state = node.lock();
@@ -70,17 +93,91 @@ impl World {
             if !state.in_range {
                 continue;
             }
-            if let Some(mut advert) = state.device.advertisement(now) {
-                let jitter = i16::from(self.radio.rssi_jitter);
-                let offset = match self.rssi_rng.lock() {
-                    Ok(mut rng) if jitter > 0 => rng.gen_range(-jitter..=jitter),
-                    _ => 0,
-                };
-                advert.rssi = Some(state.device.spec().rssi.saturating_add(offset));
+            let Some(mut advert) = state.device.advertisement(now) else {
+                continue;
+            };
+            let jitter = self.radio.rssi_jitter;
+            let rssi = match listener {
+                None => {
+                    let mut rng = self
+                        .rssi_rng
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    Some(air::jittered(state.device.spec().rssi, jitter, &mut rng))
+                }
+                Some(id) => radios.get_mut(id).and_then(|radio| {
+                    let reception = self.reception_by(radio, &state);
+                    radio.hear(reception, jitter, chances)
+                }),
+            };
+            if let Some(rssi) = rssi {
+                advert.rssi = Some(rssi);
                 out.push(advert);
             }
         }
         out
+    }
+
+    fn reception_by(&self, radio: &Radio, state: &NodeState) -> Reception {
+        radio.reception(
+            &self.radio.path_loss,
+            state.device.spec().rssi,
+            state.position,
+        )
+    }
+
+    /// How `listener` receives the device now; the radio without a position hears every
+    /// device at its nominal strength.
+    fn reception(
+        &self,
+        radios: &BTreeMap<RadioId, Radio>,
+        listener: Option<&RadioId>,
+        state: &NodeState,
+    ) -> Reception {
+        match listener {
+            None => Reception::Nominal(state.device.spec().rssi),
+            Some(id) => radios
+                .get(id)
+                .map_or(Reception::Deaf, |radio| self.reception_by(radio, state)),
+        }
+    }
+
+    fn radio_off(&self, listener: Option<&RadioId>) -> Option<BleError> {
+        self.radio_off_in(&self.radios(), listener)
+    }
+
+    fn radio_off_in(
+        &self,
+        radios: &BTreeMap<RadioId, Radio>,
+        listener: Option<&RadioId>,
+    ) -> Option<BleError> {
+        let id = listener?;
+        match radios.get(id) {
+            Some(radio) if radio.up => None,
+            _ => Some(BleError::Adapter(format!(
+                "simulated radio {id} is powered off"
+            ))),
+        }
+    }
+
+    /// Whether `listener` hears the device at all now.
+    fn hears(&self, listener: Option<&RadioId>, node: &Node) -> bool {
+        let radios = self.radios();
+        self.reception(&radios, listener, &node.lock()) != Reception::Deaf
+    }
+
+    /// Whether a connect attempt through `listener` is lost on the air: the device is out of
+    /// its hearing, or a weak signal lost the attempt.
+    fn connect_lost(&self, listener: Option<&RadioId>, node: &Node) -> bool {
+        let Some(id) = listener else {
+            return false;
+        };
+        let mut radios = self.radios();
+        let Some(radio) = radios.get_mut(id) else {
+            return true;
+        };
+        let reception = self.reception_by(radio, &node.lock());
+        radio.connect_lost(reception)
     }
 }
 
@@ -105,6 +202,8 @@ struct Node {
 struct NodeState {
     device: SimDevice,
     in_range: bool,
+    /// Where the device is now; `None` keeps the nominal RSSI of its spec everywhere.
+    position: Option<Position>,
     link: Option<LinkPort>,
     next_link_id: u64,
 }
@@ -112,6 +211,8 @@ struct NodeState {
 /// The device side of an open link.
 struct LinkPort {
     id: u64,
+    /// The radio the link goes through; `None` for the radio without a position.
+    radio: Option<RadioId>,
     events: mpsc::UnboundedSender<LinkEvent>,
     subscribed: HashSet<Uuid>,
     /// Simulated time at which the radio can carry the next indication.
@@ -226,9 +327,12 @@ async fn drive(node: Arc<Node>) {
     }
 }
 
-/// The simulated radio with its devices. Cheap to share through `Arc` by the caller.
+/// One simulated radio and the devices of its world. Cheap to share through `Arc` by the
+/// caller.
 pub struct SimTransport {
     world: Arc<World>,
+    /// Where this radio listens from: `None` hears every device at its spec's RSSI.
+    listener: Option<RadioId>,
 }
 
 impl SimTransport {
@@ -248,6 +352,59 @@ impl SimTransport {
         radio: RadioModel,
         wall_clock_start: i64,
     ) -> (SimTransport, SimControl) {
+        let world = World::build(specs, radio, wall_clock_start, Vec::new());
+        (
+            SimTransport {
+                world: Arc::clone(&world),
+                listener: None,
+            },
+            SimControl::new(world),
+        )
+    }
+
+    /// Several radios at their positions over one building: each returned transport hears
+    /// the devices near it, by [`PathLoss`](super::PathLoss). A device still takes one
+    /// central, whichever radio it came through. A repeated radio name takes the later
+    /// position and is returned once.
+    pub fn with_radios(
+        specs: Vec<SimDeviceSpec>,
+        model: RadioModel,
+        radios: Vec<SimRadioSpec>,
+    ) -> (Vec<(RadioId, SimTransport)>, SimControl) {
+        let wall_clock_start = crate::clock::Clock::now_unix(&crate::clock::SystemClock);
+        let mut names: Vec<RadioId> = Vec::new();
+        for radio in &radios {
+            if !names.contains(&radio.name) {
+                names.push(radio.name.clone());
+            }
+        }
+        let world = World::build(specs, model, wall_clock_start, radios);
+        let transports = names
+            .into_iter()
+            .map(|name| {
+                let transport = SimTransport {
+                    world: Arc::clone(&world),
+                    listener: Some(name.clone()),
+                };
+                (name, transport)
+            })
+            .collect();
+        (transports, SimControl::new(world))
+    }
+
+    /// The radio this transport plays, `None` for the one without a position.
+    pub fn radio_id(&self) -> Option<&RadioId> {
+        self.listener.as_ref()
+    }
+}
+
+impl World {
+    fn build(
+        specs: Vec<SimDeviceSpec>,
+        radio: RadioModel,
+        wall_clock_start: i64,
+        radios: Vec<SimRadioSpec>,
+    ) -> Arc<World> {
         let origin = Instant::now();
         let seed = specs.iter().fold(0x5EED_u64, |acc, spec| {
             acc.rotate_left(7) ^ spec.effective_seed()
@@ -256,10 +413,12 @@ impl SimTransport {
             .into_iter()
             .map(|spec| {
                 let address = spec.address.clone();
+                let position = spec.position;
                 let node = Node {
                     state: Mutex::new(NodeState {
                         device: SimDevice::new(spec, wall_clock_start),
                         in_range: true,
+                        position,
                         link: None,
                         next_link_id: 1,
                     }),
@@ -272,17 +431,19 @@ impl SimTransport {
                 (address, Arc::new(node))
             })
             .collect();
-        let world = Arc::new(World {
+        let radios = radios
+            .into_iter()
+            .map(|spec| {
+                let radio = Radio::new(&spec.name, spec.position, seed);
+                (spec.name, radio)
+            })
+            .collect();
+        Arc::new(World {
             nodes,
             radio,
             rssi_rng: Mutex::new(ChaCha20Rng::seed_from_u64(seed)),
-        });
-        (
-            SimTransport {
-                world: Arc::clone(&world),
-            },
-            SimControl::new(world),
-        )
+            radios: Mutex::new(radios),
+        })
     }
 }
 
@@ -291,7 +452,8 @@ impl BleTransport for SimTransport {
     async fn scan(&self, duration: Duration) -> Result<Vec<Advertisement>, BleError> {
         self.world.start_drivers();
         tokio::time::sleep(duration).await;
-        Ok(self.world.advertisements())
+        let chances = advert_chances(duration, self.world.radio.advert_interval);
+        Ok(self.world.advertisements(self.listener.as_ref(), chances))
     }
 
     async fn advertisements(&self) -> Result<mpsc::Receiver<Advertisement>, BleError> {
@@ -303,7 +465,7 @@ impl BleTransport for SimTransport {
             .radio
             .advert_interval
             .max(Duration::from_millis(1));
-        tokio::spawn(advertise(world, sender, interval));
+        tokio::spawn(advertise(world, self.listener.clone(), sender, interval));
         Ok(receiver)
     }
 
@@ -315,24 +477,38 @@ impl BleTransport for SimTransport {
                 .map_err(|_| BleError::NotFound(address.clone()))?,
         );
         let radio = &self.world.radio;
+        let listener = self.listener.as_ref();
         let failure = |reason: &str| BleError::ConnectFailed {
             address: address.clone(),
             reason: reason.to_owned(),
         };
-        if !reachable(&node) {
+        if let Some(error) = self.world.radio_off(listener) {
+            return Err(error);
+        }
+        if !reachable(&node) || !self.world.hears(listener, &node) {
             tokio::time::sleep(radio.connect_timeout).await;
             return Err(failure("device out of range"));
         }
         if node.lock().link.is_some() {
             return Err(failure("busy: another central is connected"));
         }
+        if self.world.connect_lost(listener, &node) {
+            tokio::time::sleep(radio.connect_timeout).await;
+            return Err(failure("weak signal: the connection attempt was lost"));
+        }
         tokio::time::sleep(radio.connect_time).await;
         let (events, receiver) = mpsc::unbounded_channel();
         let (link_id, characteristics) = {
+            // The radio may have been switched off or the device moved away meanwhile.
+            let radios = self.world.radios();
+            if let Some(error) = self.world.radio_off_in(&radios, listener) {
+                return Err(error);
+            }
             let mut state = node.lock();
             let now = node.now();
             node.catch_up(&mut state, now);
-            if !state.in_range || !state.device.is_reachable(now) {
+            let heard = self.world.reception(&radios, listener, &state) != Reception::Deaf;
+            if !heard || !state.in_range || !state.device.is_reachable(now) {
                 return Err(failure("device out of range"));
             }
             if state.link.is_some() {
@@ -342,6 +518,7 @@ impl BleTransport for SimTransport {
             state.next_link_id += 1;
             state.link = Some(LinkPort {
                 id: link_id,
+                radio: self.listener.clone(),
                 events,
                 subscribed: HashSet::new(),
                 air_free_at: now,
@@ -368,11 +545,24 @@ fn reachable(node: &Node) -> bool {
     !fault && state.in_range && state.device.is_reachable(now)
 }
 
-async fn advertise(world: Weak<World>, sender: mpsc::Sender<Advertisement>, interval: Duration) {
+/// How many advertisements of each device a scan of `duration` listens to.
+fn advert_chances(duration: Duration, interval: Duration) -> u32 {
+    let interval = interval.max(Duration::from_millis(1));
+    u32::try_from(duration.as_nanos() / interval.as_nanos())
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+async fn advertise(
+    world: Weak<World>,
+    listener: Option<RadioId>,
+    sender: mpsc::Sender<Advertisement>,
+    interval: Duration,
+) {
     loop {
         tokio::time::sleep(interval).await;
         let adverts = match world.upgrade() {
-            Some(world) => world.advertisements(),
+            Some(world) => world.advertisements(listener.as_ref(), 1),
             None => return,
         };
         for advert in adverts {
@@ -386,6 +576,7 @@ async fn advertise(world: Weak<World>, sender: mpsc::Sender<Advertisement>, inte
 impl std::fmt::Debug for SimTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimTransport")
+            .field("radio", &self.listener)
             .field("devices", &self.world.nodes.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }

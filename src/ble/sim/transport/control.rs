@@ -17,7 +17,7 @@ use crate::nuki::messages::{AuthorizationEntry, Config, KeypadCode, LogEntry};
 /// a link: the gateway must learn everything over the protocol.
 #[derive(Clone)]
 pub struct SimControl {
-    world: Arc<World>,
+    pub(super) world: Arc<World>,
 }
 
 impl SimControl {
