@@ -384,6 +384,38 @@ fn validation_errors_name_the_key() {
         ),
         ("[ble]\nadapter = \"\"\n".to_owned(), "ble.adapter"),
         (
+            "[ble]\nadapter = \"hci0\"\nadapters = [\"hci1\"]\n".to_owned(),
+            "ble.adapter",
+        ),
+        ("[ble]\nadapters = [\" \"]\n".to_owned(), "ble.adapters[0]"),
+        (
+            "[ble]\nswitch_margin_db = 41\n".to_owned(),
+            "ble.switch_margin_db",
+        ),
+        ("[ble]\nrssi_window = 0\n".to_owned(), "ble.rssi_window"),
+        (
+            "[ble]\nradio_silence_s = 0\n".to_owned(),
+            "ble.radio_silence_s",
+        ),
+        (
+            "[ble]\nadapters = [\"hall\"]\n[[ble.proxies]]\nname = \"hall\"\nhost = \"esp\"\n"
+                .to_owned(),
+            "ble.proxies[0].name",
+        ),
+        (
+            "[[ble.proxies]]\nname = \"hall\"\nhost = \"\"\n".to_owned(),
+            "ble.proxies[0].host",
+        ),
+        (
+            "[[ble.proxies]]\nname = \"hall\"\nhost = \"esp\"\nport = 0\n".to_owned(),
+            "ble.proxies[0].port",
+        ),
+        (
+            "[ble]\nadapters = [\"hci0\"]\npin = { \"54:D2:72:00:00:01\" = \"cellar\" }\n"
+                .to_owned(),
+            "ble.pin.\"54:D2:72:00:00:01\"",
+        ),
+        (
             "[log]\nlevel = \"nuki_edge=loud\"\n".to_owned(),
             "log.level",
         ),
@@ -477,6 +509,16 @@ fn validation_errors_name_the_key() {
         sim_device("a", "A", "1", "box", 0)
     );
     assert!(load_text(&placed).is_ok());
+    // Pins name any radio there is: an adapter BlueZ may offer, a proxy, a simulated radio.
+    let pins = "[ble]\npin = { \"54:D2:72:00:00:01\" = \"hci1\", \"54:D2:72:00:00:02\" = \"hall\" }\n\
+                [[ble.proxies]]\nname = \"hall\"\nhost = \"esp-hall.local\"\n";
+    let config = load_text(pins).unwrap();
+    assert_eq!(config.ble.proxies[0].port, 6053);
+    let sim_pin = format!(
+        "[ble]\nbackend = \"sim\"\npin = {{ \"a\" = \"sim\" }}\n{}",
+        sim_device("a", "A", "1", "box", 0)
+    );
+    assert!(load_text(&sim_pin).is_ok());
 }
 
 // --- secret files --------------------------------------------------------------------------

@@ -62,7 +62,7 @@ pub async fn open(config: &Config) -> Result<Backend, BleError> {
 }
 
 /// The simulated building's one radio when `[[sim.radios]]` places none.
-pub const SIM_RADIO: &str = "sim";
+pub const SIM_RADIO: &str = crate::config::SIM_RADIO_NAME;
 
 #[cfg(feature = "bluetooth")]
 async fn open_bluez(config: &Config) -> Result<Vec<Radio>, BleError> {

@@ -102,6 +102,18 @@ pub struct ScanRow {
     pub rssi: Option<i16>,
     pub pairing_mode: bool,
     pub state_changed: bool,
+    /// Every radio that heard the device, strongest first, with its RSSI.
+    pub heard_by: Vec<ScanHearing>,
+    /// The radio that would serve the device, and why.
+    pub radio: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One radio that heard a device during a scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanHearing {
+    pub radio: String,
+    pub rssi: i16,
 }
 
 impl std::fmt::Display for ScanRow {
@@ -129,7 +141,22 @@ impl std::fmt::Display for ScanRow {
             } else {
                 ""
             },
-        )
+        )?;
+        if let Some(radio) = &self.radio {
+            write!(f, "  via {radio}")?;
+            if let Some(reason) = &self.reason {
+                write!(f, " ({reason})")?;
+            }
+        }
+        if !self.heard_by.is_empty() {
+            let heard: Vec<String> = self
+                .heard_by
+                .iter()
+                .map(|hearing| format!("{} {} dBm", hearing.radio, hearing.rssi))
+                .collect();
+            write!(f, "; heard by {}", heard.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -146,9 +173,17 @@ pub async fn scan(config: &Config, seconds: u64) -> Result<Vec<ScanRow>, OpsErro
     let backend = backend::open(config).await?;
     let adverts = backend.transport.scan(Duration::from_secs(seconds)).await?;
     let products = paired_products(config);
+    let routes = backend.radios.report().routes;
     let mut rows: Vec<ScanRow> = adverts
         .iter()
         .filter_map(|heard| scan_row(heard, &products))
+        .map(|mut row| {
+            if let Some(route) = routes.iter().find(|route| route.device == row.address) {
+                row.radio = route.radio.as_ref().map(|radio| radio.0.clone());
+                row.reason = route.reason.as_ref().map(ToString::to_string);
+            }
+            row
+        })
         .collect();
     rows.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(rows)
@@ -192,6 +227,16 @@ fn scan_row(
         rssi: heard.rssi,
         pairing_mode: pairing.is_some(),
         state_changed: beacon.is_some_and(|b| b.state_changed),
+        heard_by: heard
+            .heard_by
+            .iter()
+            .map(|hearing| ScanHearing {
+                radio: hearing.radio.0.clone(),
+                rssi: hearing.rssi,
+            })
+            .collect(),
+        radio: None,
+        reason: None,
     })
 }
 

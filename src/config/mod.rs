@@ -23,7 +23,7 @@ pub use sections::{
     HttpConfig, IdType, LogConfig, LogFormat, PairingConfig, ProxyConfig, StoreConfig,
 };
 pub use sim::{parse_nuki_id, SimConfig, SimDeviceConfig};
-pub use validate::MAX_NAME_BYTES;
+pub use validate::{MAX_NAME_BYTES, SIM_RADIO_NAME};
 
 impl Config {
     /// The simulated device a command-line DEVICE argument means: its address

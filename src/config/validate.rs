@@ -68,10 +68,100 @@ impl Config {
         if ble.adapter.as_deref().is_some_and(|a| a.trim().is_empty()) {
             return Err(ConfigError::invalid(
                 "ble.adapter",
-                "must not be empty (leave it out to use the first adapter)",
+                "must not be empty (leave it out to use every adapter)",
             ));
         }
+        if ble.adapter.is_some() && ble.adapters.is_some() {
+            return Err(ConfigError::invalid(
+                "ble.adapter",
+                "set either adapter (one) or adapters (a list), not both",
+            ));
+        }
+        if ble.switch_margin_db > MAX_SWITCH_MARGIN_DB {
+            return Err(ConfigError::invalid(
+                "ble.switch_margin_db",
+                format!("must be between 0 and {MAX_SWITCH_MARGIN_DB}"),
+            ));
+        }
+        if !(1..=MAX_RSSI_WINDOW).contains(&ble.rssi_window) {
+            return Err(ConfigError::invalid(
+                "ble.rssi_window",
+                format!("must be between 1 and {MAX_RSSI_WINDOW}"),
+            ));
+        }
+        if !(1..=MAX_RADIO_SILENCE_S).contains(&ble.radio_silence_s) {
+            return Err(ConfigError::invalid(
+                "ble.radio_silence_s",
+                format!("must be between 1 and {MAX_RADIO_SILENCE_S}"),
+            ));
+        }
+        let radios = self.validate_radio_names()?;
+        for (device, radio) in &ble.pin {
+            let known = radios.contains(radio.as_str())
+                || (self.ble.backend == BleBackend::Bluez
+                    && ble.adapters.is_none()
+                    && ble.adapter.is_none()
+                    && looks_like_adapter(radio));
+            if !known {
+                return Err(ConfigError::invalid(
+                    format!("ble.pin.\"{device}\""),
+                    format!("no radio is named \"{radio}\""),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Every radio's name, checked to be unique: adapters, proxies, simulated radios.
+    fn validate_radio_names(&self) -> Result<HashSet<&str>, ConfigError> {
+        let ble = &self.ble;
+        let mut names: HashSet<&str> = HashSet::new();
+        let local: Vec<(String, &str)> = match self.ble.backend {
+            BleBackend::Bluez => ble
+                .adapters
+                .iter()
+                .flatten()
+                .chain(ble.adapter.iter())
+                .enumerate()
+                .map(|(index, name)| (format!("ble.adapters[{index}]"), name.as_str()))
+                .collect(),
+            BleBackend::Sim if self.sim.radios.is_empty() => {
+                vec![("sim".to_owned(), SIM_RADIO_NAME)]
+            }
+            BleBackend::Sim => self
+                .sim
+                .radios
+                .iter()
+                .enumerate()
+                .map(|(index, radio)| (format!("sim.radios[{index}].name"), radio.name.as_str()))
+                .collect(),
+        };
+        for (key, name) in local {
+            if name.trim().is_empty() {
+                return Err(ConfigError::invalid(key, "must not be empty"));
+            }
+            names.insert(name);
+        }
+        for (index, proxy) in ble.proxies.iter().enumerate() {
+            let key = |field: &str| format!("ble.proxies[{index}].{field}");
+            check_name(&key("name"), &proxy.name, MAX_NAME_BYTES)?;
+            if !names.insert(proxy.name.as_str()) {
+                return Err(ConfigError::Duplicate {
+                    key: key("name"),
+                    value: proxy.name.clone(),
+                });
+            }
+            if proxy.host.trim().is_empty() {
+                return Err(ConfigError::invalid(key("host"), "must not be empty"));
+            }
+            if proxy.port == 0 {
+                return Err(ConfigError::invalid(
+                    key("port"),
+                    "must be between 1 and 65535",
+                ));
+            }
+        }
+        Ok(names)
     }
 }
 
@@ -167,6 +257,18 @@ fn check_name(key: &str, name: &str, max_bytes: usize) -> Result<(), ConfigError
     }
     Ok(())
 }
+
+/// A BlueZ adapter's name as the kernel gives it (`hci0`).
+fn looks_like_adapter(name: &str) -> bool {
+    name.strip_prefix("hci")
+        .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The one simulated radio's name when `[[sim.radios]]` places none.
+pub const SIM_RADIO_NAME: &str = "sim";
+const MAX_SWITCH_MARGIN_DB: u8 = 40;
+const MAX_RSSI_WINDOW: u16 = 1000;
+const MAX_RADIO_SILENCE_S: u64 = 3600;
 
 fn validate_sim(sim: &SimConfig, backend: BleBackend) -> Result<(), ConfigError> {
     if backend == BleBackend::Sim && sim.devices.is_empty() {

@@ -199,6 +199,11 @@ impl Fleet {
         &self.slots
     }
 
+    /// The radios and where each device is routed, when the transport is a set of radios.
+    pub fn radios_report(&self) -> Option<crate::ble::radios::RadiosReport> {
+        self.transport.radios_report()
+    }
+
     /// The last state each device reported (no radio traffic).
     pub fn cached_state(&self, address: &DeviceAddress) -> Option<KeyturnerStates> {
         read(&self.cache).get(address).cloned()

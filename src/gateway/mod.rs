@@ -64,7 +64,9 @@ pub use provisioning::{
 pub use rules::{load_rules, LoadRulesError};
 pub use secrets::PermissionSecret;
 pub use time_keeper::SETTING_LAST_KNOWN_TIME;
-pub use view::{DenialReason, DeviceReport, DeviceView, GatewayResult, Refusal, UnreachableReason};
+pub use view::{
+    DenialReason, DeviceReport, DeviceView, GatewayResult, RadiosView, Refusal, UnreachableReason,
+};
 
 /// Tuning of the core; every value comes from the configuration.
 #[derive(Debug, Clone)]
@@ -260,6 +262,25 @@ impl Gateway {
             .map(DeviceView::from)
             .filter(|device| self.check_id(principal, device.id, Action::View).is_ok())
             .collect()
+    }
+
+    /// The radios, and the routes of the paired devices `principal` may see; `None` when the
+    /// transport is no set of radios.
+    pub fn radios(&self, principal: &Principal) -> Option<RadiosView> {
+        let report = self.fleet.radios_report()?;
+        let visible = self.devices(principal);
+        let routes = report
+            .routes
+            .into_iter()
+            .filter_map(|route| {
+                let device = visible.iter().find(|d| d.address == route.device)?;
+                Some((device.clone(), route))
+            })
+            .collect();
+        Some(RadiosView {
+            radios: report.radios,
+            routes,
+        })
     }
 
     /// The paired device with management id `id`.

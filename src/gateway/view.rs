@@ -92,3 +92,11 @@ impl From<Completed> for DeviceReport {
 
 /// Every answer of the gateway.
 pub type GatewayResult<T> = Result<T, Refusal>;
+
+/// The radios and the routes of the devices a caller may see.
+#[derive(Debug, Clone)]
+pub struct RadiosView {
+    pub radios: Vec<crate::ble::radios::RadioReport>,
+    /// Each visible paired device some radio heard (or that is pinned), with its route.
+    pub routes: Vec<(DeviceView, crate::ble::radios::RouteReport)>,
+}
