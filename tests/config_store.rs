@@ -510,7 +510,8 @@ fn validation_errors_name_the_key() {
     );
     assert!(load_text(&placed).is_ok());
     // Pins name any radio there is: an adapter BlueZ may offer, a proxy, a simulated radio.
-    let pins = "[ble]\npin = { \"54:D2:72:00:00:01\" = \"hci1\", \"54:D2:72:00:00:02\" = \"hall\" }\n\
+    let pins =
+        "[ble]\npin = { \"54:D2:72:00:00:01\" = \"hci1\", \"54:D2:72:00:00:02\" = \"hall\" }\n\
                 [[ble.proxies]]\nname = \"hall\"\nhost = \"esp-hall.local\"\n";
     let config = load_text(pins).unwrap();
     assert_eq!(config.ble.proxies[0].port, 6053);

@@ -27,6 +27,8 @@ pub struct SimDeviceEntry {
     pub states_layout_len: Option<usize>,
     pub door_sensor: Option<bool>,
     pub keypad: Option<bool>,
+    /// Where it stands, metres (x, y, z).
+    pub position: Option<[f64; 3]>,
 }
 
 impl SimDeviceEntry {
@@ -42,7 +44,14 @@ impl SimDeviceEntry {
             states_layout_len: None,
             door_sensor: None,
             keypad: None,
+            position: None,
         }
+    }
+
+    /// Stands at (x, y, z) metres, so that simulated radios hear it by distance.
+    pub fn at(mut self, position: [f64; 3]) -> Self {
+        self.position = Some(position);
+        self
     }
 
     pub fn pin(mut self, security_pin: u32) -> Self {
@@ -99,8 +108,15 @@ impl SimDeviceEntry {
         if let Some(installed) = self.keypad {
             table.insert("keypad".into(), installed.into());
         }
+        if let Some(position) = self.position {
+            table.insert("position".into(), position_value(position));
+        }
         table
     }
+}
+
+fn position_value(position: [f64; 3]) -> Value {
+    Value::Array(position.into_iter().map(Value::Float).collect())
 }
 
 fn integer(value: u64) -> Value {
@@ -250,6 +266,26 @@ impl ConfigBuilder {
 
     pub fn device(mut self, device: SimDeviceEntry) -> Self {
         self.devices.push(device);
+        self
+    }
+
+    /// One more `[[sim.radios]]` entry: a simulated radio standing at (x, y, z) metres.
+    pub fn sim_radio(mut self, name: &str, position: [f64; 3]) -> Self {
+        let mut radio = Table::new();
+        radio.insert("name".into(), name.into());
+        radio.insert("position".into(), position_value(position));
+        let sim = self
+            .sections
+            .entry("sim")
+            .or_insert_with(|| Value::Table(Table::new()));
+        if let Value::Table(sim) = sim {
+            let radios = sim
+                .entry("radios")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(radios) = radios {
+                radios.push(Value::Table(radio));
+            }
+        }
         self
     }
 
