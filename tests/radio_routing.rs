@@ -468,6 +468,68 @@ async fn a_proxy_killed_mid_action_fails_the_action_and_the_next_one_goes_throug
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_cut_off_with_its_proxy_is_retried_through_the_local_radio() {
+    let (specs, radios) = porch_door(Duration::from_secs(3));
+    let door = specs[0].address.clone();
+    let (set, mut porch, control) = porch_and_local(&specs, &radios, BTreeMap::new()).await;
+    let listener = listen(&set).await;
+    report_until(
+        &set,
+        "the door routed to the porch, heard locally too",
+        |report| {
+            hears(report, &door, &radio(LOCAL))
+                && route(report, &door).and_then(|r| r.radio.as_ref()) == Some(&radio(PORCH))
+        },
+    )
+    .await;
+    let credentials = pair_all(&set, &control, &specs).await;
+    let fleet = fleet(&set, credentials);
+
+    // Unlocking again cannot do harm: the fleet tries once more on a new link, which the
+    // set opens through the local radio.
+    let action = {
+        let fleet = fleet.clone();
+        let door = door.clone();
+        tokio::spawn(async move {
+            fleet
+                .act(
+                    &door,
+                    DeviceAction::Lock(LockAction::Unlock),
+                    ACTION_DEADLINE,
+                )
+                .await
+        })
+    };
+    tokio::time::timeout(HANG_GUARD, async {
+        while !control.snapshot(&door).unwrap().moving {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the door starts to unlock");
+    assert_eq!(porch.open_links(), 1, "the action runs through the porch");
+    porch.kill();
+    let outcome = tokio::time::timeout(HANG_GUARD, action)
+        .await
+        .expect("the action ends instead of hanging")
+        .expect("task");
+    assert_eq!(
+        lock_state(&outcome),
+        Some(DeviceLockState::Lock(LockState::Unlocked)),
+        "{outcome:?}"
+    );
+    let report = set.report();
+    assert_eq!(links_on(&report, &radio(LOCAL)), 1, "{report:#?}");
+    assert_eq!(
+        route(&report, &door).and_then(|r| r.radio.clone()),
+        Some(radio(LOCAL)),
+        "{report:#?}"
+    );
+    assert!(fleet.shutdown(HANG_GUARD).await);
+    listener.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_device_uses_its_pin_although_another_radio_hears_it_better() {
     let (specs, radios) = porch_door(Duration::from_millis(500));
     let door = specs[0].address.clone();
