@@ -121,6 +121,12 @@ pub trait BleTransport: Send + Sync {
         None
     }
 
+    /// Whether the radio is reachable now, for a radio that knows (a proxy's API
+    /// connection); `None`: up while its advertisement feed runs.
+    fn is_up(&self) -> Option<bool> {
+        None
+    }
+
     /// The radios behind this transport and where each device is routed, when it is a set
     /// of radios.
     fn radios_report(&self) -> Option<radios::RadiosReport> {

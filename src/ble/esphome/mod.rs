@@ -289,4 +289,9 @@ impl BleTransport for EsphomeProxy {
     fn slot_reports(&self) -> Option<watch::Receiver<SlotReport>> {
         Some(self.shared.outlets.slots.subscribe())
     }
+
+    /// Up while the API connection is: the advertisement feed outlives a lost connection.
+    fn is_up(&self) -> Option<bool> {
+        Some(*self.shared.status.borrow() == ProxyStatus::Up)
+    }
 }

@@ -7,6 +7,7 @@ mod gate;
 pub mod routing;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -72,6 +73,14 @@ struct Member {
     kind: RadioKind,
     transport: Arc<dyn BleTransport>,
     gate: SlotGate,
+    /// Its advertisement feed ended or could not be started.
+    feed_ended: AtomicBool,
+}
+
+impl Member {
+    fn up(&self) -> bool {
+        !self.feed_ended.load(Ordering::SeqCst) && self.transport.is_up().unwrap_or(true)
+    }
 }
 
 struct Shared {
@@ -85,10 +94,23 @@ impl Shared {
         self.origin.elapsed()
     }
 
+    /// The routing table, told which radios are up now: a proxy whose connection is lost
+    /// keeps its advertisement feed open, so only asking it tells that it is down.
     fn router(&self) -> MutexGuard<'_, Router> {
-        self.router
+        let mut router = self
+            .router
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for member in &self.members {
+            router.set_radio_up(&member.id, member.up());
+        }
+        router
+    }
+
+    fn feed_ended(&self, id: &RadioId) {
+        if let Some(member) = self.member(id) {
+            member.feed_ended.store(true, Ordering::SeqCst);
+        }
     }
 
     fn member(&self, id: &RadioId) -> Option<&Member> {
@@ -113,6 +135,7 @@ impl RadioSet {
             .into_iter()
             .map(|radio| Member {
                 gate: SlotGate::new(radio.link_slots, radio.transport.slot_reports()),
+                feed_ended: AtomicBool::new(false),
                 id: radio.id,
                 kind: radio.kind,
                 transport: radio.transport,
@@ -236,7 +259,7 @@ impl BleTransport for RadioSet {
                 }
                 Err(error) => {
                     tracing::warn!(radio = %member.id, %error, "a radio's advertisements could not be started");
-                    self.shared.router().set_radio_up(&member.id, false);
+                    self.shared.feed_ended(&member.id);
                     last_error = Some(error);
                 }
             }
@@ -350,7 +373,7 @@ async fn forward(
         }
     }
     tracing::warn!(%radio, "the radio's advertisement feed ended; its devices move to other radios");
-    shared.router().set_radio_up(&radio, false);
+    shared.feed_ended(&radio);
 }
 
 /// A link that holds its radio's slot until it is dropped.
