@@ -325,7 +325,9 @@ impl RadioSet {
     ) -> Result<Box<dyn BleLink>, BleError> {
         match member.transport.connect(address).await {
             Ok(link) => {
-                self.shared.router().connected(address, &member.id);
+                self.shared
+                    .router()
+                    .connected(address, &member.id, self.shared.now());
                 tracing::debug!(device = %address, radio = %member.id, "connected through");
                 Ok(Box::new(RoutedLink {
                     inner: link,

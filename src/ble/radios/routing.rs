@@ -58,6 +58,9 @@ pub enum FailoverCause {
     Silent,
     RadioDown,
     ConnectFailed,
+    /// Every link slot of the serving radio was taken, so another radio that hears the
+    /// device connected it.
+    Busy,
 }
 
 impl std::fmt::Display for RouteReason {
@@ -73,6 +76,7 @@ impl std::fmt::Display for RouteReason {
                     FailoverCause::Silent => "stopped hearing it",
                     FailoverCause::RadioDown => "went down",
                     FailoverCause::ConnectFailed => "failed to connect",
+                    FailoverCause::Busy => "had no free link slot",
                 };
                 write!(f, "took over: {previous} {why}")
             }
@@ -280,16 +284,25 @@ impl Router {
     }
 
     /// A connect through `radio` worked: it serves the device from now on.
-    pub fn connected(&mut self, device: &DeviceAddress, radio: &RadioId) {
+    pub fn connected(&mut self, device: &DeviceAddress, radio: &RadioId, now: Duration) {
+        let down = &self.down;
         let route = self.devices.entry(device.clone()).or_default();
         route.failed_until.remove(radio);
         let previous = route.serving.take();
         let reason = match previous {
             Some((previous, reason)) if &previous == radio => reason,
-            Some((previous, _)) => RouteReason::Failover {
-                previous,
-                why: FailoverCause::ConnectFailed,
-            },
+            Some((previous, _)) => {
+                let why = if down.contains(&previous) {
+                    FailoverCause::RadioDown
+                } else if route.failed_until.get(&previous).is_some_and(|u| *u > now) {
+                    FailoverCause::ConnectFailed
+                } else {
+                    // Connected elsewhere while the serving radio was neither down nor
+                    // failing: every one of its link slots was taken.
+                    FailoverCause::Busy
+                };
+                RouteReason::Failover { previous, why }
+            }
             None => RouteReason::Strongest,
         };
         route.serving = Some((radio.clone(), reason));
@@ -542,8 +555,23 @@ mod tests {
         // Still stronger at a, but a failed lately: b keeps the device.
         router.heard(&door(), &radio("a"), -55, secs(2));
         assert_eq!(router.serving(&door(), secs(2)), Some(radio("b")));
-        router.connected(&door(), &radio("b"));
+        router.connected(&door(), &radio("b"), secs(3));
         assert_eq!(router.serving(&door(), secs(3)), Some(radio("b")));
+    }
+
+    #[test]
+    fn a_device_connected_elsewhere_because_its_radio_was_full_says_so() {
+        let mut router = router(&["a", "b"]);
+        router.heard(&door(), &radio("a"), -60, secs(0));
+        router.heard(&door(), &radio("b"), -75, secs(0));
+        router.connected(&door(), &radio("b"), secs(1));
+        assert_eq!(
+            router.report_of(&door(), secs(1)).reason,
+            Some(RouteReason::Failover {
+                previous: radio("a"),
+                why: FailoverCause::Busy
+            })
+        );
     }
 
     #[test]
