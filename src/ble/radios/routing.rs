@@ -58,9 +58,6 @@ pub enum FailoverCause {
     Silent,
     RadioDown,
     ConnectFailed,
-    /// Every link slot of the serving radio was taken, so another radio that hears the
-    /// device connected it.
-    Busy,
 }
 
 impl std::fmt::Display for RouteReason {
@@ -76,7 +73,6 @@ impl std::fmt::Display for RouteReason {
                     FailoverCause::Silent => "stopped hearing it",
                     FailoverCause::RadioDown => "went down",
                     FailoverCause::ConnectFailed => "failed to connect",
-                    FailoverCause::Busy => "had no free link slot",
                 };
                 write!(f, "took over: {previous} {why}")
             }
@@ -291,15 +287,17 @@ impl Router {
         let previous = route.serving.take();
         let reason = match previous {
             Some((previous, reason)) if &previous == radio => reason,
-            Some((previous, _)) => {
+            Some((previous, reason)) => {
                 let why = if down.contains(&previous) {
                     FailoverCause::RadioDown
                 } else if route.failed_until.get(&previous).is_some_and(|u| *u > now) {
                     FailoverCause::ConnectFailed
                 } else {
                     // Connected elsewhere while the serving radio was neither down nor
-                    // failing: every one of its link slots was taken.
-                    FailoverCause::Busy
+                    // failing: its link slots were all taken. It still hears the device
+                    // best and stays its route for the next connect.
+                    route.serving = Some((previous, reason));
+                    return;
                 };
                 RouteReason::Failover { previous, why }
             }
@@ -560,18 +558,15 @@ mod tests {
     }
 
     #[test]
-    fn a_device_connected_elsewhere_because_its_radio_was_full_says_so() {
+    fn a_device_connected_elsewhere_because_its_radio_was_full_keeps_its_route() {
         let mut router = router(&["a", "b"]);
         router.heard(&door(), &radio("a"), -60, secs(0));
         router.heard(&door(), &radio("b"), -75, secs(0));
         router.connected(&door(), &radio("b"), secs(1));
-        assert_eq!(
-            router.report_of(&door(), secs(1)).reason,
-            Some(RouteReason::Failover {
-                previous: radio("a"),
-                why: FailoverCause::Busy
-            })
-        );
+        let report = router.report_of(&door(), secs(1));
+        assert_eq!(report.radio, Some(radio("a")));
+        assert_eq!(report.reason, Some(RouteReason::Strongest));
+        assert_eq!(router.candidates(&door(), secs(1))[0], radio("a"));
     }
 
     #[test]
