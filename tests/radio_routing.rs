@@ -378,9 +378,18 @@ async fn wait_at_rest(control: &SimControl, device: &DeviceAddress) {
     .expect("the motor stops");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_proxy_killed_mid_action_fails_the_action_and_the_next_one_goes_through_the_local_radio()
-{
+/// The porch door, routed to the porch proxy and heard by the local radio too, paired.
+struct PorchScene {
+    set: RadioSet,
+    control: SimControl,
+    fleet: Arc<Fleet>,
+    listener: tokio::task::JoinHandle<()>,
+    door: DeviceAddress,
+}
+
+/// Starts `action` on the porch door through the porch proxy and kills the proxy while the
+/// motor runs; answers the action's outcome.
+async fn porch_killed_during(action: LockAction) -> (PorchScene, Outcome) {
     let (specs, radios) = porch_door(Duration::from_secs(3));
     let door = specs[0].address.clone();
     let (set, mut porch, control) = porch_and_local(&specs, &radios, BTreeMap::new()).await;
@@ -396,18 +405,12 @@ async fn a_proxy_killed_mid_action_fails_the_action_and_the_next_one_goes_throug
     .await;
     let credentials = pair_all(&set, &control, &specs).await;
     let fleet = fleet(&set, credentials);
-
-    // Unlatching twice is not harmless, so the fleet reports a lost link instead of retrying.
-    let action = {
+    let running = {
         let fleet = fleet.clone();
         let door = door.clone();
         tokio::spawn(async move {
             fleet
-                .act(
-                    &door,
-                    DeviceAction::Lock(LockAction::Unlatch),
-                    ACTION_DEADLINE,
-                )
+                .act(&door, DeviceAction::Lock(action), ACTION_DEADLINE)
                 .await
         })
     };
@@ -417,14 +420,36 @@ async fn a_proxy_killed_mid_action_fails_the_action_and_the_next_one_goes_throug
         }
     })
     .await
-    .expect("the door starts to unlatch");
+    .expect("the door starts to move");
     assert_eq!(porch.open_links(), 1, "the action runs through the porch");
     assert_eq!(links_on(&set.report(), &radio(PORCH)), 1);
     porch.kill();
-    let outcome = tokio::time::timeout(HANG_GUARD, action)
+    let outcome = tokio::time::timeout(HANG_GUARD, running)
         .await
         .expect("the action ends instead of hanging")
         .expect("task");
+    let scene = PorchScene {
+        set,
+        control,
+        fleet,
+        listener,
+        door,
+    };
+    (scene, outcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_killed_mid_action_fails_the_action_and_the_next_one_goes_through_the_local_radio()
+{
+    // Unlatching twice is not harmless, so the fleet reports a lost link instead of retrying.
+    let (scene, outcome) = porch_killed_during(LockAction::Unlatch).await;
+    let PorchScene {
+        set,
+        control,
+        fleet,
+        listener,
+        door,
+    } = scene;
     assert!(
         matches!(
             outcome,
@@ -469,64 +494,23 @@ async fn a_proxy_killed_mid_action_fails_the_action_and_the_next_one_goes_throug
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_cut_off_with_its_proxy_is_retried_through_the_local_radio() {
-    let (specs, radios) = porch_door(Duration::from_secs(3));
-    let door = specs[0].address.clone();
-    let (set, mut porch, control) = porch_and_local(&specs, &radios, BTreeMap::new()).await;
-    let listener = listen(&set).await;
-    report_until(
-        &set,
-        "the door routed to the porch, heard locally too",
-        |report| {
-            hears(report, &door, &radio(LOCAL))
-                && route(report, &door).and_then(|r| r.radio.as_ref()) == Some(&radio(PORCH))
-        },
-    )
-    .await;
-    let credentials = pair_all(&set, &control, &specs).await;
-    let fleet = fleet(&set, credentials);
-
     // Unlocking again cannot do harm: the fleet tries once more on a new link, which the
     // set opens through the local radio.
-    let action = {
-        let fleet = fleet.clone();
-        let door = door.clone();
-        tokio::spawn(async move {
-            fleet
-                .act(
-                    &door,
-                    DeviceAction::Lock(LockAction::Unlock),
-                    ACTION_DEADLINE,
-                )
-                .await
-        })
-    };
-    tokio::time::timeout(HANG_GUARD, async {
-        while !control.snapshot(&door).unwrap().moving {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the door starts to unlock");
-    assert_eq!(porch.open_links(), 1, "the action runs through the porch");
-    porch.kill();
-    let outcome = tokio::time::timeout(HANG_GUARD, action)
-        .await
-        .expect("the action ends instead of hanging")
-        .expect("task");
+    let (scene, outcome) = porch_killed_during(LockAction::Unlock).await;
     assert_eq!(
         lock_state(&outcome),
         Some(DeviceLockState::Lock(LockState::Unlocked)),
         "{outcome:?}"
     );
-    let report = set.report();
+    let report = scene.set.report();
     assert_eq!(links_on(&report, &radio(LOCAL)), 1, "{report:#?}");
     assert_eq!(
-        route(&report, &door).and_then(|r| r.radio.clone()),
+        route(&report, &scene.door).and_then(|r| r.radio.clone()),
         Some(radio(LOCAL)),
         "{report:#?}"
     );
-    assert!(fleet.shutdown(HANG_GUARD).await);
-    listener.abort();
+    assert!(scene.fleet.shutdown(HANG_GUARD).await);
+    scene.listener.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
