@@ -144,22 +144,20 @@ async fn pairing_and_every_lock_action_run_through_the_proxy() {
     let (mut client, _) = pair(&backend.proxy, &control, &address).await;
     let states = client.states().await.expect("state read");
     assert!(matches!(states.lock_state, DeviceLockState::Lock(_)));
-    let unlocked = client
-        .act(DeviceAction::Lock(LockAction::Unlock))
-        .await
-        .expect("unlock");
-    assert_eq!(
-        final_lock_state(&unlocked),
-        Some(DeviceLockState::Lock(LockState::Unlocked))
-    );
-    let locked = client
-        .act(DeviceAction::Lock(LockAction::Lock))
-        .await
-        .expect("lock");
-    assert_eq!(
-        final_lock_state(&locked),
-        Some(DeviceLockState::Lock(LockState::Locked))
-    );
+    for (action, reached) in [
+        (LockAction::Unlock, LockState::Unlocked),
+        (LockAction::Lock, LockState::Locked),
+    ] {
+        let report = client
+            .act(DeviceAction::Lock(action))
+            .await
+            .unwrap_or_else(|error| panic!("{action:?}: {error}"));
+        assert_eq!(
+            final_lock_state(&report),
+            Some(DeviceLockState::Lock(reached)),
+            "{action:?}"
+        );
+    }
     let unlatched = client
         .act(DeviceAction::Lock(LockAction::Unlatch))
         .await
