@@ -5,13 +5,15 @@
 //!   TCP + Noise on 127.0.0.1 to the fake proxy of tests/fake_esphome in front of the same
 //!   kind of simulated lock), alternated action by action in the same run: the ratio
 //!   proxy/local is the proxy's cost.
-//! * `throughput`: sustained lock actions per second of 100 simulated locks spread evenly over
-//!   1, 2 and 4 radios of 3 link slots each (each lock next to one radio, out of the others'
-//!   range), as one `RadioSet` under the fleet (`link_slots = set.link_capacity()`), with
-//!   blocking actions (`act`) and Bridge `nowait` ones (`start_action_releasing_link`); every
-//!   lock gets its next action as soon as its previous one ended (blocking: `act` returned;
-//!   nowait: its final state arrived). Also the 2-radio case with ESPHome proxies. The ratio is
-//!   to the 1-radio blocking row of the same run (the gateway with one adapter, as before).
+//! * `throughput`: sustained lock actions per second of 100 simulated locks spread evenly
+//!   over 1, 2 and 4 radios of 3 link slots each (each lock next to one radio, out of the
+//!   others' range), as one `RadioSet` under the fleet (`link_slots = set.link_capacity()`),
+//!   with blocking actions (`act`) and Bridge `nowait` ones (`start_action_releasing_link`);
+//!   every lock gets its next action as soon as its previous one ended (blocking: `act`
+//!   returned; nowait: its final state arrived). The window opens once every lock's first
+//!   action ended: the queue of 100 first actions is no steady state. Also the 2-radio case
+//!   with ESPHome proxies. The ratio is to the 1-radio blocking row of the same run (the
+//!   gateway with one adapter, as before).
 //!
 //! Both use the demo's radio (config/demo.toml: 20-byte fragments, 30 ms connection interval,
 //! its connect time) and the simulator's default motor time (1.5 s), so the 1-radio blocking
@@ -55,8 +57,8 @@ const PROXY_UP_WITHIN: Duration = Duration::from_secs(10);
 /// How long the radios may take to hear every device once (adverts every 500 ms).
 const ROUTES_WITHIN: Duration = Duration::from_secs(15);
 const ROUTE_POLL: Duration = Duration::from_millis(50);
-/// Time for every driver to queue its first action before the fleet hears adverts.
-const FIRST_ACTIONS_QUEUED: Duration = Duration::from_millis(100);
+/// How often the warm-up checks whether every lock's first action ended.
+const WARM_UP_POLL: Duration = Duration::from_millis(100);
 /// How often the links in use are sampled during the window.
 const LINK_SAMPLE: Duration = Duration::from_millis(50);
 /// Pause after a failed action before the device's next one (a failure can come at once).
@@ -75,7 +77,9 @@ struct Scale {
     radio_counts: &'static [usize],
     /// Radios of the proxy run (none: no proxy run).
     proxy_radios: Option<usize>,
-    warm_up: Duration,
+    /// Measuring starts once every lock's first action ended (the queue of first actions is
+    /// no steady state), or after this at the latest.
+    warm_up_limit: Duration,
     window: Duration,
     /// `None`: the simulator's default.
     motor_time: Option<Duration>,
@@ -87,8 +91,8 @@ const FULL: Scale = Scale {
     devices: 100,
     radio_counts: &[1, 2, 4],
     proxy_radios: Some(2),
-    warm_up: Duration::from_secs(4),
-    window: Duration::from_secs(20),
+    warm_up_limit: Duration::from_secs(150),
+    window: Duration::from_secs(40),
     motor_time: None,
 };
 
@@ -99,7 +103,7 @@ const SMOKE: Scale = Scale {
     devices: 4,
     radio_counts: &[1],
     proxy_radios: Some(2),
-    warm_up: Duration::from_millis(1500),
+    warm_up_limit: Duration::from_millis(3000),
     window: Duration::from_millis(1500),
     motor_time: Some(Duration::from_millis(100)),
 };
@@ -341,8 +345,6 @@ struct Building {
     set: RadioSet,
     addresses: Vec<DeviceAddress>,
     feeder: tokio::task::JoinHandle<()>,
-    /// Whether the adverts reach the fleet (from the start of the actions on).
-    feeding: Arc<AtomicBool>,
     _proxies: Vec<(FakeEsphomeProxy, Arc<EsphomeProxy>)>,
 }
 
@@ -411,17 +413,12 @@ async fn building(scale: &Scale, radios: usize, kind: Radios) -> Building {
     };
     let fleet = Fleet::start(Arc::new(set.clone()), config, credentials);
     // As the daemon: the set's merged adverts route the devices and reach the fleet.
-    // Until the actions start, the adverts only route: fed to the fleet, the state-changed
-    // flags of 100 fresh locks would queue 100 background reads ahead of the first actions.
     let mut adverts = set.advertisements().await.expect("advert feed");
-    let feeding = Arc::new(AtomicBool::new(false));
     let feeder = {
-        let (fleet, feeding) = (fleet.clone(), feeding.clone());
+        let fleet = fleet.clone();
         tokio::spawn(async move {
             while let Some(advert) = adverts.recv().await {
-                if feeding.load(Ordering::Relaxed) {
-                    fleet.on_advertisement(&advert);
-                }
+                fleet.on_advertisement(&advert);
             }
         })
     };
@@ -449,13 +446,16 @@ async fn building(scale: &Scale, radios: usize, kind: Radios) -> Building {
         set,
         addresses,
         feeder,
-        feeding,
         _proxies: proxies,
     }
 }
 
 #[derive(Default)]
 struct Tally {
+    /// Locks whose first action ended (either way).
+    first_ended: AtomicUsize,
+    /// Whether the window is open: only actions ending in it count.
+    measuring: AtomicBool,
     completed: AtomicUsize,
     failed: AtomicUsize,
     latencies: Mutex<Vec<Duration>>,
@@ -468,6 +468,8 @@ struct Row {
     slots: usize,
     completed: usize,
     failed: usize,
+    /// Until every lock's first action ended.
+    warm_up: Duration,
     per_second: f64,
     p50: Duration,
     /// Mean links open over all radios during the window, and per radio.
@@ -486,8 +488,6 @@ async fn sustain(scale: &Scale, radios: usize, kind: Radios, mode: Mode) -> Row 
     let building = building(scale, radios, kind).await;
     let fleet = &building.fleet;
     let tally = Arc::new(Tally::default());
-    let measuring_from = Instant::now() + scale.warm_up;
-    let until = measuring_from + scale.window;
     let drivers: Vec<_> = building
         .addresses
         .iter()
@@ -496,7 +496,7 @@ async fn sustain(scale: &Scale, radios: usize, kind: Radios, mode: Mode) -> Row 
             let (fleet, tally) = (fleet.clone(), tally.clone());
             tokio::spawn(async move {
                 let mut index = 0;
-                while Instant::now() < until {
+                loop {
                     let action = lock_action(index);
                     index += 1;
                     let started = Instant::now();
@@ -514,7 +514,10 @@ async fn sustain(scale: &Scale, radios: usize, kind: Radios, mode: Mode) -> Row 
                         }
                     };
                     let ended = Instant::now();
-                    let counted = ended > measuring_from && ended <= until;
+                    if index == 1 {
+                        tally.first_ended.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let counted = tally.measuring.load(Ordering::Relaxed);
                     match outcome {
                         Ok(_) if counted => {
                             tally.completed.fetch_add(1, Ordering::Relaxed);
@@ -537,17 +540,23 @@ async fn sustain(scale: &Scale, radios: usize, kind: Radios, mode: Mode) -> Row 
             })
         })
         .collect();
-    tokio::time::sleep(FIRST_ACTIONS_QUEUED).await;
-    building.feeding.store(true, Ordering::Relaxed);
+    let warm_up_started = Instant::now();
+    while tally.first_ended.load(Ordering::Relaxed) < building.addresses.len()
+        && warm_up_started.elapsed() < scale.warm_up_limit
+    {
+        tokio::time::sleep(WARM_UP_POLL).await;
+    }
+    let warm_up = warm_up_started.elapsed();
     let connects = Arc::new(AtomicUsize::new(0));
     let reports = Arc::new(AtomicUsize::new(0));
     let counter = {
         let (connects, reports) = (connects.clone(), reports.clone());
+        let measuring = tally.clone();
         let mut events = fleet.subscribe();
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(event) if Instant::now() > measuring_from => match event {
+                    Ok(event) if measuring.measuring.load(Ordering::Relaxed) => match event {
                         FleetEvent::Connected { .. } => {
                             connects.fetch_add(1, Ordering::Relaxed);
                         }
@@ -562,7 +571,9 @@ async fn sustain(scale: &Scale, radios: usize, kind: Radios, mode: Mode) -> Row 
             }
         })
     };
-    tokio::time::sleep_until(measuring_from.into()).await;
+    tally.measuring.store(true, Ordering::Relaxed);
+    let window_started = Instant::now();
+    let until = window_started + scale.window;
     let user_before = fleet.slots().held_time(Priority::User);
     let background_before = fleet.slots().held_time(Priority::Background);
     let capacity = fleet.slots().capacity();
@@ -582,6 +593,8 @@ async fn sustain(scale: &Scale, radios: usize, kind: Radios, mode: Mode) -> Row 
         .iter()
         .map(|sum| *sum as f64 / samples_f)
         .collect();
+    tally.measuring.store(false, Ordering::Relaxed);
+    let window = window_started.elapsed();
     let user = fleet.slots().held_time(Priority::User) - user_before;
     let background = fleet.slots().held_time(Priority::Background) - background_before;
     let completed = tally.completed.load(Ordering::Relaxed);
@@ -602,7 +615,8 @@ async fn sustain(scale: &Scale, radios: usize, kind: Radios, mode: Mode) -> Row 
         slots: building.set.link_capacity(),
         completed,
         failed,
-        per_second: completed as f64 / scale.window.as_secs_f64(),
+        warm_up,
+        per_second: completed as f64 / window.as_secs_f64(),
         p50: percentile(&latencies, 0.5),
         mean_links: mean_links_per_radio.iter().sum(),
         mean_links_per_radio,
@@ -648,20 +662,20 @@ async fn throughput(scale: &Scale, runs: Vec<(usize, Radios, Mode)>) {
     let motor = lock_spec(0, None, scale).motor_time;
     println!(
         "sustained lock actions, {} locks kept busy, {SLOTS_PER_RADIO} link slots per radio, \
-         {:.1} s window after {:.1} s warm-up (demo radio, {} ms motor); \
-         ratio to 1 local radio, blocking, of the same run",
+         {:.1} s window after a warm-up until every lock's first action ended (at most {:.0} s; \
+         demo radio, {} ms motor); ratio to 1 local radio, blocking, of the same run",
         scale.devices,
         scale.window.as_secs_f64(),
-        scale.warm_up.as_secs_f64(),
+        scale.warm_up_limit.as_secs_f64(),
         motor.as_millis()
     );
     println!(
-        "| radios | mode | slots | actions | actions/s | ratio | p50 latency s | \
+        "| radios | mode | slots | warm-up s | actions | actions/s | ratio | p50 latency s | \
          links open (per radio) | fleet slots taken | link s/action user + background | \
          connects/action | state reports/action | failed |"
     );
     println!(
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
     );
     for row in &rows {
         let per_radio: Vec<String> = row
@@ -670,11 +684,12 @@ async fn throughput(scale: &Scale, runs: Vec<(usize, Radios, Mode)>) {
             .map(|links| format!("{links:.1}"))
             .collect();
         println!(
-            "| {} {} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.2} ({}) | {:.2} | {:.2} + {:.2} | {:.2} | {:.2} | {} |",
+            "| {} {} | {} | {} | {:.1} | {} | {:.2} | {:.2} | {:.1} | {:.2} ({}) | {:.2} | {:.2} + {:.2} | {:.2} | {:.2} | {} |",
             row.radios,
             row.kind.name(),
             row.mode.name(),
             row.slots,
+            row.warm_up.as_secs_f64(),
             row.completed,
             row.per_second,
             row.per_second / baseline,

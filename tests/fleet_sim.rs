@@ -736,3 +736,63 @@ async fn the_end_of_a_nowait_action_is_reported_on_the_gateway_bus() {
     );
     feeder.abort();
 }
+
+/// Regression (found by `benches/radios.rs`, where 94 of 100 busy locks starved): a user's
+/// action queued behind its device's own background read waited at background priority, and
+/// holders of a slot hand it over only to waiting users, so a lock kept busy by its own
+/// actions and flags kept the only slot for as long as its driver went on.
+#[tokio::test(start_paused = true)]
+async fn a_user_action_behind_its_devices_background_read_gets_a_slot_from_a_busy_lock() {
+    let specs = vec![lock_spec(0), lock_spec(1)];
+    let (fleet, control, addresses, feeder) = listening_fleet(specs, one_slot()).await;
+    let (busy, waiting) = (addresses[0].clone(), addresses[1].clone());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy_actions = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Two drivers, so the busy lock always has its next action queued when one ends.
+    let drivers: Vec<_> = [LockAction::Unlock, LockAction::Lock]
+        .into_iter()
+        .map(|action| {
+            let (fleet, busy, stop) = (fleet.clone(), busy.clone(), stop.clone());
+            let done = busy_actions.clone();
+            tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    fleet
+                        .act(&busy, DeviceAction::Lock(action), DEADLINE)
+                        .await
+                        .expect("the busy lock's action");
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    // The busy lock holds the slot; a resident turns the other lock's knob, and its flag
+    // queues a background read before anyone asks that lock for anything.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    control.manual_action(&waiting, 0x01).expect("exists");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = busy_actions.load(std::sync::atomic::Ordering::SeqCst);
+    let action = fleet
+        .act(
+            &waiting,
+            DeviceAction::Lock(LockAction::Lock),
+            Duration::from_secs(60),
+        )
+        .await;
+    let overtaken = busy_actions.load(std::sync::atomic::Ordering::SeqCst) - before;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for driver in drivers {
+        driver.await.expect("driver");
+    }
+    assert_eq!(
+        final_lock_state(&action),
+        Some(DeviceLockState::Lock(LockState::Locked)),
+        "{action:?}"
+    );
+    // The busy lock finishes the action it holds the slot for, and perhaps the one queued
+    // behind it before the hand-over; not more.
+    assert!(
+        overtaken <= 2,
+        "{overtaken} actions of the busy lock went first"
+    );
+    feeder.abort();
+}

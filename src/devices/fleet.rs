@@ -390,11 +390,8 @@ impl Fleet {
         {
             return Err(Failure::Busy);
         }
-        match device.jobs.try_send(job) {
-            Ok(()) => {
-                device.stats.queued.fetch_add(1, Ordering::Relaxed);
-                Ok(PendingOutcome { answer, deadline })
-            }
+        match device.stats.send(&device.jobs, job) {
+            Ok(()) => Ok(PendingOutcome { answer, deadline }),
             Err(mpsc::error::TrySendError::Full(_)) => Err(Failure::Busy),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Failure::ShuttingDown),
         }
@@ -415,11 +412,8 @@ impl Fleet {
             deadline: Instant::now() + self.config.timeouts.connect + self.config.timeouts.command,
             reply: None,
         };
-        match device.jobs.try_send(job) {
-            Ok(()) => {
-                device.stats.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => device.refresh_queued.store(false, Ordering::SeqCst),
+        if device.stats.send(&device.jobs, job).is_err() {
+            device.refresh_queued.store(false, Ordering::SeqCst);
         }
     }
 

@@ -121,9 +121,46 @@ pub(crate) struct QueueStats {
     pub queued: AtomicUsize,
     /// How long a job has recently taken, smoothed; 0 until one finished.
     pub typical_ms: AtomicU64,
+    /// Jobs of waiting users among the queued ones, and a wake-up when one is queued: the
+    /// background work ahead of them then asks for its link slot as they would.
+    queued_user: AtomicUsize,
+    user_arrived: tokio::sync::Notify,
 }
 
 impl QueueStats {
+    /// Queues `job` for the device's task, counted before the task can take it up so that
+    /// the counts never run below zero.
+    pub fn send(
+        &self,
+        jobs: &mpsc::Sender<Job>,
+        job: Job,
+    ) -> Result<(), mpsc::error::TrySendError<Job>> {
+        let priority = job.priority;
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if priority == Priority::User {
+            self.queued_user.fetch_add(1, Ordering::Relaxed);
+        }
+        let sent = jobs.try_send(job);
+        match (&sent, priority) {
+            (Ok(()), Priority::User) => self.user_arrived.notify_one(),
+            (Ok(()), Priority::Background) => {}
+            (Err(_), _) => self.taken(priority),
+        }
+        sent
+    }
+
+    /// A queued job left the queue.
+    fn taken(&self, priority: Priority) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        if priority == Priority::User {
+            self.queued_user.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn user_waits_in_queue(&self) -> bool {
+        self.queued_user.load(Ordering::Relaxed) > 0
+    }
+
     /// Whether a new job would wait longer than `budget` behind those already queued (plus
     /// the one running), judged by how long jobs have recently taken.
     pub fn cannot_start_within(&self, budget: Duration) -> bool {
@@ -269,6 +306,7 @@ impl DeviceTask {
                 // needs costs a reconnect. Fairness to other devices is kept after each job.
                 job = self.jobs.recv() => match job {
                     Some(job) => {
+                        let priority = job.priority;
                         let finished = tokio::select! {
                             () = self.handle(job) => true,
                             () = grace_after(&shutdown, grace) => false,
@@ -277,7 +315,7 @@ impl DeviceTask {
                             tracing::warn!(device = %self.credentials.name, "command still running at the end of the shutdown grace period; abandoned");
                             break;
                         }
-                        self.yield_slot_if_others_wait().await;
+                        self.yield_slot_if_others_wait(priority).await;
                     }
                     None => break,
                 },
@@ -333,7 +371,7 @@ impl DeviceTask {
         }
         self.jobs.close();
         while let Ok(job) = self.jobs.try_recv() {
-            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            self.stats.taken(job.priority);
             if let Some(reply) = job.reply {
                 let _ = reply.send(Err(Failure::ShuttingDown));
             }
@@ -345,9 +383,14 @@ impl DeviceTask {
 
     /// A device with more queued work would otherwise keep its slot for as long as work
     /// keeps coming, and a device waiting for a slot would starve: after each job, a holder
-    /// hands its slot over when a device with work as urgent as its own waits.
-    async fn yield_slot_if_others_wait(&mut self) {
+    /// hands its slot over when a device with work as urgent as its own waits. A background
+    /// job with a user's job queued behind it got its slot for that user (see
+    /// [`acquire_slot`]): the user's job runs next on the same link instead of reconnecting.
+    async fn yield_slot_if_others_wait(&mut self, finished: Priority) {
         if self.link.is_none() || self.jobs.is_empty() {
+            return;
+        }
+        if finished == Priority::Background && self.stats.user_waits_in_queue() {
             return;
         }
         if self.context.slots.waiting_at_least(Priority::User) > 0 {
@@ -356,7 +399,7 @@ impl DeviceTask {
     }
 
     async fn handle(&mut self, job: Job) {
-        self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        self.stats.taken(job.priority);
         if job.priority == Priority::Background {
             self.refresh_queued.store(false, Ordering::SeqCst);
         }
@@ -657,9 +700,13 @@ impl DeviceTask {
                 return Err(Failure::unreachable(UnreachableReason::BackingOff));
             }
         }
-        let slot = timeout_at(deadline, self.context.slots.acquire(priority))
-            .await
-            .map_err(|_| Failure::TimedOut)?;
+        let waited_for = self.moving.is_some();
+        let slot = timeout_at(
+            deadline,
+            acquire_slot(&self.context.slots, &self.stats, priority, waited_for),
+        )
+        .await
+        .map_err(|_| Failure::TimedOut)?;
         let connecting = Instant::now();
         let connect_deadline = deadline.min(Instant::now() + self.context.config.timeouts.connect);
         let connected = timeout_at(
@@ -831,6 +878,31 @@ async fn run_command(client: &mut DeviceClient, command: &mut Command) -> Result
         Some(state) => Ok(Ran::Done(Some(state.clone()))),
         // Already in the target state: the device completed without a state update.
         None => client.states().await.map(|s| Ran::Done(Some(s))),
+    }
+}
+
+/// A link slot for work of `priority`. Background work that a user waits for behind it (a
+/// user's job queued after it on this device, or the end of a started action: `waited_for`)
+/// asks as the user would: otherwise the user's job waits behind every device's background
+/// work, and behind users who keep other devices busy, for as long as they do.
+async fn acquire_slot(
+    slots: &LinkSlots,
+    stats: &QueueStats,
+    priority: Priority,
+    waited_for: bool,
+) -> SlotPermit {
+    if priority == Priority::User || waited_for {
+        return slots.acquire(Priority::User).await;
+    }
+    loop {
+        if stats.user_waits_in_queue() {
+            return slots.acquire(Priority::User).await;
+        }
+        tokio::select! {
+            permit = slots.acquire(Priority::Background) => return permit,
+            // Leaving the background wait is safe: a dropped waiter is skipped.
+            () = stats.user_arrived.notified() => {}
+        }
     }
 }
 

@@ -209,6 +209,28 @@ async fn serve_client(mut stream: TcpStream, proxy: Arc<Proxy>) {
     }
 }
 
+fn unbounded_incoming(
+    mut from: tokio::sync::broadcast::Receiver<ProtoMessage>,
+) -> mpsc::UnboundedReceiver<ProtoMessage> {
+    let (to, incoming) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match from.recv().await {
+                Ok(message) => {
+                    if to.send(message).is_err() {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
+                    panic!("fake ESPHome proxy fell behind by {lost} messages");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    incoming
+}
+
 enum LinkCommand {
     GetServices,
     Write { handle: u32, data: Vec<u8> },
@@ -219,7 +241,10 @@ enum LinkCommand {
 
 async fn serve_api(connection: esphome_native_api::Connection, proxy: &Proxy) {
     let out = connection.sender();
-    let mut incoming = connection.receiver();
+    // The crate's receiver holds 16 messages; a client's burst (100 locks' GATT writes)
+    // outruns a loop that also awaits its own sends, so a task that does nothing else moves
+    // them into an unbounded queue.
+    let mut incoming = unbounded_incoming(connection.receiver());
     let mut links: HashMap<u64, mpsc::UnboundedSender<LinkCommand>> = HashMap::new();
     let mut tasks = JoinSet::new();
     let (ended_tx, mut ended) = mpsc::unbounded_channel::<u64>();
@@ -228,12 +253,8 @@ async fn serve_api(connection: esphome_native_api::Connection, proxy: &Proxy) {
     loop {
         tokio::select! {
             message = incoming.recv() => {
-                let message = match message {
-                    Ok(message) => message,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(lost)) => {
-                        panic!("fake ESPHome proxy fell behind by {lost} messages");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                let Some(message) = message else {
+                    return;
                 };
                 match message {
                     ProtoMessage::SubscribeBluetoothLeAdvertisementsRequest(request) => {
