@@ -840,6 +840,22 @@ fn the_event_json_shape_clients_depend_on() {
     insta::assert_json_snapshot!("activity_log_events", events);
 }
 
+/// The state number of every callback the receiver got, once at least `count` arrived.
+async fn posted_states(receiver: &CallbackReceiver, count: usize) -> Vec<u64> {
+    tokio::time::timeout(HANG_GUARD, async {
+        while receiver.received().len() < count {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the state changes are posted");
+    receiver
+        .received()
+        .iter()
+        .map(|body| body["state"].as_u64().expect("state"))
+        .collect()
+}
+
 /// The entrance's state as read now, once per lock state in `states`: state changes as the
 /// gateway reports them.
 async fn state_changes(
@@ -910,18 +926,7 @@ async fn bridge_callbacks_post_every_logged_state_change_in_order_from_a_saved_c
     let ids = recorder.record(batch).expect("stored");
     assert_eq!(ids.len(), CHANGES);
 
-    tokio::time::timeout(HANG_GUARD, async {
-        while receiver.received().len() < CHANGES {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("every state change is posted");
-    let posted: Vec<u64> = receiver
-        .received()
-        .iter()
-        .map(|body| body["state"].as_u64().expect("state"))
-        .collect();
+    let posted = posted_states(&receiver, CHANGES).await;
     let logged: Vec<u64> = states.iter().map(|s| u64::from(s.to_u8())).collect();
     assert_eq!(posted, logged);
     // The cursor is saved, so a restart goes on after the last posted change.
@@ -993,17 +998,6 @@ async fn state_changes_stored_before_a_restart_are_posted_after_it() {
         },
         log.clone(),
     );
-    tokio::time::timeout(HANG_GUARD, async {
-        while receiver.received().len() < states.len() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the stored changes are posted");
-    let posted: Vec<u64> = receiver
-        .received()
-        .iter()
-        .map(|body| body["state"].as_u64().expect("state"))
-        .collect();
+    let posted = posted_states(&receiver, states.len()).await;
     assert_eq!(posted, [3, 1, 3]);
 }

@@ -12,6 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::accounts::{create_owner, ApiClient, Auth};
+use common::bridge_client::urlencode;
 use common::building_api::{self, smartlock_id};
 use common::callback_receiver::CallbackReceiver;
 use common::config::{ConfigBuilder, SimDeviceEntry};
@@ -87,10 +88,7 @@ async fn no_output_tells_which_resident_opened_a_door() {
     let callbacks = CallbackReceiver::start().await;
     let (added, _) = daemon
         .bridge()
-        .get_authorized(&format!(
-            "/callback/add?url={}",
-            url_escape(callbacks.url())
-        ))
+        .get_authorized(&format!("/callback/add?url={}", urlencode(callbacks.url())))
         .await;
     assert_eq!(added, 200);
 
@@ -322,15 +320,4 @@ fn whole_number_at(text: &str, number: &str) -> Option<usize> {
         let after = bytes.get(at + number.len()).copied();
         !before.is_some_and(part_of_number) && !after.is_some_and(part_of_number)
     })
-}
-
-fn url_escape(url: &str) -> String {
-    url.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
