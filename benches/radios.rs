@@ -19,7 +19,7 @@
 //! its connect time) and the simulator's default motor time (1.5 s), so the 1-radio blocking
 //! row is comparable with `cargo bench --bench bridge -- mixed` (3 slots, about 1.4 actions/s).
 //!
-//! `cargo bench --bench radios` runs both in full (about 5 minutes); `-- latency [N]` or
+//! `cargo bench --bench radios` runs both in full (about 15 minutes); `-- latency [N]` or
 //! `-- throughput` runs one. Without `--bench` (as `cargo test --all-targets` runs it) every
 //! part runs small, with a short motor time, as a smoke test.
 
