@@ -24,16 +24,12 @@ use nuki_edge::ble::{BleTransport, DeviceAddress, RadioId};
 use nuki_edge::config::ProxyConfig;
 use nuki_edge::devices::credentials::DeviceCredentials;
 use nuki_edge::devices::fleet::{Fleet, FleetConfig};
-use nuki_edge::devices::link::{LinkTimeouts, NukiLink};
 use nuki_edge::devices::outcome::{Failure, Outcome};
-use nuki_edge::nuki::enums::{DeviceAction, DeviceLockState, IdType, LockAction, LockState};
-use nuki_edge::nuki::messages::SecurityPin;
-use nuki_edge::nuki::pairing::PairingRequest;
+use nuki_edge::nuki::enums::{DeviceAction, DeviceLockState, LockAction, LockState};
 
 const KEY: &str = "px7tsbK3C7bpXHr2OevEV2ZMg/FrNBw2+O2pNPbedtA=";
 const WRONG_KEY: &str = "0kGj0fC6JgpkV0WfE1rUh2E0yJgGPAn4ZmEFJYDC1aA=";
 const PIN: u32 = 4711;
-const APP_ID: u32 = 0x1234_5678;
 /// Hang guards only: nothing here waits this long on a healthy machine.
 const HANG_GUARD: Duration = Duration::from_secs(90);
 const ACTION_DEADLINE: Duration = Duration::from_secs(60);
@@ -205,36 +201,8 @@ async fn pair_all(
     devices: &[SimDeviceSpec],
 ) -> Vec<DeviceCredentials> {
     let mut credentials = Vec::new();
-    for (index, spec) in devices.iter().enumerate() {
-        control.press_button(&spec.address).expect("device exists");
-        let mut link = NukiLink::connect(
-            set,
-            &spec.address,
-            LinkTimeouts::default(),
-            Some(index as u64),
-        )
-        .await
-        .expect("link through the set");
-        let outcome = link
-            .pair(PairingRequest {
-                id_type: IdType::Bridge,
-                app_id: APP_ID,
-                name: "radio routing test".into(),
-                security_pin: None,
-            })
-            .await
-            .expect("pairing through the set");
-        link.disconnect().await;
-        credentials.push(DeviceCredentials {
-            address: spec.address.clone(),
-            name: spec.name.clone(),
-            nuki_id: spec.nuki_id,
-            product: spec.kind,
-            auth_id: outcome.auth_id,
-            app_id: APP_ID,
-            key: outcome.key,
-            security_pin: Some(SecurityPin::Short(PIN as u16)),
-        });
+    for spec in devices {
+        credentials.push(common::core::pair_sim_device(set, control, spec).await);
     }
     credentials
 }

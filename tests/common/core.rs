@@ -126,7 +126,7 @@ pub async fn one_lock_bridge(
 /// Pairs a simulated device as a Bridge, as an installer would, and returns what the fleet
 /// needs to talk to it.
 pub async fn pair_sim_device(
-    transport: &nuki_edge::ble::sim::SimTransport,
+    transport: &dyn nuki_edge::ble::BleTransport,
     control: &nuki_edge::ble::sim::SimControl,
     spec: &nuki_edge::ble::sim::SimDeviceSpec,
 ) -> nuki_edge::devices::credentials::DeviceCredentials {
